@@ -1,0 +1,146 @@
+"""The render configuration shared by the site job, the dashboard and the demo.
+
+A :class:`RenderConfig` is what every site of one run must agree on (the image and the split);
+its :meth:`RenderConfig.run_json` form is the body of ``PUT api/runs/{id}``, and the dashboard
+rebuilds the same object with :meth:`RenderConfig.from_run_json` to check tile ownership.
+Per-site settings (site name, backend, dashboard URL, ...) are not part of it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from .palettes import check_palette_name
+from .tiling import SPLITS, assign_tiles, normalize_weights
+
+GRID_RANGE = (1, 64)
+TILE_PX_RANGE = (16, 2048)
+MAX_ITER_RANGE = (1, 1_000_000)
+DEFAULT_CENTER = (-0.75, 0.0)
+DEFAULT_WIDTH = 3.0
+DEFAULT_SITES = ("cloud", "onprem")
+SITE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    return value
+
+
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it matches ``[A-Za-z0-9_.-]{1,64}`` and is not ``.``/``..``."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id) or run_id in (".", ".."):
+        raise ValueError("run id must match [A-Za-z0-9_.-]{1,64} (and not be '.' or '..')")
+    return run_id
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """One run's image and split.
+
+    Attributes:
+        grid: tiles per side (1..64).
+        tile_px: pixels per tile side (16..2048).
+        palette: palette name, lower case (see :mod:`mpi_render.palettes`).
+        max_iter: iteration cap per pixel.
+        center: ``(cx, cy)`` of the whole image in the complex plane.
+        width: width of the whole (square) image in complex-plane units.
+        sites: ordered site names.
+        split: ``contiguous`` or ``interleaved``.
+        weights: contiguous shares per site (sum 1), or ``None`` for equal shares.
+    """
+
+    grid: int = 8
+    tile_px: int = 256
+    palette: str = "electric"
+    max_iter: int = 256
+    center: tuple[float, float] = DEFAULT_CENTER
+    width: float = DEFAULT_WIDTH
+    sites: tuple[str, ...] = DEFAULT_SITES
+    split: str = "contiguous"
+    weights: tuple[float, ...] | None = field(default=None)
+
+    def __post_init__(self):
+        _check_int("grid", self.grid, *GRID_RANGE)
+        _check_int("tile", self.tile_px, *TILE_PX_RANGE)
+        _check_int("max_iter", self.max_iter, *MAX_ITER_RANGE)
+        object.__setattr__(self, "palette", check_palette_name(self.palette))
+        if len(self.center) != 2 or not all(math.isfinite(float(v)) for v in self.center):
+            raise ValueError(f"center must be two finite numbers CX,CY, got {self.center!r}")
+        object.__setattr__(self, "center", (float(self.center[0]), float(self.center[1])))
+        if not (math.isfinite(float(self.width)) and float(self.width) > 0):
+            raise ValueError(f"width must be a positive finite number, got {self.width!r}")
+        object.__setattr__(self, "width", float(self.width))
+        sites = tuple(self.sites)
+        for name in sites:
+            if not isinstance(name, str) or not SITE_NAME_RE.match(name):
+                raise ValueError(f"site names must match [A-Za-z0-9_.-]{{1,32}}, got {name!r}")
+        object.__setattr__(self, "sites", sites)
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.weights is not None:
+            object.__setattr__(self, "weights", normalize_weights(self.weights, len(sites)))
+        assign_tiles(self.grid, sites, self.split, self.weights)  # checks names are unique
+
+    @property
+    def total_tiles(self) -> int:
+        """Number of tiles in the whole image (``grid**2``)."""
+        return self.grid * self.grid
+
+    def owned(self) -> dict[str, list[int]]:
+        """Tile indices per site under this run's split."""
+        return assign_tiles(self.grid, self.sites, self.split, self.weights)
+
+    def run_json(self) -> dict:
+        """The JSON body of ``PUT api/runs/{id}`` (also what the dashboard stores and compares)."""
+        return {
+            "grid": self.grid,
+            "tile_px": self.tile_px,
+            "palette": self.palette,
+            "max_iter": self.max_iter,
+            "view": {"cx": self.center[0], "cy": self.center[1], "width": self.width},
+            "sites": list(self.sites),
+            "split": self.split,
+            "weights": list(self.weights) if self.weights is not None else None,
+        }
+
+    @classmethod
+    def from_run_json(cls, doc: dict) -> "RenderConfig":
+        """Inverse of :meth:`run_json`.
+
+        Raises:
+            ValueError: a missing or malformed field (message names it).
+        """
+        if not isinstance(doc, dict):
+            raise ValueError("run config must be a JSON object")
+        try:
+            view = doc["view"]
+            if not isinstance(view, dict):
+                raise ValueError("view must be an object {cx, cy, width}")
+            weights = doc.get("weights")
+            return cls(
+                grid=doc["grid"], tile_px=doc["tile_px"], palette=doc["palette"],
+                max_iter=doc["max_iter"], center=(_number(view["cx"]), _number(view["cy"])),
+                width=_number(view["width"]), sites=tuple(_site_list(doc["sites"])),
+                split=doc.get("split", "contiguous"),
+                weights=None if weights is None else tuple(_number(w) for w in weights),
+            )
+        except KeyError as exc:
+            raise ValueError(f"run config is missing field {exc.args[0]!r}") from None
+        except TypeError as exc:
+            raise ValueError(f"run config is malformed: {exc}") from None
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _site_list(value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise ValueError("sites must be a list of names")
+    return value
