@@ -92,7 +92,7 @@ def _split_parts(body: bytes, boundary: bytes) -> dict[str, bytes]:
     delimiter = b"--" + boundary
     if not body.startswith(delimiter):
         raise BatchError("multipart body does not start with its boundary")
-    end = body.rfind(delimiter + b"--")
+    end = body.rfind(b"\r\n" + delimiter + b"--")
     if end < 0:
         raise BatchError("multipart body is truncated (no closing boundary)")
     fields: dict[str, bytes] = {}
