@@ -122,8 +122,9 @@ def _part_name(head: bytes) -> str:
 def _parse_manifest(raw: bytes) -> list[dict]:
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BatchError(f"manifest is not JSON: {exc}") from None
+    # ValueError also covers ints past Python's digit limit; RecursionError deep nesting.
+    except (ValueError, RecursionError) as exc:
+        raise BatchError(f"manifest is not JSON: {str(exc)[:200]}") from None
     if not isinstance(manifest, list) or not manifest:
         raise BatchError("manifest must be a non-empty JSON list of tile objects")
     seen = set()
