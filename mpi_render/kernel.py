@@ -1,0 +1,103 @@
+"""Escape-time counts for one tile: pixel geometry, argument checks and backend choice.
+
+Backends (all bit-identical to ``bench/ref.c``): ``numpy`` (always there, :mod:`.kernel_numpy`)
+and ``numba`` (the optional extra, :mod:`.kernel_numba`). ``auto`` picks numba when it can be
+imported, else numpy. numba is imported only when first needed, so ``import mpi_render`` stays
+cheap for the dashboard and the CLI's argument checks.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import math
+
+import numpy as np
+
+BACKENDS = ("numpy", "numba")
+MAX_ITER_LIMIT = 2**32 - 1  # counts are uint32
+
+
+@functools.lru_cache(maxsize=None)
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def available_backends() -> tuple[str, ...]:
+    """The backends that can run in this process, fastest first."""
+    return tuple(name for name in ("numba", "numpy") if name == "numpy" or _importable(name))
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """Map ``auto`` to the fastest available backend and check an explicit name.
+
+    Raises:
+        ValueError: unknown or unavailable backend; the message names the valid ones.
+    """
+    available = available_backends()
+    if backend == "auto":
+        return available[0]
+    if backend not in available:
+        why = "is not installed" if backend in BACKENDS else "is unknown"
+        raise ValueError(f"backend {backend!r} {why}; backend must be one of "
+                         f"auto, {', '.join(available)}")
+    return backend
+
+
+def pixel_centres(xmin: float, ymax: float, dx: float, dy: float,
+                  width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(cr, ci)``: real parts of the columns and imaginary parts of the rows (row 0 = top).
+
+    The expressions are the same as the C yardstick's ``cref.tile`` so the coordinates are
+    bit-identical.
+
+    >>> cr, ci = pixel_centres(-2.0, 1.0, 1.0, 0.5, 2, 2)
+    >>> cr.tolist(), ci.tolist()
+    ([-1.5, -0.5], [0.75, 0.25])
+    """
+    cr = xmin + (np.arange(width, dtype=np.float64) + 0.5) * dx
+    ci = ymax - (np.arange(height, dtype=np.float64) + 0.5) * dy
+    return cr, ci
+
+
+def _check_args(xmin, ymax, dx, dy, width, height, max_iter) -> None:
+    for name, value in (("xmin", xmin), ("ymax", ymax), ("dx", dx), ("dy", dy)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    for name, value, limit in (("width", width, 1 << 16), ("height", height, 1 << 16),
+                               ("max_iter", max_iter, MAX_ITER_LIMIT)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 1 <= value <= limit:
+            raise ValueError(f"{name} must be an integer in 1..{limit}, got {value!r}")
+
+
+def escape_counts(xmin: float, ymax: float, dx: float, dy: float, width: int, height: int,
+                  max_iter: int, backend: str = "auto", precheck: bool = False) -> np.ndarray:
+    """Escape-time counts of a ``width x height`` pixel tile.
+
+    Args:
+        xmin: real part of the tile's left edge; ymax: imaginary part of its top edge.
+        dx, dy: pixel pitch in complex-plane units (pixel centres at half steps).
+        width, height: tile size in pixels.
+        max_iter: iteration cap (1 .. 2**32-1).
+        backend: ``auto``, ``numpy`` or ``numba``.
+        precheck: skip pixels inside the main cardioid and period-2 bulb (they get
+            ``max_iter``, as with the C yardstick's precheck).
+
+    Returns:
+        uint32 array (height, width): ``min(escape iteration, max_iter)`` per pixel.
+
+    Raises:
+        ValueError: bad geometry, ``max_iter`` or backend.
+
+    >>> escape_counts(-2.0, 1.0, 1.0, 1.0, 3, 2, 20, backend="numpy").tolist()
+    [[3, 20, 5], [3, 20, 5]]
+    """
+    _check_args(xmin, ymax, dx, dy, width, height, max_iter)
+    name = resolve_backend(backend)
+    cr, ci = pixel_centres(xmin, ymax, dx, dy, width, height)
+    module = importlib.import_module(f"{__package__}.kernel_{name}")
+    return module.escape_counts(cr, ci, int(max_iter), bool(precheck))
