@@ -31,3 +31,22 @@ def dashboard(tmp_path):
     """A real ``mpi-render-dashboard`` subprocess on a free loopback port (stopped afterwards)."""
     with Dashboard(tmp_path / "dashboard") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real single-node Slurm for the whole session (tests/slurm_cluster.py); stopped at the end.
+
+    Fails (never skips) when Slurm is not installed: ``make test`` installs it.
+    """
+    from slurm_cluster import SlurmCluster, SlurmUnavailable
+
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except SlurmUnavailable as err:
+        pytest.fail(str(err))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -1,0 +1,57 @@
+# mpi-render: the commands a person (and CI) runs. Every target bootstraps what it needs first
+# (scripts/bootstrap.sh: apt packages only when missing, the venv .venv, pip install -e), so each
+# works on a fresh Debian 12 machine as root with only python3, venv, pip, make and git.
+#
+#   make demo  [DEMO_ARGS="--grid 8 --tile 256"]   the local two-site demo (prints the URL)
+#   make test                                       every test stage, with timings; non-zero if any fails
+#   make bench                                      bench/*.py, side-by-side ratios
+#   make thumbnail                                  thumbnail.png, rendered by the project itself
+#   make venv                                       only the venv
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+MPIEXEC   := $(VENV)/bin/mpiexec
+DEMO_ARGS ?=
+# Wall-clock cap for one MPI stage (a hung rank must not hang CI); pytest-timeout caps each test.
+MPI_STAGE_TIMEOUT_S ?= 900
+FAILED    := $(VENV)/.make-test-failed
+
+export MPI_RENDER_VENV := $(abspath $(VENV))
+
+.PHONY: venv demo test bench thumbnail
+
+venv:
+	@bash scripts/bootstrap.sh demo
+
+demo:
+	@bash scripts/bootstrap.sh demo
+	$(VENV)/bin/mpi-render-demo $(DEMO_ARGS)
+
+# $(call stage,NAME,COMMAND): run COMMAND, print its wall time and exit code, and remember a
+# failure instead of stopping, so one red stage still lets the others report.
+stage = start=$$(date +%s); $(2); rc=$$?; \
+	echo "== stage '$(1)': exit $$rc after $$(( $$(date +%s) - start )) s"; \
+	[ $$rc -eq 0 ] || echo "$(1) (exit $$rc)" >> $(FAILED)
+
+# Each rank of an MPI stage runs the same pytest session; the cache plugin is off because every
+# rank would write .pytest_cache at once.
+mpi_pytest = timeout -k 10 $(MPI_STAGE_TIMEOUT_S) $(MPIEXEC) -n $(1) $(PY) -m mpi4py -m pytest \
+	--with-mpi -m mpi -p no:cacheprovider tests/mpi
+
+test:
+	@start=$$(date +%s); bash scripts/bootstrap.sh test; \
+	echo "== stage 'bootstrap': $$(( $$(date +%s) - start )) s"
+	@rm -f $(FAILED)
+	@$(call stage,pytest not mpi,$(PY) -m pytest -m "not mpi" tests)
+	@$(call stage,mpi -n 2,$(call mpi_pytest,2))
+	@$(call stage,mpi -n 4,$(call mpi_pytest,4))
+	@if [ -s $(FAILED) ]; then echo "== FAILED stages:"; sed 's/^/   /' $(FAILED); \
+	  rm -f $(FAILED); exit 1; fi; echo "== all test stages passed"
+
+bench:
+	@bash scripts/bootstrap.sh bench
+	@for script in bench/*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
+
+thumbnail:
+	@bash scripts/bootstrap.sh demo
+	bash scripts/thumbnail.sh $(PY) thumbnail.png

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Bootstrap this checkout on Debian 12 (root, or a user with sudo): the apt packages a profile
+# needs (only those missing: `apt-get update` runs once, and only when something must be installed),
+# then the venv (.venv, or $MPI_RENDER_VENV) with this package installed editable plus the extras
+# test, numba and mpich (MPI comes from the `mpich` wheel, mpi4py from its wheel).
+#
+# Idempotent and fast the second time: the pip step is skipped while the stamp file in the venv
+# matches the hash of setup.py + pyproject.toml and the package still imports.
+#
+# usage: scripts/bootstrap.sh [demo|bench|test]      (default: test)
+#   demo   the venv only (the demo needs no system package)
+#   bench  + gcc, libc6-dev, make (the C yardstick ../shared/bench/cref.py compiles ref.c; -fopenmp
+#          needs libgomp, which gcc brings)
+#   test   + chromium and a font (browser tests and screenshots), slurmctld slurmd slurm-client
+#          munge (the local Slurm the tests start), iproute2 (network-namespace tests), procps, curl
+set -euo pipefail
+
+profile=${1:-test}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${MPI_RENDER_VENV:-$repo/.venv}
+python=${PYTHON:-python3}
+
+case $profile in
+  demo)  apt_pkgs=() ;;
+  bench) apt_pkgs=(gcc libc6-dev make) ;;
+  test)  apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core slurmctld slurmd slurm-client
+                   munge iproute2 procps curl) ;;
+  *) echo "bootstrap: unknown profile '$profile'; use one of demo, bench, test" \
+          "(e.g. scripts/bootstrap.sh test)" >&2
+     exit 2 ;;
+esac
+
+# A Python without ensurepip (Debian splits it into python3-venv) cannot create the venv.
+if [ ! -x "$venv/bin/python" ] && ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+  apt_pkgs+=(python3-venv)
+fi
+
+missing=()
+for pkg in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' \
+    || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "bootstrap: missing Debian packages: ${missing[*]}; as root run:" \
+         "apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  # Packages like munge and slurmd would start their daemons from the postinst script; the tests
+  # start their own, so forbid service starts for the duration (the Docker idiom), unless the
+  # machine already has a policy of its own.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee $policy >/dev/null
+    "${sudo[@]}" chmod 755 $policy
+    trap "${sudo[*]} rm -f $policy" EXIT
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "bootstrap: creating $venv"
+  "$python" -m venv "$venv"
+fi
+
+stamp=$venv/.mpi-render-install
+want=$(cat "$repo/setup.py" "$repo/pyproject.toml" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$venv/bin/python" -c 'import mpi_render' 2>/dev/null
+then
+  exit 0
+fi
+echo "bootstrap: pip install -e '.[test,numba,mpich]' into $venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+  -e "$repo[test,numba,mpich]"
+echo "$want" > "$stamp"
