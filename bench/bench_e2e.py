@@ -1,0 +1,164 @@
+"""End-to-end benchmark: a local two-site run against a running dashboard.
+
+Run: ``.venv/bin/python bench/bench_e2e.py [--quick]``. Prints a markdown table.
+
+One dashboard runs for the whole benchmark. Each round creates a fresh run id and launches two
+site jobs together, ``mpiexec -n 1 mpi-render --site cloud`` and ``... --site onprem``
+(``--sites cloud,onprem``, full view, default max_iter and palette), then waits for both to exit.
+
+Definitions (per round):
+
+* ``wall`` = time of the last tile stored (max ``stored_at`` of the run's tiles, read back with a
+  WebSocket replay) - time just before the two ``mpiexec`` were started. Both are this
+  machine's ``time.time()``.
+* ``kernel`` = sum of ``render_ms`` over every tile of the run (the escape-time kernel only, as
+  each rank measured it); ``kernel/2`` is the ideal wall time on 2 cores.
+* ``ratio`` = wall / (kernel / 2). Target <= 1.25.
+
+The overhead is split into ``start`` (launch -> first tile stored: mpiexec, Python, imports,
+MPI init, numba cache load, PUT of the run, first render and first batch), ``stream`` (first ->
+last tile stored) and ``encode`` (sum of ``encode_ms`` / 2). Before the rounds one tiny job
+warms the numba cache (a cold cache costs a JIT compile per process, reported separately).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+from harness import VENV_BIN, Dashboard, mpi_env, mpiexec
+
+SITES = ("cloud", "onprem")
+JOB_TIMEOUT_S = 600
+
+
+def site_command(dash: Dashboard, run_id: str, site: str, grid: int, tile_px: int,
+                 ranks: int = 1) -> list[str]:
+    """``mpiexec -n RANKS mpi-render ...`` for one site of a full-view run."""
+    return [mpiexec(), "-n", str(ranks), str(VENV_BIN / "mpi-render"),
+            "--grid", str(grid), "--tile", str(tile_px), "--site", site,
+            "--sites", ",".join(SITES), "--dashboard", dash.url, "--run", run_id,
+            "--token-file", str(dash.token_file)]
+
+
+def run_jobs(commands: list[list[str]], workdir: Path) -> list[float]:
+    """Start ``commands`` together, wait for all; returns each one's exit time (epoch s).
+
+    Raises:
+        RuntimeError: a job exited non-zero or outlived JOB_TIMEOUT_S (its output attached).
+    """
+    logs = [open(workdir / f"job{i}.log", "w+") for i in range(len(commands))]
+    procs = [subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=mpi_env(),
+                              stdin=subprocess.DEVNULL)
+             for cmd, log in zip(commands, logs)]
+    ends = [None] * len(procs)
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    try:
+        while None in ends:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"site jobs still running after {JOB_TIMEOUT_S} s")
+            for i, proc in enumerate(procs):
+                if ends[i] is None and proc.poll() is not None:
+                    ends[i] = time.time()
+            time.sleep(0.01)
+        for cmd, proc, log in zip(commands, procs, logs):
+            if proc.returncode != 0:
+                log.seek(0)
+                raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{log.read()[-3000:]}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        for log in logs:
+            log.close()
+    return ends
+
+
+def e2e_round(dash: Dashboard, workdir: Path, run_id: str, grid: int, tile_px: int) -> dict:
+    """One two-site run; returns the figures defined in the module docstring."""
+    commands = [site_command(dash, run_id, site, grid, tile_px) for site in SITES]
+    launched = time.time()
+    exits = run_jobs(commands, workdir)
+    headers, _ = harness.replay_headers(dash, run_id, grid * grid)
+    stored = sorted(h["stored_at"] for h in headers)
+    kernel_s = sum(h["render_ms"] for h in headers) / 1e3
+    encode_s = sum(h["encode_ms"] for h in headers) / 1e3
+    wall_s = stored[-1] - launched
+    return {"wall_s": wall_s, "kernel_s": kernel_s, "encode_s": encode_s,
+            "ratio": wall_s / (kernel_s / 2), "ratio_with_encode": wall_s / ((kernel_s + encode_s) / 2),
+            "start_s": stored[0] - launched, "stream_s": stored[-1] - stored[0],
+            "exit_s": max(exits) - launched}
+
+
+def startup_costs(workdir: Path) -> dict:
+    """Wall seconds of the fixed per-job costs, each measured on its own (median of 3)."""
+    python = str(VENV_BIN / "python")
+    kernel_call = ("from mpi_render.kernel import escape_counts; "
+                   "escape_counts(-2.0, 1.5, 0.01, 0.01, 16, 16, 64)")
+    probes = {
+        "mpiexec -n 1 python -c pass": [mpiexec(), "-n", "1", python, "-c", "pass"],
+        "mpiexec -n 1 + import mpi4py.MPI": [mpiexec(), "-n", "1", python, "-c",
+                                             "from mpi4py import MPI"],
+        "python: import kernel + first call (warm cache)": [python, "-c", kernel_call],
+    }
+    costs = {}
+    for label, cmd in probes.items():
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, env=mpi_env(), cwd=workdir, capture_output=True)
+            times.append(time.perf_counter() - start)
+        costs[label] = harness.median(times)
+    return costs
+
+
+def warm_numba_cache(workdir: Path) -> float:
+    """Run a one-tile job so the numba cache exists; returns its wall seconds."""
+    start = time.perf_counter()
+    harness.run([mpiexec(), "-n", "1", str(VENV_BIN / "mpi-render"), "--grid", "1",
+                       "--tile", "16", "--site", "cloud", "--sites", "cloud",
+                       "--out", str(workdir / "warm")], timeout=300)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    quick = harness.quick_flag(argv)
+    rounds = 1 if quick else 5
+    sizes = [(8, 256)] if quick else [(32, 256), (32, 512)]
+    print("## End-to-end\n")
+    print(harness.machine_line(), "\n")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        tmp = Path(tmp)
+        warm_s = warm_numba_cache(tmp)
+        with Dashboard(tmp / "dash") as dash:
+            results = {size: [] for size in sizes}
+            for rnd in range(rounds):
+                for grid, tile_px in sizes:  # paired: every size in every round
+                    results[(grid, tile_px)].append(
+                        e2e_round(dash, tmp, f"e2e-{grid}x{tile_px}-{rnd}", grid, tile_px))
+        costs = startup_costs(tmp)
+    for (grid, tile_px), res in results.items():
+        med = {key: harness.median([r[key] for r in res]) for key in res[0]}
+        rows.append([f"{grid}x{grid}x{tile_px}", f"{med['kernel_s']:.2f}", f"{med['encode_s']:.2f}",
+                     f"{med['wall_s']:.2f}", f"{med['start_s']:.2f}", f"{med['stream_s']:.2f}",
+                     f"{med['exit_s']:.2f}", f"**{med['ratio']:.2f}**",
+                     " / ".join(f"{r['ratio']:.2f}" for r in res),
+                     f"{med['ratio_with_encode']:.2f}"])
+    print(f"Two sites x 1 rank, full view, max_iter 256, {rounds} rounds (medians; "
+          "ratio = wall / (sum render_ms / 2 cores), target <= 1.25)\n")
+    print(harness.table(
+        ["grid x tile", "kernel s (sum)", "encode s (sum)", "wall s", "start s", "stream s",
+         "exit s", "ratio", "ratio per round", "ratio incl. encode"], rows), "\n")
+    print(f"Fixed costs per job (median of 3, each alone; numba warm-up job with cold-or-warm "
+          f"cache took {warm_s:.2f} s)\n")
+    print(harness.table(["what", "wall s"], [[k, f"{v:.2f}"] for k, v in costs.items()]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""MPI scaling of one site job: 1, 2 and (oversubscribed, for information) 4 ranks.
+
+Run: ``.venv/bin/python bench/bench_scaling.py [--quick]``. Prints a markdown table.
+
+Each round runs ``mpiexec -n R mpi-render --grid 32 --tile 512 --site cloud --sites cloud
+--out DIR`` for R = 1, 2, 4 back to back (paired rounds; the order rotates every round so slow
+drift of the shared machine's load does not favour one R). The job writes PNG files instead of
+posting, so no dashboard competes with the ranks for the 2 cores; the tile pipeline (render,
+encode, gather to rank 0) is the same as in a posting run.
+
+* ``T_R`` = wall seconds of the whole ``mpiexec`` (launch to exit), median over rounds.
+* efficiency ``E_R = T_1 / (R * T_R)``. Target ``E_2 >= 90 %``.
+* ``T_0`` = wall of a one-tile job of the same kind (the fixed cost: mpiexec, imports, MPI
+  init, numba cache load); ``E_R'`` = ``(T_1 - T_0) / (R * (T_R - T_0))`` is the efficiency of
+  the parallel part alone.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+from harness import VENV_BIN, mpiexec
+
+CORES = 2
+
+
+def job_seconds(ranks: int, grid: int, tile_px: int, out: Path) -> float:
+    """Wall seconds of one ``--out`` site job with ``ranks`` ranks."""
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [mpiexec(), "-n", str(ranks), str(VENV_BIN / "mpi-render"), "--grid", str(grid),
+           "--tile", str(tile_px), "--site", "cloud", "--sites", "cloud", "--out", str(out)]
+    start = time.perf_counter()
+    harness.run(cmd, timeout=600)
+    elapsed = time.perf_counter() - start
+    written = len(list(out.glob("r*c*.png")))
+    if written != grid * grid:
+        raise RuntimeError(f"{' '.join(cmd)} wrote {written} of {grid * grid} tiles")
+    return elapsed
+
+
+def main(argv=None) -> int:
+    quick = harness.quick_flag(argv)
+    rounds = 1 if quick else 5
+    grid, tile_px = (8, 256) if quick else (32, 512)
+    rank_counts = (1, 2, 4)
+    print("## MPI scaling\n")
+    print(harness.machine_line(), "\n")
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
+        out = Path(tmp) / "out"
+        job_seconds(1, 1, 16, out)  # warm the numba cache and the page cache
+        times = {r: [] for r in rank_counts}
+        fixed = []
+        for rnd in range(rounds):
+            order = rank_counts[rnd % 3:] + rank_counts[:rnd % 3]
+            for ranks in order:
+                times[ranks].append(job_seconds(ranks, grid, tile_px, out))
+            fixed.append(job_seconds(1, 1, tile_px, out))
+    t0 = harness.median(fixed)
+    t1 = harness.median(times[1])
+    rows = []
+    for ranks in rank_counts:
+        tr = harness.median(times[ranks])
+        eff = t1 / (ranks * tr)
+        eff_par = (t1 - t0) / (ranks * (tr - t0))
+        note = "" if ranks <= CORES else f"oversubscribed ({ranks} ranks on {CORES} cores)"
+        rows.append([ranks, f"{tr:.2f}", " / ".join(f"{t:.2f}" for t in times[ranks]),
+                     f"{t1 / tr:.2f}", f"**{100 * eff:.0f} %**", f"{100 * eff_par:.0f} %", note])
+    print(f"One site, {grid}x{grid} tiles of {tile_px} px, full view, max_iter 256, --out "
+          f"(no dashboard), {rounds} rounds; fixed cost T_0 (1-tile job) = {t0:.2f} s\n")
+    print(harness.table(["ranks", "T_R s (median)", "per round", "speed-up",
+                         "efficiency T1/(R*TR)", "efficiency excl. T_0", "note"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
