@@ -1,0 +1,170 @@
+// Wiring: which run to show, its socket, the model, the canvas, and the timers that refresh text.
+
+import { drawThroughput } from "./chart.js";
+import { decodeFrame } from "./frame.js";
+import { Mosaic } from "./mosaic.js";
+import { TileSocket } from "./socket.js";
+import { RunStats } from "./stats.js";
+import {
+  $, RunView, fillRunPicker, fillScaleChoices, openTileDialog, showConnection,
+} from "./view.js";
+
+const RUNS_POLL_MS = 3000;
+const TEXT_REFRESH_MS = 250;
+const CHART_REFRESH_MS = 1000;
+
+const page = {
+  runId: null, // the run on screen
+  socket: null,
+  stats: null,
+  view: null,
+  chartDrawnAt: 0,
+  chartStored: -1,
+};
+const mosaic = new Mosaic($.mosaic, $.overlay);
+
+/** Relative API URL of the current run (relative: the page may sit under a proxy prefix). */
+function runUrl(suffix = "") {
+  return `api/runs/${encodeURIComponent(page.runId)}${suffix}`;
+}
+
+/** The run named by ?run=ID, or null to follow the newest run. */
+function requestedRun() {
+  return new URLSearchParams(location.search).get("run") || null;
+}
+
+function showRun(runId) {
+  if (runId === page.runId) return;
+  page.socket?.close();
+  page.runId = runId;
+  page.stats = null;
+  page.view = null;
+  $.runId.textContent = runId;
+  updateMosaicLink();
+  page.socket = new TileSocket(runId, {
+    onHello: (hello) => receiveHello(hello),
+    onFrame: (buffer) => receiveFrame(buffer),
+    onControl: (msg) => receiveControl(msg),
+    onStatus: (state, detail) => showConnection(state, detail),
+  });
+  page.socket.open();
+}
+
+function receiveHello(hello) {
+  // A reconnect to the same run keeps everything; a different created_at means the run was
+  // made anew (e.g. a wiped data directory), so start from scratch.
+  if (page.stats && page.stats.createdAt === hello.created_at) {
+    page.stats.helloSeq = hello.seq;
+    for (const [name, site] of page.stats.sites) site.owned = hello.sites?.[name]?.owned ?? site.owned;
+    return;
+  }
+  page.stats = new RunStats(hello);
+  page.socket.lastSeq = 0;
+  page.view = new RunView(page.stats);
+  page.chartStored = -1;
+  mosaic.reset(hello.config.grid, hello.config.tile_px);
+  fillScaleChoices(hello.config.grid, hello.config.tile_px);
+  updateMosaicLink();
+  loadOwners(page.stats);
+}
+
+/** Outline the tiles still missing, in their owner's colour (the server knows the split). */
+async function loadOwners(stats) {
+  const response = await fetch(runUrl());
+  if (!response.ok || stats !== page.stats) return;
+  const doc = await response.json();
+  stats.setMissing(doc.missing || []);
+  for (const [key, site] of stats.owner) {
+    mosaic.outlineMissing(Math.floor(key / stats.grid), key % stats.grid, stats.sites.get(site)?.colour);
+  }
+  page.view.updateMissing();
+}
+
+function receiveFrame(buffer) {
+  const stats = page.stats;
+  if (!stats) return;
+  const { header, png } = decodeFrame(buffer);
+  if (!stats.add(header)) return; // a repeat of a tile already held
+  page.socket.lastSeq = stats.lastSeq;
+  mosaic.add(header.row, header.col, png, stats.sites.get(header.site)?.colour ?? "#ffffff");
+}
+
+function receiveControl(msg) {
+  if (msg.type === "replayed") {
+    // The late join is over: exposed so tests and the replay benchmark can time it.
+    $.mosaic.dataset.replayedSeq = String(msg.seq);
+  } else if (msg.type === "run") {
+    // A new run: refresh the picker now (and follow it unless ?run= pins one).
+    pollRuns();
+  }
+}
+
+function refreshText() {
+  if (!page.view) return;
+  page.view.update();
+  const stats = page.stats;
+  const now = performance.now();
+  // The time axis moves while the run is going, so redraw then even without new tiles.
+  const changed = stats.stored !== page.chartStored || !stats.complete;
+  if (changed && now - page.chartDrawnAt >= CHART_REFRESH_MS) {
+    page.chartDrawnAt = now;
+    page.chartStored = stats.stored;
+    const start = Number.isFinite(stats.createdAt) ? stats.createdAt : stats.firstStoredAt;
+    drawThroughput($.chart, [...stats.sites.values()], start, stats.elapsedS());
+  }
+}
+
+async function pollRuns() {
+  try {
+    const response = await fetch("api/runs");
+    if (!response.ok) return;
+    const { runs } = await response.json();
+    const wanted = requestedRun();
+    fillRunPicker(runs, wanted);
+    const target = wanted || runs[0]?.id;
+    if (target) showRun(target);
+  } catch (err) {
+    // The dashboard is down: the socket shows it and retries; the next poll tries again.
+  }
+}
+
+function updateMosaicLink() {
+  if (!page.runId || !$.mosaicScale.value) {
+    $.mosaicLink.removeAttribute("href"); // no run config yet, so no valid size
+    return;
+  }
+  $.mosaicLink.href = runUrl(`/image.png?scale=${encodeURIComponent($.mosaicScale.value)}`);
+  $.mosaicLink.download = `${page.runId}.png`;
+}
+
+function chooseRun() {
+  const url = new URL(location.href);
+  if ($.runPicker.value) url.searchParams.set("run", $.runPicker.value);
+  else url.searchParams.delete("run");
+  history.pushState(null, "", url);
+  pollRuns();
+}
+
+function clickTile(event) {
+  const stats = page.stats;
+  const tile = stats && mosaic.tileAt(event.offsetX, event.offsetY);
+  if (!tile) return;
+  const header = stats.tiles.get(stats.index(tile.row, tile.col));
+  if (!header) return; // not stored yet: nothing to open
+  const fields = ["site", "rank", "host", "render_ms", "encode_ms", "iterations", "seq"]
+    .filter((key) => header[key] !== undefined)
+    .map((key) => [key, header[key]]);
+  const url = runUrl(`/tiles/${tile.row}/${tile.col}.png`);
+  openTileDialog(url, `tile r${tile.row} c${tile.col}`, fields);
+}
+
+$.runPicker.addEventListener("change", chooseRun);
+$.mosaicScale.addEventListener("change", updateMosaicLink);
+$.showBorders.addEventListener("change", () => { $.overlay.hidden = !$.showBorders.checked; });
+$.mosaic.addEventListener("click", clickTile);
+$.tileClose.addEventListener("click", () => $.tileDialog.close());
+window.addEventListener("popstate", pollRuns);
+if (requestedRun()) showRun(requestedRun());
+pollRuns();
+setInterval(pollRuns, RUNS_POLL_MS);
+setInterval(refreshText, TEXT_REFRESH_MS);

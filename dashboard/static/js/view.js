@@ -1,0 +1,169 @@
+// The DOM side of the page: one selector table, and renderers that only ever insert text
+// (textContent), never markup, so a name like "<img src=x onerror=...>" shows as text.
+
+const IDS = [
+  "run-id", "run-state", "run-picker", "connection", "connection-text", "tiles-stored",
+  "tiles-total", "total-bar", "elapsed", "rate-recent", "rate-overall", "image-info", "legend",
+  "show-borders", "mosaic", "overlay", "mosaic-scale", "mosaic-link", "site-list", "chart",
+  "missing-count", "missing-list", "tile-dialog", "tile-title", "tile-open", "tile-close",
+  "tile-image", "tile-meta",
+];
+const camel = (id) => id.replace(/-(\w)/g, (_, c) => c.toUpperCase());
+
+/** Every element the scripts touch, by camelCased id ($.tilesStored is #tiles-stored). */
+export const $ = Object.fromEntries(IDS.map((id) => [camel(id), document.getElementById(id)]));
+
+const MISSING_LISTED = 60;
+const MOSAIC_SCALES = [1, 0.5, 0.25, 0.125, 0.0625];
+const MOSAIC_MAX_PX = 16384; // the server refuses bigger mosaics (docs/API.md)
+const MOSAIC_DEFAULT_MAX_PX = 4096;
+
+/** A new element with a class and text content (never parsed as HTML). */
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function swatch(colour) {
+  const node = el("span", "swatch");
+  node.style.background = colour;
+  return node;
+}
+
+export function formatDuration(seconds) {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  const s = Math.floor(seconds % 60);
+  return m < 60 ? `${m} min ${s} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Renders a RunStats into the page; rows are built once per run and then only updated. */
+export class RunView {
+  constructor(stats) {
+    this.stats = stats;
+    this.missingShown = -1;
+    this.siteRows = new Map();
+    $.legend.replaceChildren();
+    $.siteList.replaceChildren();
+    for (const site of stats.sites.values()) {
+      const legendItem = el("li");
+      legendItem.append(swatch(site.colour), el("span", "", site.name));
+      $.legend.append(legendItem);
+      this.siteRows.set(site.name, this.buildSiteRow(site));
+    }
+    const { grid, tile_px: tilePx, palette, max_iter: maxIter, split } = stats.config;
+    $.imageInfo.textContent = `${grid}x${grid} tiles of ${tilePx} px, ${grid * tilePx} px a side, `
+      + `${palette}, max_iter ${maxIter}, ${split} split`;
+    $.tilesTotal.textContent = String(stats.total);
+  }
+
+  buildSiteRow(site) {
+    const row = el("li", "site");
+    const name = el("span", "site-name");
+    name.append(swatch(site.colour), el("span", "", site.name));
+    const count = el("span", "site-count");
+    const head = el("div", "site-head");
+    head.append(name, count);
+    const bar = el("div", "bar");
+    const fill = el("div", "bar-fill");
+    fill.style.background = site.colour;
+    bar.append(fill);
+    const detail = el("div", "site-detail");
+    row.append(head, bar, detail);
+    $.siteList.append(row);
+    return { count, fill, detail };
+  }
+
+  /** Refresh every number on the page (called a few times per second, not per tile). */
+  update() {
+    const stats = this.stats;
+    $.tilesStored.textContent = String(stats.stored);
+    $.totalBar.style.width = `${(100 * stats.stored) / Math.max(1, stats.total)}%`;
+    $.elapsed.textContent = formatDuration(stats.elapsedS());
+    const { recent, overall } = stats.rates();
+    $.rateRecent.textContent = recent.toFixed(1);
+    $.rateOverall.textContent = overall.toFixed(1);
+    const state = stats.complete ? "complete" : stats.stored ? "rendering" : "waiting";
+    $.runState.textContent = state;
+    $.runState.dataset.state = state;
+    for (const site of stats.sites.values()) {
+      const { count, fill, detail } = this.siteRows.get(site.name);
+      count.textContent = `${site.stored} / ${site.owned}`;
+      fill.style.width = `${(100 * site.stored) / Math.max(1, site.owned)}%`;
+      const meanMs = stats.meanRenderMs(site);
+      const hosts = [...site.hosts].join(", ");
+      detail.textContent = `mean render ${meanMs === null ? "-" : `${meanMs.toFixed(1)} ms`}`
+        + (hosts ? ` · hosts: ${hosts}` : "");
+    }
+    if (this.missingShown !== stats.stored) this.updateMissing();
+  }
+
+  updateMissing() {
+    const stats = this.stats;
+    this.missingShown = stats.stored;
+    const missing = stats.missing();
+    $.missingCount.textContent = `(${missing.length})`;
+    const items = missing.slice(0, MISSING_LISTED).map(({ row, col, site }) => {
+      const item = el("li", "", `r${row}c${col}${site ? ` ${site}` : ""}`);
+      const colour = stats.sites.get(site)?.colour;
+      if (colour) item.style.borderLeftColor = colour;
+      return item;
+    });
+    if (missing.length > MISSING_LISTED) {
+      items.push(el("li", "more", `and ${missing.length - MISSING_LISTED} more`));
+    }
+    if (!missing.length) items.push(el("li", "more", "none: every tile is stored"));
+    $.missingList.replaceChildren(...items);
+  }
+}
+
+/** Connection indicator: state is "connecting" | "live" | "retrying" | "closed". */
+export function showConnection(state, detail) {
+  $.connection.dataset.state = state;
+  const text = {
+    connecting: "connecting",
+    live: "live",
+    retrying: `reconnecting in ${((detail?.delayMs ?? 0) / 1000).toFixed(1)} s`,
+    closed: "closed",
+  }[state];
+  $.connectionText.textContent = text;
+}
+
+/** Fill the run picker from GET api/runs (newest first), keeping the current choice. */
+export function fillRunPicker(runs, chosenId) {
+  const options = [el("option", "", "newest run (follow)")];
+  options[0].value = "";
+  for (const run of runs) {
+    const option = el("option", "", `${run.id}  (${run.stored}/${run.total}${run.complete ? ", complete" : ""})`);
+    option.value = run.id;
+    options.push(option);
+  }
+  $.runPicker.replaceChildren(...options);
+  $.runPicker.value = chosenId || "";
+}
+
+/** Mosaic download sizes the server accepts; preselect the largest up to 4096 px a side. */
+export function fillScaleChoices(grid, tilePx) {
+  const usable = MOSAIC_SCALES.filter((scale) => {
+    const side = Math.round(tilePx * scale) * grid;
+    return side >= 1 && side <= MOSAIC_MAX_PX && Math.round(tilePx * scale) >= 1;
+  });
+  $.mosaicScale.replaceChildren(...usable.map((scale) => {
+    const option = el("option", "", `${Math.round(tilePx * scale) * grid} px${scale === 1 ? " (full)" : ""}`);
+    option.value = String(scale);
+    return option;
+  }));
+  const preferred = usable.find((scale) => Math.round(tilePx * scale) * grid <= MOSAIC_DEFAULT_MAX_PX);
+  $.mosaicScale.value = String(preferred ?? usable[usable.length - 1] ?? 1);
+}
+
+/** The tile dialog: the tile PNG at full resolution and its metadata, as text. */
+export function openTileDialog(url, title, fields) {
+  $.tileTitle.textContent = title;
+  $.tileOpen.href = url;
+  $.tileImage.src = url;
+  $.tileMeta.replaceChildren(...fields.flatMap(([key, value]) => [el("dt", "", key), el("dd", "", String(value))]));
+  $.tileDialog.showModal();
+}
