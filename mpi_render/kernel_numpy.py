@@ -111,6 +111,12 @@ def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
     Returns:
         uint32 array (height, width) of ``min(escape iteration, max_iter)``.
     """
+    # Blind iterations past the escape overflow to inf and nan on purpose (see the module doc).
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _escape_counts(cr, ci, max_iter, precheck)
+
+
+def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int, precheck: bool) -> np.ndarray:
     width, height = cr.size, ci.size
     counts = np.empty(width * height, dtype=np.uint32)
     cr_all = np.tile(cr, height)

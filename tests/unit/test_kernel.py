@@ -1,0 +1,145 @@
+"""Kernels: every backend bit-identical to the C yardstick and to the plain-Python reference.
+
+The C yardstick is ``shared/bench/cref.py`` (built with make + gcc into ~/.cache on first use);
+it is loaded from the shared folder, never copied into the repository.
+"""
+import doctest
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mpi_render import kernel, kernel_numpy, reference
+from mpi_render.kernel import available_backends, escape_counts, resolve_backend
+from mpi_render.tiling import tile_bounds
+from support import SHARED
+
+BACKENDS = ("numpy", "numba")
+SEAHORSE = (-0.743643887037151, 0.131825904205330)
+
+
+@pytest.fixture(scope="module")
+def cref():
+    sys.path.insert(0, str(SHARED / "bench"))
+    try:
+        from cref import CRef
+    finally:
+        sys.path.remove(str(SHARED / "bench"))
+    return CRef()
+
+
+def view(center, width, width_px, height_px, max_iter):
+    """escape_counts arguments for a ``width``-wide view of ``width_px x height_px`` pixels."""
+    dx = width / width_px
+    return (center[0] - width / 2, center[1] + dx * height_px / 2, dx, dx, width_px, height_px,
+            max_iter)
+
+
+CASES = {
+    "full view": view((-0.75, 0.0), 3.0, 160, 160, 256),
+    "seahorse deep zoom": view(SEAHORSE, 1e-4, 64, 64, 2048),
+    "odd size, max_iter not a block multiple": view((-0.75, 0.1), 2.9, 37, 23, 1001),
+    "max_iter below one block": view((-0.5, 0.0), 3.0, 19, 11, 5),
+    "max_iter 1": view((-0.5, 0.0), 5.0, 9, 7, 1),
+    # |c| up to 1e200: blind block iterations overflow to inf and nan after the escape.
+    "huge c overflows": (-1e200, 1e200, 2e199, 2e199, 10, 10, 300),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("precheck", [False, True], ids=["plain", "precheck"])
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_backend_matches_c_yardstick(cref, backend, precheck, case):
+    want = cref.tile(*case, kernel="r8", precheck=precheck)
+    got = escape_counts(*case, backend=backend, precheck=precheck)
+    assert got.dtype == np.uint32 and got.shape == want.shape
+    mismatched = np.argwhere(got != want)
+    assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5]}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_boundary_tiles_match_c_yardstick(cref, backend):
+    grid, tile_px, max_iter = 6, 24, 500
+    straddling = 0
+    for row in range(grid):
+        for col in range(grid):
+            b = tile_bounds(grid, tile_px, (-0.75, 0.0), 3.0, row, col)
+            args = (b.xmin, b.ymax, b.dx, b.dy, tile_px, tile_px, max_iter)
+            got = escape_counts(*args, backend=backend)
+            np.testing.assert_array_equal(got, cref.tile(*args, kernel="g4"))
+            straddling += bool((got == max_iter).any() and (got < max_iter).any())
+    assert straddling >= 8  # the grid really crosses the set's boundary
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("max_iter", [1, 7, 60])
+def test_backend_matches_python_reference(backend, max_iter):
+    args = view((-0.6, 0.05), 2.8, 13, 9, max_iter)
+    cr, ci = kernel.pixel_centres(*args[:6])
+    want = reference.escape_counts(cr.tolist(), ci.tolist(), max_iter)
+    assert escape_counts(*args, backend=backend).tolist() == want
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_precheck_gives_interior_max_iter_without_iterating(backend):
+    args = view((-0.2, 0.0), 0.2, 8, 8, 10**6)  # all inside the main cardioid
+    assert (escape_counts(*args, backend=backend, precheck=True) == 10**6).all()
+
+
+def test_precheck_set_is_the_cardioid_and_bulb():
+    cr = np.array([0.0, 0.25, 0.3, -1.0, -1.26, -0.75, -0.5])
+    ci = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.5])
+    assert kernel_numpy.in_main_bulbs(cr, ci).tolist() == [True, True, False, True, False,
+                                                           False, True]
+
+
+def test_auto_prefers_numba_and_numpy_is_always_there():
+    assert available_backends() == ("numba", "numpy")
+    assert resolve_backend("auto") == "numba"
+    assert resolve_backend("numpy") == "numpy"
+
+
+@pytest.mark.parametrize("backend", ["cuda", "", "Numpy"])
+def test_unknown_backend_names_the_valid_ones(backend):
+    with pytest.raises(ValueError, match="backend must be one of auto, numba, numpy"):
+        escape_counts(-2.0, 1.0, 0.1, 0.1, 4, 4, 10, backend=backend)
+
+
+@pytest.mark.parametrize("field, args", [
+    ("width", (-2.0, 1.0, 0.1, 0.1, 0, 4, 10)),
+    ("height", (-2.0, 1.0, 0.1, 0.1, 4, 2.5, 10)),
+    ("max_iter", (-2.0, 1.0, 0.1, 0.1, 4, 4, 0)),
+    ("max_iter", (-2.0, 1.0, 0.1, 0.1, 4, 4, 2**32)),
+    ("xmin", (float("nan"), 1.0, 0.1, 0.1, 4, 4, 10)),
+    ("dy", (-2.0, 1.0, 0.1, float("inf"), 4, 4, 10)),
+])
+def test_bad_arguments_are_refused(field, args):
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        escape_counts(*args, backend="numpy")
+
+
+def test_kernel_doctests_pass():
+    for module in (kernel, kernel_numpy, reference):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__
+
+
+def test_importing_the_pipeline_does_not_import_numba():
+    code = ("import sys, mpi_render.tile, mpi_render.kernel; "
+            "assert 'numba' not in sys.modules, 'numba imported eagerly'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_numba_kernel_is_loaded_from_cache_in_a_fresh_process(tmp_path):
+    """cache=True must really hit: a second process compiles nothing (no closure pitfall)."""
+    code = ("from mpi_render.tile import warm_up; from mpi_render import kernel_numba as k; "
+            "warm_up('numba'); s = k.escape_counts_flat.stats; "
+            "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    first, second = (subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                                    capture_output=True, text=True, env=env).stdout.split()
+                     for _ in range(2))
+    assert first == ["0", "1"], first
+    assert second == ["1", "0"], second
