@@ -1,0 +1,294 @@
+"""``mpi-render-demo``: the whole thing on one machine with one command.
+
+Starts the dashboard on a local port, creates a run, launches every site as its own
+``mpiexec -n R python -m mpi4py -m mpi_render`` job (in parallel, as separate clusters would),
+prints the URL at once, shows progress, and keeps the dashboard up until Ctrl-C (or exits after
+the summary with ``--exit-when-done``). Every process it starts is stopped on the way out, by
+process group and by pid, so nothing is left running.
+
+Exit codes: 0 every tile stored; 1 a site job failed or tiles are missing (the message names the
+site and the tiles); 2 bad arguments; 128+N stopped by signal N before the render finished.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import webbrowser
+from pathlib import Path
+
+from . import launch, report
+from .client import TRANSPORT_ERRORS, DashboardClient
+from .config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig, check_run_id
+from .tiling import SPLITS
+
+HEALTH_TIMEOUT_S = 60.0
+POLL_S = 0.5
+LINE_EVERY_S = 1.0
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum, _frame):
+    raise Interrupted(signum)
+
+
+def _floats(text: str, count: int | None, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if count is not None and len(values) != count:
+        raise ValueError(f"{what} must have {count} values, got {text!r}")
+    return values
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    p = argparse.ArgumentParser(prog="mpi-render-demo", description=(
+        "Render a Mandelbrot image with one local MPI job per site and watch it arrive live."))
+    p.add_argument("--grid", type=int, default=8, help="tiles per side (default 8)")
+    p.add_argument("--tile", type=int, default=256, help="pixels per tile side (default 256)")
+    p.add_argument("--palette", default="electric", help="electric, fire, ocean or cosmic")
+    p.add_argument("--max-iter", type=int, default=256, help="iteration cap per pixel")
+    p.add_argument("--center", default=",".join(map(str, DEFAULT_CENTER)),
+                   help="view centre CX,CY (use --center=-0.5,0 for negative values)")
+    p.add_argument("--width", type=float, default=DEFAULT_WIDTH, help="view width")
+    p.add_argument("--sites", default=",".join(DEFAULT_SITES), help="site names, in split order")
+    p.add_argument("--split", choices=SPLITS, default="contiguous")
+    p.add_argument("--weights", help="contiguous shares per site, e.g. 0.3,0.7")
+    p.add_argument("--ranks-per-site", type=int, default=None,
+                   help=f"MPI ranks per site (default: cores // sites, here {cpus})")
+    p.add_argument("--backend", action="append", default=[], metavar="[SITE=]NAME",
+                   help="kernel backend for every site, or SITE=NAME for one (repeatable)")
+    p.add_argument("--hostfile", type=Path, help="hostfile for every mpiexec (default: local)")
+    p.add_argument("--host", default="127.0.0.1", help="dashboard listen address")
+    p.add_argument("--port", type=int, default=0, help="dashboard port (default: a free one)")
+    p.add_argument("--data-dir", type=Path,
+                   help="dashboard data, token and logs (default: a temp dir removed at exit)")
+    p.add_argument("--run", help="run id (default: demo-<time>)")
+    p.add_argument("--exit-when-done", action="store_true",
+                   help="exit after the summary instead of keeping the dashboard up")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    args = p.parse_args(argv)
+    args.cpus = cpus
+    return args
+
+
+def build_config(args: argparse.Namespace) -> RenderConfig:
+    """The run's :class:`RenderConfig` from the arguments (raises ValueError)."""
+    sites = tuple(s.strip() for s in args.sites.split(",") if s.strip())
+    return RenderConfig(
+        grid=args.grid, tile_px=args.tile, palette=args.palette, max_iter=args.max_iter,
+        center=_floats(args.center, 2, "center"), width=args.width, sites=sites,
+        split=args.split, weights=_floats(args.weights, None, "weights") if args.weights else None)
+
+
+def site_backends(specs: list[str], sites: tuple[str, ...]) -> dict[str, str]:
+    """``{site: backend}`` from ``--backend`` values (``NAME`` or ``SITE=NAME``; last one wins).
+
+    The backend names themselves are checked by each site job, which knows what it has.
+    """
+    backends = dict.fromkeys(sites, "auto")
+    for spec in specs:
+        site, _, name = spec.rpartition("=")
+        if site and site not in backends:
+            raise ValueError(f"--backend {spec}: site must be one of {','.join(sites)}")
+        for target in ([site] if site else sites):
+            backends[target] = name
+    return backends
+
+
+def child_env() -> dict:
+    """Environment for the children: unbuffered output; Open MPI may oversubscribe the cores."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+    if os.geteuid() == 0:  # demo containers often run as root; Open MPI refuses that by default
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return env
+
+
+def wait_healthy(dashboard: launch.Child, client: DashboardClient) -> None:
+    """Block until ``GET healthz`` answers 200 (raises RuntimeError if the dashboard dies)."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if dashboard.poll() is not None:
+            raise RuntimeError(f"the dashboard exited {dashboard.poll()}:\n{dashboard.log_tail()}")
+        try:
+            if client.request("GET", "healthz", timeout_s=2).status == 200:
+                return
+        except TRANSPORT_ERRORS:
+            pass
+        time.sleep(POLL_S / 5)
+    raise RuntimeError(f"the dashboard did not answer within {HEALTH_TIMEOUT_S:.0f} s:\n"
+                       f"{dashboard.log_tail()}")
+
+
+def open_browser(url: str) -> None:
+    """Open ``url`` when a graphical browser can be (never a text browser in this terminal)."""
+    graphical = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY"))
+    if graphical:
+        try:
+            webbrowser.open(url)
+        except webbrowser.Error:
+            pass  # the URL is printed anyway
+
+
+class Progress:
+    """Prints run progress: a redrawn bar on a terminal, else a line when it changes (<= 1/s)."""
+
+    def __init__(self, stream=sys.stdout):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_text, self.last_s = "", 0.0
+
+    def show(self, doc: dict) -> None:
+        text = report.progress_bar(doc) if self.tty else report.progress_line(doc)
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r" + text)
+        elif text != self.last_text and now - self.last_s >= LINE_EVERY_S:
+            self.stream.write(text + "\n")
+            self.last_s = now
+        self.last_text = text
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.last_text:
+            self.stream.write("\n")
+
+
+def watch(sites: dict[str, launch.Child], dashboard: launch.Child, client: DashboardClient,
+          run_id: str) -> dict:
+    """Show progress until every site job has ended; return the final run document."""
+    progress = Progress()
+    try:
+        while True:
+            ended = all(job.poll() is not None for job in sites.values())
+            if dashboard.poll() is not None:
+                raise RuntimeError(f"the dashboard exited {dashboard.poll()} during the render:"
+                                   f"\n{dashboard.log_tail()}")
+            try:
+                answer = client.get_run(run_id, timeout_s=10)
+            except TRANSPORT_ERRORS:
+                answer = None  # a busy moment; the next poll will tell
+            if answer is not None and answer.status == 200:
+                progress.show(answer.body)
+                if ended:
+                    return answer.body
+            elif ended:
+                raise RuntimeError(f"GET api/runs/{run_id} failed after the render: "
+                                   f"{answer.error if answer else 'no answer'}")
+            time.sleep(POLL_S)
+    finally:
+        progress.close()
+
+
+def verdict(doc: dict, sites: dict[str, launch.Child]) -> int:
+    """Print the summary and any failed site (with its missing tiles and log); return the code."""
+    seconds = {name: job.ended_s - job.started_s for name, job in sites.items()}
+    print("\n".join(report.summary_lines(doc, seconds)))
+    missing = report.missing_by_site(doc)
+    failed = False
+    for name, job in sites.items():
+        if job.poll() != 0:
+            failed = True
+            print(f"site {name} failed (exit {job.poll()}); its missing tiles: "
+                  f"{report.tile_names(missing.get(name, [])) or 'none'}\n"
+                  f"--- last output of site {name} ({job.log_path}):\n{job.log_tail()}",
+                  file=sys.stderr)
+    if not failed and not doc["complete"]:
+        print("every site job exited 0 but tiles are missing (see above)", file=sys.stderr)
+    return 0 if doc["complete"] and not failed else 1
+
+
+def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
+             children: list[launch.Child]) -> int:
+    """Start everything (appending to ``children`` as it goes) and wait; return the exit code."""
+    env = child_env()
+    port = args.port or launch.free_port()
+    token_file = data_dir / "token"
+    token = launch.write_token(token_file)
+    logs = data_dir / "logs"
+    dashboard = launch.spawn("dashboard", launch.dashboard_command(
+        args.host, port, data_dir / "dashboard", token_file), logs / "dashboard.log", env)
+    children.append(dashboard)
+    local_url = f"http://127.0.0.1:{port}/"
+    client = DashboardClient(local_url, token, timeout_s=30)
+    wait_healthy(dashboard, client)
+    run_id = args.run or f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    created = client.put_run(run_id, config.run_json())
+    if created.status not in (200, 201):
+        raise RuntimeError(f"PUT api/runs/{run_id}: {created.error}")
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    url = f"http://{shown_host}:{port}/?run={run_id}"
+    print(f"dashboard: {url}", flush=True)
+    if not args.no_browser:
+        open_browser(url)
+    ranks = args.ranks_per_site or max(1, args.cpus // len(config.sites))
+    backends = site_backends(args.backend, config.sites)
+    sites = {}
+    for name in config.sites:
+        cmd = launch.site_command(config, name, ranks, local_url, run_id, token_file,
+                                  backends[name], args.hostfile)
+        sites[name] = launch.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env)
+        children.append(sites[name])
+    print(f"sites: {', '.join(config.sites)} ({ranks} ranks each); logs in {logs}", flush=True)
+    code = verdict(watch(sites, dashboard, client, run_id), sites)
+    if not args.exit_when_done:
+        print(f"dashboard still up at {url} - press Ctrl-C to stop", flush=True)
+        try:
+            while dashboard.poll() is None:
+                time.sleep(POLL_S)
+        except Interrupted:
+            pass  # the normal way out once the render is over: the render's verdict stands
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = build_config(args)
+        site_backends(args.backend, config.sites)
+        if args.run is not None:
+            check_run_id(args.run)
+        if args.ranks_per_site is not None and args.ranks_per_site < 1:
+            raise ValueError("ranks per site must be at least 1")
+        launch.mpiexec_path()
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"mpi-render-demo: error: {exc}", file=sys.stderr)
+        return 2
+    own_dir = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="mpi-render-demo-")) if own_dir else args.data_dir
+    children: list[launch.Child] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+    try:
+        return run_demo(args, config, data_dir, children)
+    except Interrupted as stop:
+        print(f"\nmpi-render-demo: {stop} during the render; stopping", file=sys.stderr)
+        return 128 + stop.signum
+    except RuntimeError as exc:
+        print(f"mpi-render-demo: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop short
+            signal.signal(sig, signal.SIG_IGN)
+        for child in reversed(children):  # sites first, the dashboard last
+            launch.stop(child)
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
