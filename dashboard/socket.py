@@ -1,0 +1,211 @@
+"""WebSocket handlers: the per-run tile stream (hello, replay, live) and the runs feed.
+
+Ordering without gaps or duplicates: :meth:`TilesSocket.open` registers the client with the hub
+FIRST and then reads the run's committed ``seq`` (``upto``). Tiles are published only after
+their commit, so every tile with ``seq <= upto`` is in SQLite (replayed from there) and every tile
+with ``seq > upto`` reaches the client through the hub; live frames that arrive while replaying
+are buffered and sent after the replay, keeping only ``seq > upto``.
+
+Back-pressure: each client counts the bytes it has queued but the kernel has not taken yet (write
+futures not done) plus the live frames it buffers during replay. Over ``client_buffer_bytes`` the
+client is closed with 4000 "too slow"; it reconnects with its last seq. Publishing never awaits a
+client.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import tornado.web
+import tornado.websocket
+
+from mpi_render.config import check_run_id
+
+from .auth import origin_allowed
+from .protocol import encode_frame
+
+log = logging.getLogger(__name__)
+CLOSE_TOO_SLOW = 4000
+MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
+
+
+class _Socket(tornado.websocket.WebSocketHandler):
+    """Shared parts: checks before the upgrade (JSON errors), send accounting, dropping."""
+
+    def initialize(self, services):
+        self.services = services
+        self.pending_bytes = 0
+        self.closed = False
+
+    def set_default_headers(self):
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def refuse(self, status: int, message: str) -> None:
+        """Answer a plain-HTTP JSON error instead of upgrading."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message}))
+
+    def check_origin(self, origin: str) -> bool:
+        headers = self.request.headers
+        return origin_allowed(origin, headers.get("Host"), headers.get("X-Forwarded-Host"),
+                              self.services.allowed_origins)
+
+    def origin_refused(self) -> bool:
+        """Refuse (403 JSON) a browser origin that is not allowed; True when refused."""
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not self.check_origin(origin):
+            self.refuse(403, f"origin {origin[:200]} not allowed; start the dashboard with "
+                             "--allow-origin to allow it")
+            return True
+        return False
+
+    def send_control(self, message: dict) -> None:
+        self.send(json.dumps(message, separators=(",", ":")), binary=False)
+        self.check_backlog()
+
+    def check_backlog(self) -> None:
+        """Drop the client when it is more than ``client_buffer_bytes`` behind."""
+        if self.pending_bytes > self.services.client_buffer_bytes:
+            self.drop()
+
+    def send(self, payload, binary: bool = True):
+        """Queue one message; returns its write future, or None when the socket is gone."""
+        if self.closed:
+            return None
+        try:
+            future = self.write_message(payload, binary=binary)
+        except tornado.websocket.WebSocketClosedError:
+            self.on_close()
+            return None
+        size = len(payload)
+        self.pending_bytes += size
+        future.add_done_callback(lambda f: self._sent(f, size))
+        return future
+
+    def _sent(self, future, size: int) -> None:
+        self.pending_bytes -= size
+        if not future.cancelled():
+            future.exception()  # retrieved: a closed socket is handled by on_close
+
+    def drop(self) -> None:
+        """Close a client that fell too far behind (it reconnects with its last seq)."""
+        if not self.closed:
+            log.warning("closing slow WebSocket client %s (%d bytes pending)",
+                        self.request.remote_ip, self.pending_bytes)
+            self.on_close()
+            self.close(CLOSE_TOO_SLOW, "too slow")
+
+    def on_message(self, message):
+        pass  # clients have nothing to say; messages are ignored (documented)
+
+    def get_compression_options(self):
+        return None  # tiles are PNG already: deflate would only burn CPU
+
+
+class TilesSocket(_Socket):
+    """``WS api/runs/{id}/ws?since=SEQ``: hello, replay of ``seq > since``, replayed, live."""
+
+    async def get(self, run_id: str):
+        try:
+            check_run_id(run_id)
+        except ValueError as exc:
+            return self.refuse(400, str(exc))
+        if self.services.store.run_config(run_id) is None:
+            return self.refuse(404, f"unknown run {run_id}")
+        since = self.get_query_argument("since", "0")
+        if not since.isdigit() or len(since) > 18:
+            return self.refuse(400, f"since must be a non-negative integer, got {since[:40]!r}")
+        if self.origin_refused():
+            return None
+        self.since = int(since)
+        return await super().get(run_id)
+
+    def open(self, run_id: str):
+        self.run_id = run_id
+        self.replaying = True
+        self.buffered: list[tuple[int, bytes]] = []
+        self.services.hub.subscribe(run_id, self)  # before reading upto: see module docstring
+        doc = self.services.store.run_doc(run_id)
+        self.upto = doc["seq"]
+        self.floor = max(self.since, self.upto)  # live frames must be above this
+        doc.pop("missing")
+        self.send_control({"type": "hello", "run": doc.pop("id"), **doc})
+        self.replay_task = asyncio.ensure_future(self._replay())
+
+    async def _replay(self) -> None:
+        try:
+            await self._send_replay()
+        except Exception:  # noqa: BLE001 - one client's failure must not go unnoticed or spread
+            log.exception("replay of run %s failed; closing the client", self.run_id)
+            self.on_close()
+            self.close(1011, "replay failed")
+            return
+        self.send_control({"type": "replayed", "seq": self.upto})
+        self.replaying = False
+        buffered, self.buffered = self.buffered, []
+        for _, frame in buffered:
+            self.pending_bytes -= len(frame)
+            self.send(frame)
+
+    async def _send_replay(self) -> None:
+        """Send the stored tiles ``since < seq <= upto`` chunk by chunk, at the client's pace."""
+        services, cursor = self.services, self.since
+        loop = asyncio.get_running_loop()
+        while cursor < self.upto and not self.closed:
+            tiles = await loop.run_in_executor(
+                services.pool, services.store.tiles_since, self.run_id, cursor, self.upto,
+                services.replay_chunk_tiles)
+            if not tiles:
+                break
+            last = None
+            for tile in tiles:
+                last = self.send(encode_frame(tile.header(), tile.png)) or last
+            cursor = tiles[-1].seq
+            if last is not None:
+                await asyncio.wait([last])  # one chunk in memory at most
+
+    def deliver(self, frames: list[tuple[int, bytes]]) -> None:
+        for seq, frame in frames:
+            if seq <= self.floor or self.closed:
+                continue
+            if self.replaying:
+                self.buffered.append((seq, frame))
+                self.pending_bytes += len(frame)
+            else:
+                self.send(frame)
+        self.check_backlog()
+
+    def on_close(self):
+        if not self.closed:
+            self.closed = True
+            self.buffered = []
+            self.services.hub.unsubscribe(self.run_id, self)
+
+
+class RunsSocket(_Socket):
+    """``WS api/ws``: the run list on connect, then a ``run`` message per new run."""
+
+    async def get(self):
+        if self.origin_refused():
+            return None
+        return await super().get()
+
+    def open(self):
+        self.services.hub.subscribe_feed(self)
+        self.send_control({"type": "runs", "runs": self.services.store.list_runs()})
+
+    def deliver(self, frames) -> None:
+        pass  # the feed carries no tiles
+
+    def on_close(self):
+        if not self.closed:
+            self.closed = True
+            self.services.hub.unsubscribe_feed(self)
+
+
+def socket_settings() -> dict:
+    """Application settings for WebSockets (ACTIVATE's proxy resets streams idle for ~60 s)."""
+    return {"websocket_ping_interval": 20, "websocket_ping_timeout": 60,
+            "websocket_max_message_size": MAX_CLIENT_MESSAGE_BYTES}
