@@ -4,7 +4,7 @@
 #
 #   make demo  [DEMO_ARGS="--grid 8 --tile 256"]   the local two-site demo (prints the URL)
 #   make test                                       every test stage, with timings; non-zero if any fails
-#   make bench                                      bench/*.py, side-by-side ratios
+#   make bench [BENCH_ARGS=--quick]                 every bench/ script (bench/run_all.py), ratios
 #   make thumbnail                                  thumbnail.png, rendered by the project itself
 #   make venv                                       only the venv
 
@@ -50,8 +50,15 @@ test:
 
 bench:
 	@bash scripts/bootstrap.sh bench
-	@for script in bench/*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
+	$(PY) bench/run_all.py $(BENCH_ARGS)
+
+# The workflow's catalogue picture: 4 x 4 tiles of 128 px rendered by mpi-render itself (two ranks,
+# --out only, nothing posted), then stitched into one 512 px PNG.
+THUMB_DIR   := build/thumbnail
+THUMB_FLAGS := --grid 4 --tile 128 --palette electric --max-iter 256 --site thumb --sites thumb
 
 thumbnail:
 	@bash scripts/bootstrap.sh demo
-	bash scripts/thumbnail.sh $(PY) thumbnail.png
+	rm -rf $(THUMB_DIR)
+	$(MPIEXEC) -n 2 $(PY) -m mpi4py -m mpi_render $(THUMB_FLAGS) --out $(THUMB_DIR)
+	$(PY) scripts/mosaic.py $(THUMB_DIR) 4 thumbnail.png

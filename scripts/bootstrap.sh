@@ -10,7 +10,7 @@
 # usage: scripts/bootstrap.sh [demo|bench|test]      (default: test)
 #   demo   the venv only (the demo needs no system package)
 #   bench  + gcc, libc6-dev, make (the C yardstick ../shared/bench/cref.py compiles ref.c; -fopenmp
-#          needs libgomp, which gcc brings)
+#          needs libgomp, which gcc brings), chromium and a font (the browser replay benchmark)
 #   test   + chromium and a font (browser tests and screenshots), slurmctld slurmd slurm-client
 #          munge (the local Slurm the tests start), iproute2 (network-namespace tests), procps, curl
 set -euo pipefail
@@ -22,7 +22,7 @@ python=${PYTHON:-python3}
 
 case $profile in
   demo)  apt_pkgs=() ;;
-  bench) apt_pkgs=(gcc libc6-dev make) ;;
+  bench) apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core) ;;
   test)  apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core slurmctld slurmd slurm-client
                    munge iproute2 procps curl) ;;
   *) echo "bootstrap: unknown profile '$profile'; use one of demo, bench, test" \
