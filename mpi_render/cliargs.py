@@ -1,0 +1,298 @@
+"""The flags of ``mpi-render``, their environment fallbacks, and their validation.
+
+:data:`FLAGS` is the one table of flags: the parser, ``--help`` and the table in
+``docs/CLI.md`` (checked by a test) all come from it. A flag absent from the command line takes
+its value from the environment variable ``MPI_RENDER_<FLAG>`` (``MPI_RENDER_DASHBOARD_URL`` for
+``--dashboard``), then from its default. :func:`resolve` turns the raw strings into validated
+:class:`Options` or raises :class:`UsageError` with a one-line message; it never touches MPI.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .client import check_dashboard_url
+from .config import RenderConfig, check_run_id
+
+_DEFAULT = RenderConfig()
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EXAMPLE = "mpi-render --site onprem --sites onprem,cloud --out tiles/"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag: name, environment fallback, default (a string) and help."""
+
+    name: str
+    env: str
+    default: str | None
+    help: str
+    metavar: str | None = None
+    boolean: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.name[2:].replace("-", "_")
+
+
+def _fmt(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
+FLAGS = (
+    Flag("--grid", "MPI_RENDER_GRID", str(_DEFAULT.grid), "tiles per side, 1..64", "N"),
+    Flag("--tile", "MPI_RENDER_TILE", str(_DEFAULT.tile_px), "pixels per tile side, 16..2048", "P"),
+    Flag("--palette", "MPI_RENDER_PALETTE", _DEFAULT.palette,
+         "electric, fire, ocean or cosmic", "NAME"),
+    Flag("--max-iter", "MPI_RENDER_MAX_ITER", str(_DEFAULT.max_iter), "iteration cap per pixel",
+         "M"),
+    Flag("--center", "MPI_RENDER_CENTER", _fmt(_DEFAULT.center),
+         "view centre; write --center=CX,CY when CX is negative", "CX,CY"),
+    Flag("--width", "MPI_RENDER_WIDTH", str(_DEFAULT.width),
+         "width of the whole image in the complex plane", "W"),
+    Flag("--site", "MPI_RENDER_SITE", None, "this job's site, one of --sites (required)", "NAME"),
+    Flag("--sites", "MPI_RENDER_SITES", _fmt(_DEFAULT.sites), "all sites of the run, in order",
+         "A,B"),
+    Flag("--split", "MPI_RENDER_SPLIT", _DEFAULT.split, "contiguous or interleaved", "SPLIT"),
+    Flag("--weights", "MPI_RENDER_WEIGHTS", None,
+         "contiguous shares per site, summing to 1 (default equal)", "W1,W2"),
+    Flag("--backend", "MPI_RENDER_BACKEND", "auto", "kernel: auto, numpy or numba", "NAME"),
+    Flag("--dashboard", "MPI_RENDER_DASHBOARD_URL", None, "dashboard root URL (http/https)",
+         "URL"),
+    Flag("--run", "MPI_RENDER_RUN", None,
+         "run id (default: derived from the config, so all sites agree)", "ID"),
+    Flag("--token-file", "MPI_RENDER_TOKEN_FILE", None,
+         "file holding the dashboard token (needed with --dashboard)", "PATH"),
+    Flag("--out", "MPI_RENDER_OUT", None, "also write DIR/r{row}c{col}.png", "DIR"),
+    Flag("--spool", "MPI_RENDER_SPOOL", None,
+         "unsent batches (default ./mpi-render-spool/RUN/SITE)", "DIR"),
+    Flag("--only-missing", "MPI_RENDER_ONLY_MISSING", None,
+         "render only the site's tiles the dashboard lacks", boolean=True),
+    Flag("--deadline", "MPI_RENDER_DEADLINE", "600",
+         "seconds after start after which failed sends are not retried", "SECONDS"),
+    Flag("--batch-tiles", "MPI_RENDER_BATCH_TILES", "32", "flush a batch at this many tiles",
+         "N"),
+    Flag("--batch-bytes", "MPI_RENDER_BATCH_BYTES", str(4 << 20),
+         "flush a batch at this many PNG bytes", "BYTES"),
+    Flag("--batch-age-ms", "MPI_RENDER_BATCH_AGE_MS", "250",
+         "flush a batch this long after its first tile", "MS"),
+    Flag("--http-timeout", "MPI_RENDER_HTTP_TIMEOUT", "30", "seconds per HTTP request",
+         "SECONDS"),
+    Flag("--log-level", "MPI_RENDER_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR",
+         "LEVEL"),
+    Flag("--resend", "MPI_RENDER_RESEND", None,
+         "send a spool left by an earlier job (needs --spool, --dashboard, --token-file; "
+         "no MPI)", boolean=True),
+)
+
+
+class UsageError(ValueError):
+    """Bad command-line input (exit 2); ``help_requested`` for ``--help``."""
+
+    def __init__(self, message: str = "", help_requested: bool = False):
+        super().__init__(message)
+        self.help_requested = help_requested
+
+
+@dataclass(frozen=True)
+class Options:
+    """Validated options. ``config``/``site`` are ``None`` in ``--resend`` mode."""
+
+    config: RenderConfig | None
+    site: str | None
+    backend: str
+    dashboard: str | None
+    run: str | None
+    token_file: str | None
+    token: str | None
+    out: str | None
+    spool: str | None
+    only_missing: bool
+    deadline_s: float
+    batch_tiles: int
+    batch_bytes: int
+    batch_age_ms: float
+    http_timeout_s: float
+    log_level: str
+    resend: bool
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + error, raised not exited
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """The argparse parser; every value stays a string (or flag) until :func:`resolve`."""
+    parser = _Parser(prog=prog, add_help=False, allow_abbrev=False,
+                     description="Render one site's share of a Mandelbrot tile grid with MPI.",
+                     epilog="Every flag falls back to its environment variable; see docs/CLI.md.")
+    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    for flag in FLAGS:
+        suffix = f" [env {flag.env}" + (f", default {flag.default}]" if flag.default else "]")
+        if flag.boolean:
+            parser.add_argument(flag.name, action="store_true", default=None,
+                                help=flag.help + suffix)
+        else:
+            parser.add_argument(flag.name, metavar=flag.metavar, help=flag.help + suffix)
+    return parser
+
+
+class _Raw:
+    """Raw string values by flag dest, with where each came from (for error messages)."""
+
+    def __init__(self, ns: argparse.Namespace, environ):
+        self.values, self.labels = {}, {}
+        for flag in FLAGS:
+            value, label = getattr(ns, flag.dest), flag.name
+            if value is None and flag.env in environ:
+                value, label = environ[flag.env], f"{flag.name} (from {flag.env})"
+                if flag.boolean:
+                    value = _boolean(value, label)
+            self.values[flag.dest] = flag.default if value is None else value
+            self.labels[flag.dest] = label
+
+    def get(self, dest: str):
+        return self.values[dest]
+
+    def number(self, dest: str, kind=float, low: float | None = 0.0, low_open: bool = True):
+        """``kind(value)``, checked ``> low`` (``>= low`` unless ``low_open``; no check if None)."""
+        raw, label = self.values[dest], self.labels[dest]
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise UsageError(f"{label} must be {'an integer' if kind is int else 'a number'}, "
+                             f"got {raw!r}") from None
+        if low is None:
+            return value
+        if not math.isfinite(value) or value < low or (low_open and value == low):
+            raise UsageError(f"{label} must be {'>' if low_open else '>='} {low:g}, got {raw!r}")
+        return value
+
+    def floats(self, dest: str, count: int | None = None) -> tuple[float, ...]:
+        raw, label = self.values[dest], self.labels[dest]
+        try:
+            values = tuple(float(v) for v in str(raw).split(","))
+        except ValueError:
+            values = ()
+        if not values or (count is not None and len(values) != count):
+            shape = ",".join(["X"] * count) if count else "comma-separated numbers"
+            raise UsageError(f"{label} must be {shape}, got {raw!r}")
+        return values
+
+
+def _boolean(value: str, label: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise UsageError(f"{label} must be one of {', '.join(TRUE_WORDS + FALSE_WORDS[:-1])}, "
+                     f"got {value!r}")
+
+
+def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Options:
+    """Parse and validate ``argv`` with ``environ`` fallbacks.
+
+    Raises:
+        UsageError: any bad or missing input (one-line message naming the flag).
+    """
+    ns = parser.parse_args(argv)
+    if ns.help:
+        raise UsageError(help_requested=True)
+    raw = _Raw(ns, environ)
+    resend = bool(raw.get("resend"))
+    config, site = (None, None) if resend else _render_config(raw)
+    dashboard = raw.get("dashboard")
+    try:
+        dashboard = check_dashboard_url(dashboard) if dashboard else None
+        run = check_run_id(raw.get("run")) if raw.get("run") else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _check_targets(raw, dashboard, resend)
+    if run is None and config is not None:
+        run = derived_run_id(config)
+    token_file = raw.get("token_file")
+    spool = raw.get("spool") or (str(Path("mpi-render-spool") / run / site) if run else None)
+    return Options(
+        config=config, site=site, backend=_backend(raw) if not resend else "auto",
+        dashboard=dashboard, run=run, token_file=token_file,
+        token=read_token(token_file) if dashboard else None, out=raw.get("out"), spool=spool,
+        only_missing=bool(raw.get("only_missing")), deadline_s=raw.number("deadline"),
+        batch_tiles=raw.number("batch_tiles", int, 1, False),
+        batch_bytes=raw.number("batch_bytes", int, 1, False),
+        batch_age_ms=raw.number("batch_age_ms", float, 0, False),
+        http_timeout_s=raw.number("http_timeout"), log_level=_log_level(raw), resend=resend)
+
+
+def _render_config(raw: _Raw) -> tuple[RenderConfig, str]:
+    sites = tuple(s.strip() for s in str(raw.get("sites")).split(","))
+    site = raw.get("site")
+    if not site:
+        raise UsageError(f"--site is required (one of {','.join(sites)}), e.g. {EXAMPLE}")
+    if site not in sites:
+        raise UsageError(f"--site {site!r} is not in --sites {','.join(sites)}")
+    weights = raw.floats("weights") if raw.get("weights") else None
+    try:
+        config = RenderConfig(
+            grid=raw.number("grid", int, None), tile_px=raw.number("tile", int, None),
+            palette=raw.get("palette"), max_iter=raw.number("max_iter", int, None),
+            center=raw.floats("center", 2), width=raw.number("width"), sites=sites,
+            split=raw.get("split"), weights=weights)
+    except UsageError:
+        raise
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return config, site
+
+
+def _check_targets(raw: _Raw, dashboard: str | None, resend: bool) -> None:
+    if resend and not (dashboard and raw.get("spool") and raw.get("token_file")):
+        raise UsageError("--resend needs --spool DIR, --dashboard URL and --token-file PATH")
+    if not resend and not dashboard and not raw.get("out"):
+        raise UsageError(f"give --dashboard URL or --out DIR (or both), e.g. {EXAMPLE}")
+    if dashboard and not raw.get("token_file"):
+        raise UsageError("--token-file PATH is required with --dashboard")
+    if raw.get("only_missing") and not dashboard:
+        raise UsageError("--only-missing asks the dashboard; give --dashboard URL")
+
+
+def _backend(raw: _Raw) -> str:
+    from .kernel import resolve_backend  # imports numba when asked: only after cheap checks
+    backend = raw.get("backend")
+    try:
+        resolve_backend(backend)
+    except ValueError as exc:
+        raise UsageError(f"--backend: {exc}") from None
+    return backend
+
+
+def _log_level(raw: _Raw) -> str:
+    level = str(raw.get("log_level")).upper()
+    if level not in LOG_LEVELS:
+        raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    return level
+
+
+def read_token(path: str) -> str:
+    """The token in ``path`` (whitespace stripped).
+
+    Raises:
+        UsageError: unreadable or empty file.
+    """
+    try:
+        token = Path(path).read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read token file {path}: {exc}") from None
+    if not token:
+        raise UsageError(f"token file {path} is empty")
+    return token
+
+
+def derived_run_id(config: RenderConfig) -> str:
+    """``run-`` + 12 hex digits of the config's hash: sites with equal configs agree on it."""
+    digest = hashlib.sha256(json.dumps(config.run_json(), sort_keys=True).encode()).hexdigest()
+    return f"run-{digest[:12]}"

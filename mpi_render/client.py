@@ -1,0 +1,149 @@
+"""A small stdlib HTTP client for the dashboard API, with one kept-alive connection.
+
+The poster sends many batches to one host, so it reuses a single ``http.client`` connection
+(keep-alive) and reconnects transparently after the server or a proxy closed it. Paths are
+relative to the dashboard root URL, which may carry a proxy prefix (``https://host/p/dash/``).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+DEFAULT_TIMEOUT_S = 30.0
+# Errors that mean "no usable answer from the server": worth retrying, never a verdict.
+TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+
+
+def check_dashboard_url(url: str) -> str:
+    """Return the dashboard root URL with a trailing slash.
+
+    Raises:
+        ValueError: not an ``http://`` or ``https://`` URL with a host.
+    """
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"dashboard URL must be http:// or https:// with a host, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"dashboard URL must not have a query or fragment, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: ``status`` and the decoded JSON body (``None`` when not JSON)."""
+
+    status: int
+    body: object
+    retry_after_s: float | None = None
+
+    @property
+    def error(self) -> str:
+        """The server's ``{"error": ...}`` text, or a short description of the answer."""
+        if isinstance(self.body, dict) and "error" in self.body:
+            return str(self.body["error"])
+        return f"HTTP {self.status}"
+
+
+class DashboardClient:
+    """Requests to one dashboard over one reusable connection (not thread-safe: one user).
+
+    Args:
+        url: dashboard root URL (``check_dashboard_url``).
+        token: bearer token for run creation and ingest (``None`` for read-only use).
+        timeout_s: socket timeout of every request, in seconds.
+    """
+
+    def __init__(self, url: str, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
+        self.url = check_dashboard_url(url)
+        parts = urlsplit(self.url)
+        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._prefix = parts.path
+        self.token = token
+        self.timeout_s = timeout_s
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            cls = (http.client.HTTPSConnection if self._scheme == "https"
+                   else http.client.HTTPConnection)
+            self._conn = cls(self._host, self._port, timeout=self.timeout_s)
+        return self._conn
+
+    def close(self) -> None:
+        """Close the kept-alive connection (a later request opens a new one)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(self, method: str, path: str, body: bytes | dict | None = None,
+                content_type: str | None = None, timeout_s: float | None = None) -> Answer:
+        """Send one request; return the answer whatever its status.
+
+        A request on a kept-alive connection that the peer had already closed is retried once
+        on a fresh connection (that is a stale socket, not a failure of the server).
+
+        Raises:
+            OSError, http.client.HTTPException: no answer (refused, reset, timed out).
+        """
+        headers = {"Accept": "application/json"}
+        if isinstance(body, dict):
+            body, content_type = json.dumps(body).encode(), "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            conn = self._connection()
+            conn.timeout = timeout_s or self.timeout_s
+            if conn.sock is not None:
+                conn.sock.settimeout(conn.timeout)
+            try:
+                conn.request(method, self._prefix + path, body=body, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if reused and attempt == 1:
+                    continue
+                raise
+            except TRANSPORT_ERRORS:
+                self.close()
+                raise
+            if resp.getheader("Connection", "").lower() == "close":
+                self.close()
+            return Answer(resp.status, _json_or_none(raw), _retry_after(resp))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def put_run(self, run_id: str, run_json: dict, timeout_s: float | None = None) -> Answer:
+        """``PUT api/runs/{id}``: create the run or confirm its config (201/200, 409 differs)."""
+        return self.request("PUT", f"api/runs/{run_id}", run_json, timeout_s=timeout_s)
+
+    def get_run(self, run_id: str, timeout_s: float | None = None) -> Answer:
+        """``GET api/runs/{id}``: config, per-site progress and the missing tiles."""
+        return self.request("GET", f"api/runs/{run_id}", timeout_s=timeout_s)
+
+    def post_batch(self, run_id: str, content_type: str, body: bytes,
+                   timeout_s: float | None = None) -> Answer:
+        """``POST api/runs/{id}/tiles`` with a multipart batch body."""
+        return self.request("POST", f"api/runs/{run_id}/tiles", body, content_type,
+                            timeout_s=timeout_s)
+
+
+def _json_or_none(raw: bytes):
+    try:
+        return json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _retry_after(resp: http.client.HTTPResponse) -> float | None:
+    value = resp.getheader("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP-date: ignore it and use our own backoff

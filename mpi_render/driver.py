@@ -1,0 +1,173 @@
+"""The MPI site job: every rank renders its stride of the site's tiles; rank 0 also collects.
+
+Roles are decided once in :func:`run`: rank 0 opens the sink, renders its own stride and
+forwards every finished tile (its own and the workers') to the sink; ranks ``1..R-1`` render
+theirs and send each tile to rank 0 as one ``(meta, png)`` message.
+
+How rank 0 receives without blocking its own work: **non-blocking matched probes between its
+tiles** (``comm.improbe``), not a receiver thread. Why: it needs only ``MPI_THREAD_SINGLE``
+semantics for MPI (the poster thread never calls MPI), so it behaves the same with every MPI
+library and launcher; a thread blocked in ``MPI_Recv`` busy-polls a core in MPICH and Open MPI,
+which on a small node steals the CPU from the renderers and the poster. The cost is latency of
+at most one of rank 0's own tiles, which the poster's 250 ms batching hides anyway. Workers send
+with ``isend`` and keep a few sends in flight, so they do not wait for rank 0 either.
+
+Every wait (rank 0 waiting for workers, workers waiting for rank 0 to finish delivering) polls
+with short sleeps instead of a blocking MPI call, for the same reason. The job ends with an
+allgather of exit codes, so every rank returns the same code.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from . import tile as tile_mod
+from .config import RenderConfig
+from .progress import Progress
+from .sinks import EXIT_FAILED, EXIT_OK, MemorySink, SetupError, Sink
+from .tiling import rank_tiles, site_tiles, tile_position
+
+log = logging.getLogger(__name__)
+TILE_TAG = 71
+DONE_TAG = 72
+MAX_SENDS_IN_FLIGHT = 4
+POLL_S = 0.002
+
+
+@dataclass
+class _Collected:
+    """What rank 0 has heard from the workers so far."""
+
+    workers_done: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def run(config: RenderConfig, site: str, *, backend: str = "auto", comm=None,
+        sink: Sink | None = None, progress_stream: TextIO | None = None) -> int:
+    """Render ``site``'s tiles of ``config`` on every rank of ``comm``; return the exit code.
+
+    Args:
+        config: the run (validated).
+        site: one of ``config.sites``.
+        backend: kernel backend for :func:`mpi_render.tile.render_tile`.
+        comm: an mpi4py communicator (default ``MPI.COMM_WORLD``, imported lazily).
+        sink: rank 0's sink (ignored on other ranks); default a :class:`MemorySink`.
+        progress_stream: where rank 0's progress goes (default stderr).
+
+    Returns:
+        The same code on every rank: 0 when every tile of the site is in the sink (stored on
+        the dashboard / written), else the highest code any rank or the sink reported.
+    """
+    if comm is None:
+        from mpi4py import MPI
+        comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    tiles = site_tiles(config.grid, config.sites, site, config.split, config.weights)
+    if rank == 0:
+        sink = sink if sink is not None else MemorySink()
+        plan = _open(sink, tiles)
+    plan = comm.bcast(plan if rank == 0 else None, root=0)
+    if plan[0] == "error":
+        return plan[1]
+    mine = rank_tiles(plan[1], rank, size)
+    host = socket.gethostname()
+    if rank == 0:
+        code = _root(config, site, mine, comm, sink, Progress(len(plan[1]), lambda: sink.stored,
+                                                              progress_stream), backend, host)
+    else:
+        code = _worker(config, site, mine, comm, backend, host)
+    _idle_barrier(comm)
+    return max(comm.allgather(code))
+
+
+def _open(sink: Sink, tiles: list[int]) -> tuple:
+    """Rank 0: open the sink; the plan that is broadcast to every rank."""
+    try:
+        chosen = sink.open(tiles)
+    except SetupError as exc:
+        log.error("%s", exc)
+        return ("error", exc.code)
+    log.info("%d of the site's %d tiles to render", len(chosen), len(tiles))
+    return ("ok", chosen)
+
+
+def _render(config: RenderConfig, site: str, mine: list[int], backend: str, rank: int,
+            host: str):
+    """Yield ``(meta, png)`` for each of this rank's tiles, after warming up the kernel."""
+    resolved = tile_mod.warm_up(backend)
+    log.debug("backend %s warmed up; %d tiles to render", resolved, len(mine))
+    for index in mine:
+        row, col = tile_position(config.grid, index)
+        done = tile_mod.render_tile(config, row, col, resolved)
+        yield done.meta(site, rank, host), done.png
+
+
+def _root(config, site, mine, comm, sink: Sink, progress: Progress, backend, host) -> int:
+    collected, errors = _Collected(), []
+    try:
+        for meta, png in _render(config, site, mine, backend, 0, host):
+            sink.put(meta, png)
+            progress.tile_done(0)
+            _drain(comm, sink, progress, collected)
+    except Exception as exc:  # keep serving the workers so no rank hangs; fail at the end
+        log.exception("rank 0 failed to render")
+        errors.append(f"rank 0: {exc!r}")
+    while collected.workers_done < comm.Get_size() - 1:
+        if not _drain(comm, sink, progress, collected):
+            time.sleep(POLL_S)
+    delivery = sink.close()
+    log.info("%s", progress.summary())
+    errors += collected.errors
+    for error in errors:
+        log.error("render failed on %s", error)
+    (log.info if delivery.exit_code == EXIT_OK else log.error)("%s", delivery.message)
+    return max(delivery.exit_code, EXIT_FAILED if errors else EXIT_OK)
+
+
+def _drain(comm, sink: Sink, progress: Progress, collected: _Collected) -> bool:
+    """Receive every message that has already arrived; True if there was at least one."""
+    from mpi4py import MPI  # already initialised by the caller; only the constants are needed
+    status, got = MPI.Status(), False
+    while True:
+        message = comm.improbe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status)
+        if message is None:
+            return got
+        got, payload = True, message.recv()
+        if status.Get_tag() == TILE_TAG:
+            sink.put(*payload)
+            progress.tile_done(status.Get_source())
+        else:
+            collected.workers_done += 1
+            if payload["error"]:
+                collected.errors.append(f"rank {status.Get_source()}: {payload['error']}")
+
+
+def _worker(config, site, mine, comm, backend, host) -> int:
+    rank, in_flight, error = comm.Get_rank(), deque(), None
+    try:
+        for item in _render(config, site, mine, backend, rank, host):
+            in_flight.append(comm.isend(item, dest=0, tag=TILE_TAG))
+            while in_flight and (len(in_flight) > MAX_SENDS_IN_FLIGHT or in_flight[0].Test()):
+                _wait(in_flight.popleft())
+    except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
+        log.exception("rank %d failed to render", rank)
+        error = repr(exc)
+    for request in in_flight:
+        _wait(request)
+    # Sent after every tile: MPI keeps messages from one sender in order, so rank 0 sees it last.
+    comm.send({"error": error}, dest=0, tag=DONE_TAG)
+    return EXIT_FAILED if error else EXIT_OK
+
+
+def _wait(request) -> None:
+    while not request.Test():
+        time.sleep(POLL_S)
+
+
+def _idle_barrier(comm) -> None:
+    """A barrier that sleeps instead of spinning while rank 0 finishes delivering."""
+    _wait(comm.Ibarrier())
