@@ -241,7 +241,9 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     for name in config.sites:
         cmd = launch.site_command(config, name, ranks, local_url, run_id, token_file,
                                   backends[name], args.hostfile)
-        sites[name] = launch.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env)
+        # cwd: the site job's default spool directory (unsent tiles) lands in the data dir.
+        sites[name] = launch.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env,
+                                   cwd=data_dir)
         children.append(sites[name])
     print(f"sites: {', '.join(config.sites)} ({ranks} ranks each); logs in {logs}", flush=True)
     code = verdict(watch(sites, dashboard, client, run_id), sites)
@@ -270,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     own_dir = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="mpi-render-demo-")) if own_dir else args.data_dir
+    data_dir = data_dir.resolve()
     children: list[launch.Child] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)

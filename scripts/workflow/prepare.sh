@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Prepare one resource for this run: check Python, create the run's work directory (keyed by
+# PW_JOB_ID), create a venv there and install this checkout into it (with the mpich wheel, so
+# mpiexec and srun --mpi=pmi2 work without a system MPI).
+#
+# usage: prepare.sh SITE [PYTHON]     run from the checked-out repository
+#   SITE    onprem | cloud
+#   PYTHON  interpreter to build the venv from (default python3; must be >= 3.9)
+#
+# Outputs (to $OUTPUTS): workdir, and
+#   onprem: port (the dashboard's), run_id; it also writes the dashboard token (mode 0600)
+#   cloud:  tunnel_port (the reverse tunnel's end on this login node), relay_port
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd -P)
+. "$here/common.sh"
+
+site=${1:-}
+base_python=${2:-python3}
+case $site in
+  onprem|cloud) ;;
+  *) die "SITE must be onprem or cloud, got '$site' (e.g. prepare.sh onprem python3)" ;;
+esac
+: "${OUTPUTS:?OUTPUTS is not set (run this from the workflow)}"
+src=$(cd "$here/../.." && pwd -P)
+
+command -v "$base_python" >/dev/null \
+  || die "no '$base_python' on $(hostname); install Python >= 3.9 or set the python input" \
+         "(e.g. /usr/bin/python3.11)"
+if ! "$base_python" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
+  die "mpi-render needs Python >= 3.9; '$base_python' on $(hostname) is" \
+      "$("$base_python" -V 2>&1). Set the workflow's python input to a newer one" \
+      "(e.g. python3.11, or a module's python)."
+fi
+"$base_python" -c 'import venv, ensurepip' 2>/dev/null \
+  || die "'$base_python' cannot create venvs (Debian: apt-get install python3-venv)"
+
+work=$(work_dir "$site")
+mkdir -p "$work"
+ln -sfn "$src" "$work/src"
+say "work directory $work, source $src, $("$base_python" -V 2>&1)"
+# A venv, not pip --user: PEP 668 systems refuse user installs.
+"$base_python" -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$src[mpich]"
+use_work "$work"
+"$python" -c 'import mpi_render, dashboard, mpi4py' || die "the install in $work/venv is broken"
+
+echo "workdir=$work" >> "$OUTPUTS"
+if [ "$site" = onprem ]; then
+  umask 077
+  "$python" -c 'import secrets; print(secrets.token_hex(24))' > "$work/token"
+  chmod 600 "$work/token"
+  echo "port=$(free_ports 1)" >> "$OUTPUTS"
+  echo "run_id=pw-${PW_JOB_ID//[^A-Za-z0-9_.-]/_}" >> "$OUTPUTS"
+else
+  read -r tunnel_port relay_port < <(free_ports 2)
+  echo "tunnel_port=$tunnel_port" >> "$OUTPUTS"
+  echo "relay_port=$relay_port" >> "$OUTPUTS"
+fi
+say "ready"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Print the run's summary (tiles: X/Y, per-site figures, missing tiles) and where to watch it.
+# Exits 1 when tiles are missing.
+#
+# usage: summary.sh WORKDIR PORT RUN_ID SESSION_NAME
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd -P)
+. "$here/common.sh"
+
+[ $# -eq 4 ] || die "usage: summary.sh WORKDIR PORT RUN_ID SESSION_NAME"
+use_work "$1"
+port=$2 run_id=$3 session=$4
+platform=${PW_PLATFORM_HOST:-}
+platform=${platform#*://}  # PW_PLATFORM_HOST may or may not carry the scheme
+status=0
+"$python" -m mpi_render.report --dashboard "http://127.0.0.1:$port/" --run "$run_id" || status=$?
+echo "dashboard: https://${platform:-<platform host>}/me/session/${PW_USER:-<user>}/$session/?run=$run_id"
+echo "the dashboard stays up until this workflow run is cancelled"
+exit "$status"
