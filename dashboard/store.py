@@ -152,13 +152,16 @@ class TileStore:
 
     Args:
         data_dir: created if missing.
+        max_db_bytes: optional quota: the database never grows beyond it (a batch that would
+            is refused with :class:`StorageFull`, as on a full disk).
 
     Raises:
         StorageUnavailable: the directory or the database cannot be created or written.
     """
 
-    def __init__(self, data_dir: str | os.PathLike):
+    def __init__(self, data_dir: str | os.PathLike, max_db_bytes: int | None = None):
         self.path = Path(data_dir) / DB_NAME
+        self.max_db_bytes = max_db_bytes
         self._lock = threading.Lock()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -185,6 +188,9 @@ class TileStore:
             # NORMAL in WAL mode: a committed batch survives a process crash (SIGKILL); only a
             # power cut can lose the last batches, and posters resend those.
             conn.execute("PRAGMA synchronous=NORMAL")
+            if self.max_db_bytes is not None:
+                page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
+                conn.execute(f"PRAGMA max_page_count={max(1, self.max_db_bytes // page_bytes)}")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
