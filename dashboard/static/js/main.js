@@ -151,11 +151,21 @@ function clickTile(event) {
   if (!tile) return;
   const header = stats.tiles.get(stats.index(tile.row, tile.col));
   if (!header) return; // not stored yet: nothing to open
-  const fields = ["site", "rank", "host", "render_ms", "encode_ms", "iterations", "seq"]
-    .filter((key) => header[key] !== undefined)
-    .map((key) => [key, header[key]]);
+  const fields = tileFields(header);
   const url = runUrl(`/tiles/${tile.row}/${tile.col}.png`);
   openTileDialog(url, `tile r${tile.row} c${tile.col}`, fields);
+}
+
+/** The metadata of a tile as [label, text] pairs for the tile dialog. */
+function tileFields(header) {
+  const number = (value, digits) => (typeof value === "number" ? value.toFixed(digits) : value);
+  const fields = [
+    ["site", header.site], ["rank", header.rank], ["host", header.host],
+    ["render ms", number(header.render_ms, 1)], ["encode ms", number(header.encode_ms, 2)],
+    ["iterations", header.iterations?.toLocaleString("en-US")], ["seq", header.seq],
+    ["stored at", new Date(header.stored_at * 1000).toLocaleTimeString()],
+  ];
+  return fields.filter(([, value]) => value !== undefined && value !== null);
 }
 
 $.runPicker.addEventListener("change", chooseRun);

@@ -1,0 +1,118 @@
+"""Shared pieces of the browser tests: Chromium, runs, tiles and canvas reads.
+
+Chromium is Debian's (/usr/bin/chromium), driven by Playwright's sync API; it is never downloaded
+by Playwright. Tiles are either solid-colour 8-bit palette PNGs (a colour per tile, so a canvas
+pixel says exactly which tile was drawn where) or real Mandelbrot tiles from
+``mpi_render.tile.render_tile``.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dashboard.protocol import encode_batch
+from mpi_render.config import RenderConfig
+from support import REPO, http_json, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+ARTIFACTS = REPO / "test-artifacts"
+BACKGROUND_RGB = (0x0B, 0x0E, 0x14)  # the empty overview canvas (mosaic.js)
+
+
+def launch_chromium(playwright):
+    """Debian Chromium, headless; fails (never skips) with the fix when it is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian chromium), "
+                    "or `apt-get install -y chromium`")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def tile_rgb(row: int, col: int) -> tuple[int, int, int]:
+    """A colour that differs for every tile of a grid up to 16 x 16, never the background."""
+    return (64 + 12 * row, 64 + 12 * col, 224 - 8 * ((row + col) % 8))
+
+
+def solid_png(tile_px: int, rgb: tuple[int, int, int]) -> bytes:
+    """A ``tile_px`` square 8-bit palette PNG of one colour (the wire format of real tiles)."""
+    image = Image.new("P", (tile_px, tile_px), 0)
+    image.putpalette(list(rgb) + [0, 0, 0] * 255)
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def owners(config: RenderConfig) -> dict[tuple[int, int], str]:
+    """``(row, col) -> site`` under the run's split (the project's one split function)."""
+    return {divmod(index, config.grid): site
+            for site, indices in config.owned().items() for index in indices}
+
+
+def solid_tiles(config: RenderConfig, cells, **meta) -> list[tuple[dict, bytes]]:
+    """Batch entries for ``cells`` [(row, col)], each tile solid in :func:`tile_rgb`."""
+    owner = owners(config)
+    return [({"row": row, "col": col, "site": owner[row, col], "rank": 0, "host": "test-host",
+              "render_ms": 5.0 + row, "encode_ms": 1.0, "iterations": 1000, **meta},
+             solid_png(config.tile_px, tile_rgb(row, col))) for row, col in cells]
+
+
+def create_run(server, run_id: str, config: RenderConfig) -> None:
+    status, doc = server.api("PUT", f"api/runs/{run_id}", config.run_json())
+    assert status == 201, (status, doc, server.log())
+
+
+def post_tiles(server, run_id: str, tiles: list[tuple[dict, bytes]]) -> dict:
+    content_type, body = encode_batch(tiles)
+    status, doc = http_json("POST", f"{server.url}api/runs/{run_id}/tiles", body, server.token,
+                            headers={"Content-Type": content_type})
+    assert status == 200, (status, doc, server.log())
+    return doc
+
+
+# Centre pixel of each listed tile on the overview canvas (the canvas may be downscaled).
+_READ_CELLS_JS = """([grid, cells]) => {
+  const canvas = document.getElementById("mosaic");
+  const ctx = canvas.getContext("2d");
+  const cell = canvas.width / grid;
+  return cells.map(([row, col]) => Array.from(
+    ctx.getImageData(Math.floor((col + 0.5) * cell), Math.floor((row + 0.5) * cell), 1, 1).data
+  ).slice(0, 3));
+}"""
+
+
+def cell_colours(page, grid: int, cells) -> list[tuple[int, int, int]]:
+    """RGB at the centre of each tile ``(row, col)`` in ``cells`` as drawn on the page."""
+    return [tuple(rgb) for rgb in page.evaluate(_READ_CELLS_JS, [grid, [list(c) for c in cells]])]
+
+
+def wait_for_colours(page, grid: int, expected: dict, timeout_s: float = 15) -> None:
+    """Wait until every tile ``(row, col) -> rgb`` in ``expected`` shows its colour."""
+    cells = list(expected)
+
+    def drawn():
+        return cell_colours(page, grid, cells) == [expected[c] for c in cells]
+
+    try:
+        wait_for(drawn, timeout_s, "tiles drawn on the canvas", interval=0.1)
+    except AssertionError:
+        got = dict(zip(cells, cell_colours(page, grid, cells)))
+        wrong = {c: (got[c], expected[c]) for c in cells if got[c] != expected[c]}
+        raise AssertionError(f"{len(wrong)} tiles not drawn as expected (got, want): "
+                             f"{dict(list(wrong.items())[:8])}") from None
+
+
+def text(page, selector: str) -> str:
+    return page.locator(selector).text_content() or ""
+
+
+def wait_text(page, selector: str, value: str, timeout_s: float = 15) -> None:
+    """Wait until the element's text is exactly ``value``."""
+    try:
+        wait_for(lambda: text(page, selector) == value, timeout_s, f"{selector} == {value!r}",
+                 interval=0.1)
+    except AssertionError as err:
+        raise AssertionError(f"{err}; it reads {text(page, selector)!r}") from None

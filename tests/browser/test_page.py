@@ -1,0 +1,260 @@
+"""The live page in Debian Chromium against a real dashboard: live tiles, late join, missing
+tiles, run picker, markup from the network shown as text, reconnect after a restart, and a
+screenshot in test-artifacts/.
+
+One browser and one dashboard per module (the restart test has its own dashboard); each test
+makes its own run, so the tests do not depend on one another.
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import signal
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from browser.kit import (ARTIFACTS, BACKGROUND_RGB, cell_colours, create_run, launch_chromium,
+                         post_tiles, solid_png, solid_tiles, text, tile_rgb, wait_for_colours,
+                         wait_text)
+from browser.prefix_proxy import PrefixProxy
+from dashboard.protocol import encode_frame
+from mpi_render.config import RenderConfig
+from support import Dashboard, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)
+_run_ids = itertools.count()
+
+
+def new_run_id(label: str) -> str:
+    return f"{label}-{next(_run_ids)}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with Dashboard(tmp_path_factory.mktemp("browser") / "dashboard") as dashboard:
+        yield dashboard
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; any uncaught script error fails the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    tab = context.new_page()
+    errors = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def all_cells(config: RenderConfig):
+    return [(row, col) for row in range(config.grid) for col in range(config.grid)]
+
+
+def test_live_tiles_appear_while_they_are_posted(server, page):
+    run_id = new_run_id("live")
+    create_run(server, run_id, SMALL)
+    page.goto(f"{server.url}?run={run_id}")
+    page.wait_for_selector("#connection[data-state=live]")
+    cells = all_cells(SMALL)
+    for start in range(0, len(cells), 4):
+        batch = cells[start:start + 4]
+        post_tiles(server, run_id, solid_tiles(SMALL, batch))
+        wait_for_colours(page, SMALL.grid, {cell: tile_rgb(*cell) for cell in batch})
+        later = cells[start + 4:]
+        assert cell_colours(page, SMALL.grid, later) == [BACKGROUND_RGB] * len(later)
+    wait_text(page, "#tiles-stored", "16")
+    wait_text(page, "#run-state", "complete")
+    assert text(page, "#tiles-total") == "16"
+    assert page.locator("#mosaic").get_attribute("data-tiles-drawn") == "16"
+
+
+def test_late_joiner_sees_every_tile_and_the_missing_ones(server, page):
+    config = RenderConfig(grid=8, tile_px=16, palette="ocean", max_iter=64)
+    run_id = new_run_id("late")
+    create_run(server, run_id, config)
+    cells = all_cells(config)
+    stored, held_back = cells[:-2], cells[-2:]
+    for start in range(0, len(stored), 16):
+        post_tiles(server, run_id, solid_tiles(config, stored[start:start + 16]))
+
+    page.goto(f"{server.url}?run={run_id}")
+    wait_text(page, "#tiles-stored", "62")
+    wait_for_colours(page, config.grid, {cell: tile_rgb(*cell) for cell in stored})
+    assert cell_colours(page, config.grid, held_back) == [BACKGROUND_RGB] * 2
+    wait_text(page, "#missing-count", "(2)")
+    assert page.locator("#missing-list li").all_text_contents() == ["r7c6 onprem", "r7c7 onprem"]
+    sites = page.locator("#site-list .site-count").all_text_contents()
+    assert sites == ["32 / 32", "30 / 32"]
+    assert text(page, "#run-state") == "rendering"
+
+    post_tiles(server, run_id, solid_tiles(config, held_back))
+    wait_text(page, "#tiles-stored", "64")
+    wait_for_colours(page, config.grid, {cell: tile_rgb(*cell) for cell in held_back})
+    wait_text(page, "#missing-count", "(0)")
+    assert text(page, "#run-state") == "complete"
+
+
+def test_page_works_under_a_path_prefix_behind_a_host_rewriting_proxy(server, page, port):
+    run_id = new_run_id("prefix")
+    create_run(server, run_id, SMALL)
+    requests, sockets = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    with PrefixProxy(server.port, port) as proxy:
+        page.goto(f"{proxy.url}?run={run_id}")
+        page.wait_for_selector("#connection[data-state=live]")
+        post_tiles(server, run_id, solid_tiles(SMALL, all_cells(SMALL)))
+        wait_for_colours(page, SMALL.grid, {cell: tile_rgb(*cell) for cell in all_cells(SMALL)})
+        wait_text(page, "#tiles-stored", "16")
+
+        page.click("#mosaic", position={"x": 5, "y": 5})  # the full-resolution tile
+        page.wait_for_function("document.getElementById('tile-image').complete")
+        assert page.evaluate("document.getElementById('tile-image').naturalWidth") == SMALL.tile_px
+        mosaic = page.evaluate("""fetch(document.getElementById("mosaic-link").href)
+            .then((r) => `${r.status} ${r.headers.get("content-type")}`)""")
+        assert mosaic == "200 image/png"
+    assert proxy.stray_paths == []
+    outside = [url for url in requests if not url.startswith(proxy.url)]
+    assert not outside, f"requests outside the prefix: {outside}"
+    assert any(url.endswith("static/favicon.svg") for url in requests)
+    ws_base = proxy.url.replace("http://", "ws://")
+    assert sockets == [f"{ws_base}api/runs/{run_id}/ws?since=0"]
+
+
+def test_page_follows_the_newest_run_and_the_picker_pins_one(server, page):
+    first = new_run_id("follow")
+    create_run(server, first, SMALL)
+    page.goto(server.url)
+    wait_text(page, "#run-id", first)
+    second = new_run_id("follow")
+    create_run(server, second, SMALL)
+    wait_text(page, "#run-id", second)
+    post_tiles(server, second, solid_tiles(SMALL, [(0, 0)]))
+    wait_for_colours(page, SMALL.grid, {(0, 0): tile_rgb(0, 0)})
+
+    page.select_option("#run-picker", first)
+    wait_text(page, "#run-id", first)
+    assert f"run={first}" in page.url
+    create_run(server, new_run_id("follow"), SMALL)
+    page.wait_for_timeout(500)  # a pinned run stays, even when a newer one appears
+    assert text(page, "#run-id") == first
+
+
+def test_markup_from_the_network_is_shown_as_text(server, page):
+    markup = '<img src=x onerror="window.__injected = 1">'
+    bad = RenderConfig().run_json()
+    bad["sites"] = ["cloud", markup]
+    status, doc = server.api("PUT", f"api/runs/{new_run_id('markup')}", bad)
+    assert status == 422 and "error" in doc  # such a site name never gets into a run
+
+    run_id = new_run_id("markup")
+    create_run(server, run_id, SMALL)
+    post_tiles(server, run_id, solid_tiles(SMALL, [(0, 0)], host=markup))
+    page.goto(f"{server.url}?run={run_id}")
+    wait_text(page, "#tiles-stored", "1")
+    wait_for(lambda: markup in text(page, "#site-list"), 5, "the host name in the site panel")
+    page.click("#mosaic", position={"x": 5, "y": 5})
+    page.wait_for_selector("#tile-dialog[open]")
+    assert markup in text(page, "#tile-meta")
+    assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+    assert page.evaluate("window.__injected") is None
+
+
+def test_reconnects_after_a_dashboard_restart_and_resumes(tmp_path, page):
+    config = RenderConfig(grid=4, tile_px=32, palette="cosmic", max_iter=64)
+    cells = all_cells(config)
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    with Dashboard(tmp_path / "restart") as server:
+        run_id = new_run_id("restart")
+        create_run(server, run_id, config)
+        seq = post_tiles(server, run_id, solid_tiles(config, cells[:8]))["seq"]
+        page.goto(f"{server.url}?run={run_id}")
+        wait_for_colours(page, config.grid, {cell: tile_rgb(*cell) for cell in cells[:8]})
+
+        server.stop(signal.SIGTERM)
+        page.wait_for_selector("#connection[data-state=retrying]", timeout=10_000)
+        server.start()
+        post_tiles(server, run_id, solid_tiles(config, cells[8:]))
+        page.wait_for_selector("#connection[data-state=live]", timeout=20_000)
+        wait_for_colours(page, config.grid, {cell: tile_rgb(*cell) for cell in cells})
+        wait_text(page, "#tiles-stored", "16")
+    assert page.locator("#mosaic").get_attribute("data-tiles-drawn") == "16"
+    assert sockets[0].endswith("?since=0")
+    assert sockets[-1].endswith(f"?since={seq}"), sockets
+
+
+def test_screenshot_of_a_real_two_site_run(server, page):
+    from mpi_render.tile import render_tile
+
+    config = RenderConfig(grid=8, tile_px=128, palette="electric", max_iter=256,
+                          split="interleaved")
+    run_id = new_run_id("mandelbrot")
+    create_run(server, run_id, config)
+    page.goto(f"{server.url}?run={run_id}")
+    page.wait_for_selector("#connection[data-state=live]")
+    owner = {index: site for site, indices in config.owned().items() for index in indices}
+    hosts = {"cloud": "cloud-node-1", "onprem": "onprem-server"}
+    tiles = []
+    for index in range(config.total_tiles):
+        tile = render_tile(config, *divmod(index, config.grid))
+        site = owner[index]
+        tiles.append((tile.meta(site, index % 2, hosts[site]), tile.png))
+    posted = tiles[:-3]  # leave 3 tiles missing, as mid-run
+    for start in range(0, len(posted), 6):
+        post_tiles(server, run_id, posted[start:start + 6])
+        page.wait_for_timeout(150)
+    wait_text(page, "#tiles-stored", str(config.total_tiles - 3))
+    page.wait_for_function("document.getElementById('mosaic').dataset.tilesDrawn === '61'")
+    page.wait_for_timeout(1200)  # one chart refresh
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    page.click("#mosaic", position={"x": 20, "y": 20})
+    page.wait_for_selector("#tile-dialog[open]")
+    page.wait_for_function("document.getElementById('tile-image').complete")
+    assert page.evaluate("document.getElementById('tile-image').naturalWidth") == config.tile_px
+    page.screenshot(path=str(ARTIFACTS / "dashboard-tile.png"))
+
+
+def test_page_modules_agree_with_the_server_formats(server, page):
+    png = solid_png(16, (1, 2, 3))
+    header = {"seq": 7, "row": 1, "col": 2, "site": "onprem", "host": "h\u00e9te"}
+    frame = base64.b64encode(encode_frame(header, png)).decode()
+    page.goto(server.url)
+    result = page.evaluate("""async (frame) => {
+      const { decodeFrame } = await import("./static/js/frame.js");
+      const { cellPx } = await import("./static/js/mosaic.js");
+      const { binRates } = await import("./static/js/chart.js");
+      const bytes = Uint8Array.from(atob(frame), (c) => c.charCodeAt(0));
+      const { header, png } = decodeFrame(bytes.buffer);
+      let badMagic = null;
+      try { decodeFrame(new Uint8Array(12).buffer); } catch (err) { badMagic = err.message; }
+      return {
+        header, pngBytes: png.size, pngType: png.type, badMagic,
+        cells: [cellPx(4, 128), cellPx(32, 512), cellPx(64, 2048), cellPx(8, 256)],
+        rates: binRates([{ storedAt: [100.1, 100.2, 101.5] }, { storedAt: [102.9] }], 100, 3),
+      };
+    }""", frame)
+    assert result["header"] == header
+    assert (result["pngBytes"], result["pngType"]) == (len(png), "image/png")
+    assert result["badMagic"] == "not a tile frame (bad magic)"
+    # The overview is capped at 4096 px a side: 32 x 512 px tiles are drawn at 128 px.
+    assert result["cells"] == [128, 128, 64, 256]
+    # 3 s of history fits 60 bins of 0.25 s; counts per bin / 0.25 s.
+    rates = result["rates"]
+    assert rates["binS"] == 0.25
+    assert rates["rates"][0][:7] == [8, 0, 0, 0, 0, 0, 4] and sum(rates["rates"][0]) == 12
+    assert rates["rates"][1][11] == 4 and sum(rates["rates"][1]) == 4
