@@ -96,6 +96,7 @@ class Poster:
         self._expected: set[tuple[int, int]] = set()
         self._confirmed: set[tuple[int, int]] = set()
         self._run_confirmed = False
+        self._run_written = False
         self._attempt = 0
         self._next_try_at = 0.0
         self._stopped: str | None = None  # why sending stopped (deadline or a permanent error)
@@ -111,7 +112,6 @@ class Poster:
             SetupError: the dashboard refused the run or the token (exit 2), or the missing
                 tiles could not be fetched before the deadline (exit 1).
         """
-        self.spool.write_run(self.run_id, self.site, self.config.run_json())
         self._pending = self.spool.pending()
         if self._pending:
             log.info("resending %d spooled batches from %s", len(self._pending),
@@ -135,8 +135,8 @@ class Poster:
         self.client.close()
         spooled = sum(len(b.keys) for b in self._pending)
         where = f"{self.client.url} run {self.run_id} site {self.site}"
+        self.spool.discard_if_empty()
         if self._stopped is None and self._expected <= self._confirmed:
-            self.spool.discard_if_empty()
             return Delivery(self.stored, len(self._expected), EXIT_OK,
                             f"{self.stored} tiles stored on {where}")
         kept = (f"{spooled} tiles ({len(self._pending)} batches) are spooled in "
@@ -245,6 +245,9 @@ class Poster:
         return max(0.0, min(waits))
 
     def _spool(self, batch: list[tuple[dict, bytes]]) -> None:
+        if not self._run_written:  # tells --resend which run and site the batches belong to
+            self.spool.write_run(self.run_id, self.site, self.config.run_json())
+            self._run_written = True
         content_type, body = encode_batch(batch)
         self._pending.append(self.spool.add(content_type, body))
 

@@ -1,0 +1,196 @@
+"""mpi-render's command line: validation (exit 2, one line, rank 0 only), env fallbacks, docs."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from mpi_render import cli
+from mpi_render.cliargs import FLAGS, build_parser, derived_run_id, resolve
+from support import REPO
+
+BASE = ["--grid", "4", "--tile", "64", "--site", "onprem", "--sites", "onprem,cloud"]
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("  secret-token \n")
+    return str(path)
+
+
+def parse(argv, environ=None):
+    return resolve(build_parser("mpi-render"), argv, environ or {})
+
+
+def run_main(argv, capsys, environ=None):
+    code = cli.main(argv, environ or {})
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+BAD_INPUTS = [
+    (["--grid", "0", "--out", "d"], "grid must be an integer in 1..64"),
+    (["--grid", "65", "--out", "d"], "grid must be an integer in 1..64"),
+    (["--grid", "four", "--out", "d"], "--grid must be an integer"),
+    (["--tile", "8", "--out", "d"], "tile must be an integer in 16..2048"),
+    (["--tile", "4096", "--out", "d"], "tile must be an integer in 16..2048"),
+    (["--palette", "rainbow", "--out", "d"], "valid palettes: electric, fire, ocean, cosmic"),
+    (["--center=1", "--out", "d"], "--center must be X,X"),
+    (["--center=a,b", "--out", "d"], "--center must be X,X"),
+    (["--center=nan,0", "--out", "d"], "center must be two finite numbers"),
+    (["--width", "0", "--out", "d"], "--width must be > 0"),
+    (["--site", "mars", "--out", "d"], "--site 'mars' is not in --sites onprem,cloud"),
+    (["--weights", "0.5,0.4", "--out", "d"], "weights must sum to 1"),
+    (["--weights", "0.5", "--out", "d"], "one value per site"),
+    (["--split", "striped", "--out", "d"], "split must be one of contiguous, interleaved"),
+    (["--backend", "cuda", "--out", "d"], "--backend: backend 'cuda' is unknown"),
+    (["--dashboard", "ftp://host/", "--token-file", "t"], "must be http:// or https://"),
+    (["--dashboard", "http://127.0.0.1:1/", "--token-file", "/nonexistent/token"],
+     "cannot read token file /nonexistent/token"),
+    (["--dashboard", "http://127.0.0.1:1/"], "--token-file PATH is required"),
+    ([], "give --dashboard URL or --out DIR"),
+    (["--only-missing", "--out", "d"], "--only-missing asks the dashboard"),
+    (["--run", "bad/id", "--out", "d"], "run id must match"),
+    (["--deadline", "-1", "--out", "d"], "--deadline must be > 0"),
+    (["--batch-tiles", "0", "--out", "d"], "--batch-tiles must be >= 1"),
+    (["--log-level", "loud", "--out", "d"], "--log-level must be one of"),
+    (["--no-such-flag", "--out", "d"], "unrecognized arguments: --no-such-flag"),
+    (["--grid", "--out", "d"], "argument --grid: expected one argument"),
+]
+
+
+@pytest.mark.parametrize("extra, message", BAD_INPUTS)
+def test_bad_input_is_one_line_and_exit_2(extra, message, capsys):
+    code, out, err = run_main(BASE + extra, capsys)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("mpi-render: error: "), err
+    assert message in err
+
+
+def test_site_is_required_and_the_error_shows_an_example(capsys):
+    code, _, err = run_main(["--out", "d"], capsys)
+    assert code == 2
+    assert "--site is required (one of cloud,onprem), e.g. mpi-render --site" in err
+
+
+def test_only_rank_0_prints_but_every_rank_exits_2(capsys):
+    for environ, printed in [({"PMI_RANK": "1"}, False), ({"OMPI_COMM_WORLD_RANK": "3"}, False),
+                             ({"PMI_RANK": "0"}, True), ({}, True)]:
+        code, _, err = run_main(BASE + ["--grid", "0", "--out", "d"], capsys, environ)
+        assert code == 2
+        assert bool(err) is printed, environ
+
+
+def test_resend_needs_spool_dashboard_and_token(capsys):
+    code, _, err = run_main(["--resend", "--dashboard", "http://127.0.0.1:1/"], capsys)
+    assert code == 2 and "--resend needs --spool DIR" in err
+
+
+def test_bad_environment_values_name_the_variable(capsys):
+    code, _, err = run_main(["--site", "cloud", "--out", "d"], capsys, {"MPI_RENDER_GRID": "many"})
+    assert code == 2 and "--grid (from MPI_RENDER_GRID) must be an integer" in err
+    code, _, err = run_main(["--site", "cloud", "--out", "d"], capsys,
+                            {"MPI_RENDER_ONLY_MISSING": "maybe"})
+    assert code == 2 and "--only-missing (from MPI_RENDER_ONLY_MISSING) must be one of" in err
+
+
+def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file):
+    environ = {"MPI_RENDER_GRID": "5", "MPI_RENDER_TILE": "32", "MPI_RENDER_PALETTE": "Ocean",
+               "MPI_RENDER_MAX_ITER": "99", "MPI_RENDER_CENTER": "-0.5,0.25",
+               "MPI_RENDER_WIDTH": "2", "MPI_RENDER_SITE": "b", "MPI_RENDER_SITES": "a,b",
+               "MPI_RENDER_SPLIT": "contiguous", "MPI_RENDER_WEIGHTS": "0.25,0.75",
+               "MPI_RENDER_BACKEND": "numpy", "MPI_RENDER_DASHBOARD_URL": "https://h/p/dash",
+               "MPI_RENDER_RUN": "r1", "MPI_RENDER_TOKEN_FILE": token_file,
+               "MPI_RENDER_OUT": "o", "MPI_RENDER_SPOOL": "s", "MPI_RENDER_ONLY_MISSING": "yes",
+               "MPI_RENDER_DEADLINE": "12.5", "MPI_RENDER_BATCH_TILES": "7",
+               "MPI_RENDER_BATCH_BYTES": "1000", "MPI_RENDER_BATCH_AGE_MS": "10",
+               "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug"}
+    assert set(environ) | {"MPI_RENDER_RESEND"} == {flag.env for flag in FLAGS}
+    opts = parse([], environ)
+    config = opts.config
+    assert (config.grid, config.tile_px, config.palette, config.max_iter) == (5, 32, "ocean", 99)
+    assert (config.center, config.width, config.sites) == ((-0.5, 0.25), 2.0, ("a", "b"))
+    assert config.weights == (0.25, 0.75)
+    assert (opts.site, opts.backend, opts.dashboard, opts.run) == ("b", "numpy",
+                                                                  "https://h/p/dash/", "r1")
+    assert (opts.token, opts.out, opts.spool, opts.only_missing) == ("secret-token", "o", "s", True)
+    assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes) == (12.5, 7, 1000)
+    assert (opts.batch_age_ms, opts.http_timeout_s, opts.log_level) == (10.0, 3.0, "DEBUG")
+
+
+def test_the_command_line_beats_the_environment():
+    opts = parse(BASE + ["--out", "d", "--grid", "3"], {"MPI_RENDER_GRID": "9"})
+    assert opts.config.grid == 3
+
+
+def test_defaults_match_the_design():
+    opts = parse(["--site", "cloud", "--out", "d"])
+    config = opts.config
+    assert (config.grid, config.tile_px, config.palette) == (8, 256, "electric")
+    assert (config.center, config.width, config.sites, config.split) == (
+        (-0.75, 0.0), 3.0, ("cloud", "onprem"), "contiguous")
+    assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms) == (
+        600.0, 32, 4 << 20, 250.0)
+    assert opts.dashboard is None and not opts.only_missing
+
+
+def test_the_run_id_is_derived_from_the_config_so_sites_agree(token_file):
+    common = ["--dashboard", "http://h/", "--token-file", token_file, "--sites", "a,b"]
+    one = parse(common + ["--site", "a"])
+    two = parse(common + ["--site", "b"])
+    other = parse(common + ["--site", "a", "--palette", "fire"])
+    assert one.run == two.run == derived_run_id(one.config)
+    assert re.fullmatch(r"run-[0-9a-f]{12}", one.run)
+    assert other.run != one.run
+    assert one.spool.endswith(f"mpi-render-spool/{one.run}/a")
+
+
+def test_help_is_printed_on_rank_0_only_and_exits_0(capsys):
+    code, out, _ = run_main(["--help"], capsys)
+    assert code == 0 and "--only-missing" in out and "MPI_RENDER_DASHBOARD_URL" in out
+    code, out, _ = run_main(["--help"], capsys, {"PMI_RANK": "2"})
+    assert code == 0 and out == ""
+
+
+@pytest.mark.parametrize("environ, size, complaint", [
+    ({"SLURM_NTASKS": "3"}, 1, True),
+    ({"SLURM_NTASKS": "3", "SLURM_STEP_NUM_TASKS": "2"}, 2, False),
+    ({"SLURM_NTASKS": "4"}, 4, False),
+    ({"SLURM_NTASKS": "4", "MPI_LOCALNRANKS": "2"}, 2, False),  # mpiexec inside an allocation
+    ({}, 3, False),
+])
+def test_slurm_task_count_must_match_the_mpi_world(environ, size, complaint):
+    message = cli.slurm_mismatch(size, environ)
+    assert bool(message) is complaint
+    if complaint:
+        assert "srun --mpi=pmi2" in message and "--mpi=pmix" in message
+
+
+def test_resend_command_is_copy_pasteable(tmp_path, token_file):
+    opts = parse(BASE + ["--dashboard", "http://h:1/", "--token-file", token_file,
+                         "--spool", str(tmp_path / "my spool"), "--run", "r1"])
+    command = cli.resend_command(opts)
+    assert command.startswith("mpi-render --resend --spool ")
+    assert f"'{tmp_path / 'my spool'}'" in command
+    assert command.endswith(f"--dashboard http://h:1/ --run r1 --token-file {token_file}")
+
+
+def test_bad_input_never_initialises_mpi():
+    code = ("import sys; from mpi_render.cli import main; rc = main(['--grid', '0', '--site', 'a',"
+            " '--sites', 'a', '--out', 'd'], {}); assert rc == 2, rc; "
+            "assert 'mpi4py.MPI' not in sys.modules; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_docs_table_lists_every_flag_with_its_variable():
+    text = (REPO / "docs" / "CLI.md").read_text()
+    rows = {line for line in text.splitlines() if line.startswith("| `--")}
+    for flag in FLAGS:
+        assert any(line.startswith(f"| `{flag.name}") and f"`{flag.env}`" in line
+                   for line in rows), f"docs/CLI.md has no row for {flag.name} / {flag.env}"
+    documented = set(re.findall(r"MPI_RENDER_[A-Z_]+", "\n".join(rows)))
+    assert documented == {flag.env for flag in FLAGS}
