@@ -62,6 +62,10 @@ SlurmdDebug=info
 SlurmdTimeout=30
 KillWait=5
 InactiveLimit=0
+# `sbatch --wait` sleeps 2 s between polls and multiplies the sleep by 4 while it is below
+# MinJobAge/2 (2, 8, 32 s...: a 3 s job took 42 s with the default 300). With 4 it keeps polling
+# every 2 s, and a finished job stays visible for >= 4 s, longer than one poll.
+MinJobAge=4
 NodeName={host} CPUs={cpus} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
