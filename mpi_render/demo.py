@@ -205,7 +205,7 @@ def verdict(doc: dict, sites: dict[str, launch.Child]) -> int:
             failed = True
             print(f"site {name} failed (exit {job.poll()}); its missing tiles: "
                   f"{report.tile_names(missing.get(name, [])) or 'none'}\n"
-                  f"--- last output of site {name} ({job.log_path}):\n{job.log_tail()}",
+                  f"--- last output of site {name}:\n{job.log_tail()}",
                   file=sys.stderr)
     if not failed and not doc["complete"]:
         print("every site job exited 0 but tiles are missing (see above)", file=sys.stderr)
