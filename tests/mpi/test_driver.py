@@ -1,0 +1,101 @@
+"""The site job under MPI (pytest-mpi). Run at any size, e.g.
+
+    mpiexec -n 2 python -m mpi4py -m pytest --with-mpi -m mpi tests/mpi
+    mpiexec -n 4 python -m mpi4py -m pytest --with-mpi -m mpi tests/mpi
+
+Asserts are size-agnostic: two sites of one run are rendered by communicators of different
+sizes, and their union must be the whole grid, byte-identical to a single-process render.
+"""
+import pytest
+
+from mpi_render import driver
+from mpi_render import tile as tile_mod
+from mpi_render.config import RenderConfig
+from mpi_render.sinks import EXIT_FAILED, MemorySink, SetupError
+from mpi_render.tiling import tile_position
+
+pytestmark = [pytest.mark.mpi, pytest.mark.timeout(240)]
+
+
+@pytest.fixture
+def world():
+    """COMM_WORLD, imported here so that collecting this file (``-m "not mpi"``) starts no MPI."""
+    from mpi4py import MPI
+    return MPI.COMM_WORLD
+
+
+def serial_pngs(config: RenderConfig) -> dict:
+    keys = [tile_position(config.grid, t) for t in range(config.total_tiles)]
+    return {key: tile_mod.render_tile(config, *key, "numpy").png for key in keys}
+
+
+def smaller_comm(world):
+    """A communicator with one rank fewer than ``world`` (at least 1); ``None`` outside it."""
+    from mpi4py import MPI
+    keep = max(1, world.Get_size() - 1)
+    comm = world.Split(0 if world.Get_rank() < keep else MPI.UNDEFINED, world.Get_rank())
+    return None if comm == MPI.COMM_NULL else comm
+
+
+@pytest.mark.parametrize("grid, split, weights", [
+    (5, "contiguous", None),
+    (3, "contiguous", (0.3, 0.7)),
+    (4, "interleaved", None),
+])
+def test_two_sites_with_different_rank_counts_render_the_whole_grid(world, grid, split, weights):
+    config = RenderConfig(grid=grid, tile_px=16, palette="fire", max_iter=64,
+                          sites=("cloud", "onprem"), split=split, weights=weights)
+    sinks = {"cloud": MemorySink(), "onprem": MemorySink()}
+    codes = {"cloud": driver.run(config, "cloud", backend="numpy", comm=world,
+                                 sink=sinks["cloud"])}
+    small = smaller_comm(world)
+    if small is not None:
+        codes["onprem"] = driver.run(config, "onprem", backend="numpy", comm=small,
+                                     sink=sinks["onprem"])
+        small.Free()
+    assert set(codes.values()) == {0}
+    if world.Get_rank() == 0:
+        cloud, onprem = sinks["cloud"].tiles, sinks["onprem"].tiles
+        assert not set(cloud) & set(onprem)
+        union = {key: png for key, (_, png) in {**cloud, **onprem}.items()}
+        assert union == serial_pngs(config)
+        ranks = {meta["rank"] for meta, _ in cloud.values()}
+        assert ranks == set(range(min(world.Get_size(), len(cloud))))
+        meta = next(iter(onprem.values()))[0]
+        assert set(meta) == {"row", "col", "site", "rank", "host", "render_ms", "encode_ms",
+                             "iterations"} and meta["site"] == "onprem"
+    else:
+        assert not sinks["cloud"].tiles  # only rank 0's sink is used
+    world.Barrier()
+
+
+def test_a_failing_worker_fails_every_rank_without_hanging(world, monkeypatch):
+    config = RenderConfig(grid=3, tile_px=16, max_iter=16, sites=("a",))
+    failing_rank = world.Get_size() - 1
+    if world.Get_rank() == failing_rank:
+        def broken(*args, **kwargs):
+            raise RuntimeError("kernel exploded")
+        monkeypatch.setattr(tile_mod, "render_tile", broken)
+    code = driver.run(config, "a", backend="numpy", comm=world, sink=MemorySink())
+    assert code == EXIT_FAILED
+
+
+def test_a_sink_that_cannot_open_ends_every_rank_with_its_code(world):
+    class Refusing(MemorySink):
+        def open(self, tiles):
+            raise SetupError("run exists with another config", 2)
+
+    config = RenderConfig(grid=2, tile_px=16, max_iter=8, sites=("a",))
+    assert driver.run(config, "a", backend="numpy", comm=world, sink=Refusing()) == 2
+
+
+def test_only_the_tiles_the_sink_asks_for_are_rendered(world):
+    class OnlySome(MemorySink):
+        def open(self, tiles):
+            return super().open(tiles[::3])
+
+    config = RenderConfig(grid=4, tile_px=16, max_iter=8, sites=("a", "b"))
+    sink = OnlySome()
+    assert driver.run(config, "a", backend="numpy", comm=world, sink=sink) == 0
+    if world.Get_rank() == 0:
+        assert sorted(sink.tiles) == [tile_position(4, t) for t in (0, 3, 6)]
