@@ -7,9 +7,9 @@ with ``seq > upto`` reaches the client through the hub; live frames that arrive 
 are buffered and sent after the replay, keeping only ``seq > upto``.
 
 Back-pressure: each client counts the bytes it has queued but the kernel has not taken yet (write
-futures not done) plus the live frames it buffers during replay. Over ``client_buffer_bytes`` the
-client is closed with 4000 "too slow"; it reconnects with its last seq. Publishing never awaits a
-client.
+futures not done) plus the live frames it buffers during replay. When a new batch arrives while
+more than ``client_buffer_bytes`` are still pending, the client is closed with 4000 "too slow";
+it reconnects with its last seq. Publishing never awaits a client.
 """
 from __future__ import annotations
 
@@ -167,6 +167,10 @@ class TilesSocket(_Socket):
                 await asyncio.wait([last])  # one chunk in memory at most
 
     def deliver(self, frames: list[tuple[int, bytes]]) -> None:
+        # Judge the backlog BEFORE adding this batch: a fast client has a whole batch pending
+        # right after each delivery; a slow one still has the previous ones. Memory per client
+        # stays below client_buffer_bytes plus one batch (itself bounded by --max-body).
+        self.check_backlog()
         for seq, frame in frames:
             if seq <= self.floor or self.closed:
                 continue
@@ -175,7 +179,6 @@ class TilesSocket(_Socket):
                 self.pending_bytes += len(frame)
             else:
                 self.send(frame)
-        self.check_backlog()
 
     def on_close(self):
         if not self.closed:

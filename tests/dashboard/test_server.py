@@ -1,0 +1,118 @@
+"""The real ``python -m dashboard`` process: restart durability, SIGTERM, startup errors."""
+import asyncio
+import json
+import signal
+import socket
+import stat
+import sys
+
+import pytest
+from tornado.websocket import websocket_connect
+
+from dashboard.protocol import encode_batch
+from dashboard.testing import site_batch, small_config, tile_meta, tile_png
+from support import Dashboard, free_port, http, run, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def post(server, run_id, content_type, body):
+    status, raw = http("POST", f"{server.url}api/runs/{run_id}/tiles", body, server.token,
+                       headers={"Content-Type": content_type})
+    assert status == 200, (raw, server.log())
+    return json.loads(raw)
+
+
+async def read_replay(url: str, run_id: str) -> list:
+    """Every message up to and including ``replayed``, raw (text as str, tiles as bytes)."""
+    conn = await websocket_connect(f"{url.replace('http', 'ws', 1)}api/runs/{run_id}/ws")
+    messages = []
+    while not (messages and isinstance(messages[-1], str)
+               and json.loads(messages[-1])["type"] == "replayed"):
+        messages.append(await asyncio.wait_for(conn.read_message(), 10))
+    conn.close()
+    return messages
+
+
+def test_a_restart_gives_back_every_run_tile_and_an_identical_replay(tmp_path):
+    config = small_config()
+    with Dashboard(tmp_path / "d") as server:
+        assert server.api("PUT", "api/runs/r1", config.run_json())[0] == 201
+        post(server, "r1", *site_batch(config, "cloud")[:2])
+        post(server, "r1", *encode_batch([(tile_meta(2, 0, "onprem"), tile_png(32, 9))]))
+        doc_before = server.api("GET", "api/runs/r1")[1]
+        replay_before = asyncio.run(read_replay(server.url, "r1"))
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL  # a crash, not a clean stop
+        server.start()
+        assert server.api("GET", "api/runs/r1")[1] == doc_before
+        assert asyncio.run(read_replay(server.url, "r1")) == replay_before
+        assert len(replay_before) == 1 + 9 + 1  # hello, 9 tiles, replayed
+        answer = post(server, "r1", *encode_batch([(tile_meta(2, 1, "onprem"), tile_png(32, 1))]))
+        assert answer == {"accepted": 1, "duplicates": 0, "seq": 10}
+        assert server.stop(signal.SIGTERM) == 0
+        server.start()
+        assert server.api("GET", "api/runs/r1")[1]["seq"] == 10
+
+
+def test_sigterm_closes_websockets_with_1001_and_exits_0(tmp_path):
+    async def scenario(server):
+        assert server.api("PUT", "api/runs/r1", small_config().run_json())[0] == 201
+        conn = await websocket_connect(f"ws://127.0.0.1:{server.port}/api/runs/r1/ws")
+        assert json.loads(await conn.read_message())["type"] == "hello"
+        assert json.loads(await conn.read_message())["type"] == "replayed"
+        server.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(conn.read_message(), 10) is None
+        conn.close()
+        return conn.close_code, conn.close_reason
+
+    with Dashboard(tmp_path / "d") as server:
+        assert asyncio.run(scenario(server)) == (1001, "server shutting down")
+        assert server.proc.wait(15) == 0, server.log()
+        assert "mpi-render dashboard listening on http://127.0.0.1:" in server.log()
+
+
+def dashboard_cmd(tmp_path, port, data_dir=None, token_file=None):
+    return [sys.executable, "-m", "dashboard", "--port", str(port),
+            "--data-dir", str(data_dir or tmp_path / "data"),
+            "--token-file", str(token_file or tmp_path / "token")]
+
+
+def test_a_taken_port_is_a_one_line_error_and_exit_2(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        proc = run(dashboard_cmd(tmp_path, busy.getsockname()[1]), timeout=30, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "already in use" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_an_unusable_data_dir_is_a_one_line_error_and_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = run(dashboard_cmd(tmp_path, free_port(), data_dir=blocker / "data"), timeout=30,
+               check=False)
+    assert proc.returncode == 2 and "data dir" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_token_file_readable_by_others_is_refused(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("secret-value\n")
+    token_file.chmod(0o644)
+    proc = run(dashboard_cmd(tmp_path, free_port(), token_file=token_file), timeout=30,
+               check=False)
+    assert proc.returncode == 2 and f"chmod 600 {token_file}" in proc.stderr, proc.stderr
+    assert "secret-value" not in proc.stderr + proc.stdout
+
+
+def test_a_missing_token_file_is_generated_with_mode_0600_and_never_logged(tmp_path):
+    server = Dashboard(tmp_path / "d")
+    server.token_file.unlink()
+    with server:
+        wait_for(server.token_file.exists, 10, "the generated token file")
+        token = server.token_file.read_text().strip()
+        assert len(token) >= 32
+        assert stat.S_IMODE(server.token_file.stat().st_mode) == 0o600
+        server.token = token
+        assert server.api("PUT", "api/runs/r1", small_config().run_json())[0] == 201
+        assert token not in server.log()
