@@ -1,0 +1,126 @@
+"""WebSocket clients for load tests: many readers in one asyncio loop, and one that never reads.
+
+A reader collects every tile frame of a run (``dashboard.protocol.decode_frame``) until it has
+``total`` tiles. The stalled client speaks just enough of RFC 6455 by hand on a blocking socket
+with a tiny receive buffer, so the server's bytes pile up on the server side, as with a browser
+tab whose machine froze.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import struct
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import tornado.websocket
+
+from dashboard.protocol import decode_frame
+
+STALLED_RCVBUF_BYTES = 4096
+
+
+@dataclass
+class Reception:
+    """What one reader got: tile keys counted, seqs in arrival order, when it had them all."""
+
+    keys: Counter = field(default_factory=Counter)
+    seqs: list = field(default_factory=list)
+    hello: dict | None = None
+    done_at: float | None = None
+    close_code: int | None = None
+
+
+async def read_run(ws_url: str, total: int, timeout_s: float) -> Reception:
+    """Connect to ``ws_url`` and read until ``total`` tiles arrived (or fail after ``timeout_s``)."""
+    got = Reception()
+    conn = await tornado.websocket.websocket_connect(ws_url, max_message_size=64 << 20)
+    try:
+        await asyncio.wait_for(_collect(conn, total, got), timeout_s)
+    finally:
+        conn.close()
+    return got
+
+
+async def _collect(conn, total: int, got: Reception) -> None:
+    while len(got.seqs) < total:
+        message = await conn.read_message()
+        if message is None:
+            got.close_code = conn.close_code
+            return
+        if isinstance(message, bytes):
+            header, _png = decode_frame(message)
+            got.keys[(header["row"], header["col"])] += 1
+            got.seqs.append(header["seq"])
+        elif got.hello is None:
+            got.hello = json.loads(message)
+    got.done_at = time.monotonic()
+
+
+class StalledClient:
+    """A WebSocket client that completes the handshake and then never reads."""
+
+    def __init__(self, host: str, port: int, path: str):
+        self.sock = socket.socket()
+        # Set before connect so the window is small from the start (no autotuning).
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_RCVBUF_BYTES)
+        self.sock.settimeout(10)
+        self.sock.connect((host, port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(1)  # byte by byte: leave the frames in the kernel buffer
+            if not chunk:
+                raise ConnectionError("closed during the WebSocket handshake")
+            self.buffer += chunk
+        status_line = self.buffer.split(b"\r\n", 1)[0]
+        if b" 101 " not in status_line:
+            raise ConnectionError(f"handshake refused: {status_line!r}")
+        self.buffer = b""
+
+    def drain(self, timeout_s: float) -> tuple[int, int | None, bool]:
+        """Read until the server closes the connection (or ``timeout_s`` passes).
+
+        Returns:
+            ``(tile_frames, close_code, closed)``: binary frames received, the close frame's
+            code if one arrived (a server that aborts a full connection sends none), and
+            whether the server closed the connection before the deadline.
+        """
+        deadline = time.monotonic() + timeout_s
+        self.sock.settimeout(1)
+        closed = False
+        while not closed and time.monotonic() < deadline:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            except OSError:
+                chunk = b""
+            closed = not chunk
+            self.buffer += chunk
+        self.sock.close()
+        return (*_count_frames(self.buffer), closed)
+
+
+def _count_frames(data: bytes) -> tuple[int, int | None]:
+    """Parse unmasked server frames: count binary frames, return the close code if any."""
+    tiles, close_code, pos = 0, None, 0
+    while pos + 2 <= len(data):
+        opcode, length, pos = data[pos] & 0x0F, data[pos + 1] & 0x7F, pos + 2
+        if length == 126:
+            (length,), pos = struct.unpack(">H", data[pos:pos + 2]), pos + 2
+        elif length == 127:
+            (length,), pos = struct.unpack(">Q", data[pos:pos + 8]), pos + 8
+        payload, pos = data[pos:pos + length], pos + length
+        if opcode == 0x2:
+            tiles += 1
+        elif opcode == 0x8 and len(payload) >= 2:
+            close_code = struct.unpack(">H", payload[:2])[0]
+    return tiles, close_code
