@@ -169,8 +169,8 @@ def memory_bench(workdir: Path, grid: int, tile_px: int) -> dict:
 
 
 def main(argv=None) -> int:
-    quick = harness.quick_flag(argv)
-    rounds = 1 if quick else 5
+    args = harness.bench_args(__doc__, argv)
+    quick, rounds = args.quick, args.rounds
     grid = 32
     tiles = harness.tile_set(grid, 256)
     print("## Dashboard\n")
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
             [[n, f"{harness.median(r):.0f}", f"{min(r):.0f}", f"{max(r):.0f}", ">= 3000"]
              for n, r in rates.items()]), "\n")
 
-        fan_rounds = 1 if quick else 3
+        fan_rounds = min(3, rounds)
         n_clients = 10 if quick else FANOUT_CLIENTS
         with Dashboard(tmp / "fanout") as dash:
             fan = [fanout_round(dash, tiles, f"fanout-{rnd}", n_clients)

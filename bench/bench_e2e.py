@@ -126,8 +126,8 @@ def warm_numba_cache(workdir: Path) -> float:
 
 
 def main(argv=None) -> int:
-    quick = harness.quick_flag(argv)
-    rounds = 1 if quick else 5
+    args = harness.bench_args(__doc__, argv)
+    quick, rounds = args.quick, args.rounds
     sizes = [(8, 256)] if quick else [(32, 256), (32, 512)]
     print("## End-to-end\n")
     print(harness.machine_line(), "\n")

@@ -43,8 +43,8 @@ def job_seconds(ranks: int, grid: int, tile_px: int, out: Path) -> float:
 
 
 def main(argv=None) -> int:
-    quick = harness.quick_flag(argv)
-    rounds = 1 if quick else 5
+    args = harness.bench_args(__doc__, argv)
+    quick, rounds = args.quick, args.rounds
     grid, tile_px = (8, 256) if quick else (32, 512)
     rank_counts = (1, 2, 4)
     print("## MPI scaling\n")

@@ -8,6 +8,7 @@ keep-alive batch poster.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import http.client
 import json
@@ -32,7 +33,7 @@ CACHE_DIR = Path(os.environ.get("MPI_RENDER_BENCH_CACHE", "/tmp/mpi-render-bench
 
 __all__ = ["Dashboard", "free_port", "mpi_env", "mpiexec", "run", "VENV_BIN", "REPO", "median",
            "percentile", "table", "machine_line", "tile_set", "BatchPoster", "create_run",
-           "run_doc", "proc_memory_kb", "proc_cpu_s", "quick_flag", "wall_clock", "replay_headers"]
+           "run_doc", "proc_memory_kb", "proc_cpu_s", "bench_args", "replay_headers"]
 
 
 def median(values) -> float:
@@ -70,9 +71,21 @@ def machine_line() -> str:
             f"load average {load}")
 
 
-def quick_flag(argv: list[str] | None = None) -> bool:
-    """True when ``--quick`` is among the arguments (a short smoke run, 1 round, small sizes)."""
-    return "--quick" in (sys.argv[1:] if argv is None else argv)
+def bench_args(doc: str, argv: list[str] | None = None, rounds: int = 5) -> argparse.Namespace:
+    """The options every benchmark script takes.
+
+    ``--quick``: a smoke run (1 round, small sizes); ``--rounds N``: paired rounds (default
+    ``rounds``, 1 with ``--quick``).
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, small sizes")
+    parser.add_argument("--rounds", type=int, help=f"rounds (default {rounds}, 1 with --quick)")
+    args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else rounds
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
 
 
 def tile_set(grid: int, tile_px: int, max_iter: int = 256, palette: str = "electric",
@@ -179,11 +192,6 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
             if key in ("VmRSS", "VmHWM"):
                 values[key] = int(rest.split()[0])
     return values
-
-
-def wall_clock() -> float:
-    """Epoch seconds (the clock the dashboard stamps ``stored_at``/``last_at`` with)."""
-    return time.time()
 
 
 def proc_cpu_s(pid: int) -> float:
