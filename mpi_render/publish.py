@@ -116,10 +116,14 @@ class Poster:
         if self._pending:
             log.info("resending %d spooled batches from %s", len(self._pending),
                      self.spool.directory)
-        if self.only_missing:
-            tiles = self._missing(tiles)
-        else:
-            self._confirm_run_once()
+        try:
+            if self.only_missing:
+                tiles = self._missing(tiles)
+            else:
+                self._confirm_run_once()
+        except SetupError:
+            self.client.close()  # close() will not be called: the job ends here
+            raise
         self._expected = {tile_position(self.config.grid, t) for t in tiles}
         self._thread.start()
         return list(tiles)
