@@ -1,19 +1,42 @@
 """Fan-out registry: which WebSocket clients listen to which run. No Tornado import.
 
-A client is any object with ``deliver(frames)`` (live tile frames, ``[(seq, frame_bytes)]`` in seq
-order) and ``send_control(message)`` (a JSON-able dict). Both must return at once: a client queues
-or drops, it never makes the publisher wait, so a slow browser cannot slow ingest or the others.
-Each frame is built once per tile and the same bytes object goes to every client.
+A client is any object with ``deliver(batch)`` (a :class:`FrameBatch` of live tiles) and
+``send_control(message)`` (a JSON-able dict). Both must return at once: a client queues or drops,
+it never makes the publisher wait, so a slow browser cannot slow ingest or the others.
+
+Each tile's complete WebSocket frame is built once, and a batch's frames are joined once, so
+fanning a batch out to N clients costs N socket writes, not N x tiles framing steps (measured:
+per-frame ``write_message`` made 50 clients at 500 tiles/s cost more than a core).
 """
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable
 
-from .protocol import encode_frame
+from .protocol import encode_frame, ws_binary_frame
 from .store import StoredTile
 
-log = logging.getLogger(__name__)
+
+def tile_frame(tile: StoredTile) -> bytes:
+    """The complete WebSocket binary frame (wire bytes) of a stored tile."""
+    return ws_binary_frame(encode_frame(tile.header(), tile.png))
+
+
+@dataclass
+class FrameBatch:
+    """Wire frames of newly stored tiles, ``[(seq, frame_bytes)]`` in seq order."""
+
+    frames: list[tuple[int, bytes]]
+
+    @property
+    def first_seq(self) -> int:
+        return self.frames[0][0]
+
+    @cached_property
+    def wire(self) -> bytes:
+        """Every frame back to back: what a client that needs all of them is sent."""
+        return b"".join(frame for _, frame in self.frames)
 
 
 class Hub:
@@ -50,11 +73,12 @@ class Hub:
     def publish_tiles(self, run_id: str, tiles: Iterable[StoredTile]) -> None:
         """Send newly stored tiles (seq order) to the run's clients."""
         clients = self._by_run.get(run_id)
-        if not clients:
+        frames = [(tile.seq, tile_frame(tile)) for tile in tiles] if clients else []
+        if not frames:
             return
-        frames = [(tile.seq, encode_frame(tile.header(), tile.png)) for tile in tiles]
+        batch = FrameBatch(frames)
         for client in list(clients):  # a client may unsubscribe itself while we deliver
-            client.deliver(frames)
+            client.deliver(batch)
 
     def publish_control(self, message: dict) -> None:
         """Send a control message (e.g. ``{"type": "run", ...}``) to every client."""

@@ -165,3 +165,19 @@ def decode_frame(frame: bytes) -> tuple[dict, bytes]:
         raise ValueError("tile frame header runs past the end of the frame")
     return json.loads(frame[8:8 + size].decode()), frame[8 + size:]
 
+
+
+def ws_binary_frame(payload: bytes) -> bytes:
+    """``payload`` as one complete, unmasked WebSocket binary frame (RFC 6455 section 5.2).
+
+    The dashboard builds each tile's frame once and writes the same bytes to every client
+    (server frames are never masked), instead of re-framing per client.
+    """
+    size = len(payload)
+    if size < 126:
+        head = struct.pack(">BB", 0x82, size)  # FIN + opcode 2 (binary), 7-bit length
+    elif size < 1 << 16:
+        head = struct.pack(">BBH", 0x82, 126, size)
+    else:
+        head = struct.pack(">BBQ", 0x82, 127, size)
+    return head + payload

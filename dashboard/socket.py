@@ -17,13 +17,13 @@ import asyncio
 import json
 import logging
 
-import tornado.web
+import tornado.iostream
 import tornado.websocket
 
 from mpi_render.config import check_run_id
 
 from .auth import origin_allowed
-from .protocol import encode_frame
+from .hub import FrameBatch, tile_frame
 
 log = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 4000
@@ -53,7 +53,11 @@ class _Socket(tornado.websocket.WebSocketHandler):
                               self.services.allowed_origins)
 
     def origin_refused(self) -> bool:
-        """Refuse (403 JSON) a browser origin that is not allowed; True when refused."""
+        """Refuse a plain HTTP request (400 JSON) or a browser origin that is not allowed (403
+        JSON); True when refused."""
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            self.refuse(400, "this is a WebSocket endpoint (send Upgrade: websocket)")
+            return True
         origin = self.request.headers.get("Origin")
         if origin is not None and not self.check_origin(origin):
             self.refuse(403, f"origin {origin[:200]} not allowed; start the dashboard with "
@@ -62,27 +66,41 @@ class _Socket(tornado.websocket.WebSocketHandler):
         return False
 
     def send_control(self, message: dict) -> None:
-        self.send(json.dumps(message, separators=(",", ":")), binary=False)
+        """Queue a JSON text frame (Tornado frames it)."""
+        payload = json.dumps(message, separators=(",", ":"))
+        if not self.closed:
+            try:
+                self._track(self.write_message(payload), len(payload))
+            except tornado.websocket.WebSocketClosedError:
+                self.on_close()
         self.check_backlog()
+
+    def send_wire(self, wire: bytes):
+        """Queue complete, pre-built binary frames (see :mod:`dashboard.hub`).
+
+        They go straight to the connection's stream, after anything queued before (Tornado's
+        own frames use the same stream, so the order of messages is kept). Returns the write
+        future, or None when the socket is gone.
+        """
+        connection = self.ws_connection
+        if self.closed or connection is None or not wire:
+            return None
+        try:
+            future = connection.stream.write(wire)
+        except tornado.iostream.StreamClosedError:
+            self.on_close()
+            return None
+        self._track(future, len(wire))
+        return future
+
+    def _track(self, future, size: int) -> None:
+        self.pending_bytes += size
+        future.add_done_callback(lambda f: self._sent(f, size))
 
     def check_backlog(self) -> None:
         """Drop the client when it is more than ``client_buffer_bytes`` behind."""
         if self.pending_bytes > self.services.client_buffer_bytes:
             self.drop()
-
-    def send(self, payload, binary: bool = True):
-        """Queue one message; returns its write future, or None when the socket is gone."""
-        if self.closed:
-            return None
-        try:
-            future = self.write_message(payload, binary=binary)
-        except tornado.websocket.WebSocketClosedError:
-            self.on_close()
-            return None
-        size = len(payload)
-        self.pending_bytes += size
-        future.add_done_callback(lambda f: self._sent(f, size))
-        return future
 
     def _sent(self, future, size: int) -> None:
         self.pending_bytes -= size
@@ -145,9 +163,9 @@ class TilesSocket(_Socket):
         self.send_control({"type": "replayed", "seq": self.upto})
         self.replaying = False
         buffered, self.buffered = self.buffered, []
-        for _, frame in buffered:
-            self.pending_bytes -= len(frame)
-            self.send(frame)
+        wire = b"".join(frame for _, frame in buffered)
+        self.pending_bytes -= len(wire)
+        self.send_wire(wire)
 
     async def _send_replay(self) -> None:
         """Send the stored tiles ``since < seq <= upto`` chunk by chunk, at the client's pace."""
@@ -159,26 +177,28 @@ class TilesSocket(_Socket):
                 services.replay_chunk_tiles)
             if not tiles:
                 break
-            last = None
-            for tile in tiles:
-                last = self.send(encode_frame(tile.header(), tile.png)) or last
+            sent = self.send_wire(b"".join(tile_frame(tile) for tile in tiles))
             cursor = tiles[-1].seq
-            if last is not None:
-                await asyncio.wait([last])  # one chunk in memory at most
+            if sent is not None:
+                await asyncio.wait([sent])  # one chunk in memory at most
 
-    def deliver(self, frames: list[tuple[int, bytes]]) -> None:
+    def deliver(self, batch: FrameBatch) -> None:
         # Judge the backlog BEFORE adding this batch: a fast client has a whole batch pending
         # right after each delivery; a slow one still has the previous ones. Memory per client
         # stays below client_buffer_bytes plus one batch (itself bounded by --max-body).
         self.check_backlog()
-        for seq, frame in frames:
-            if seq <= self.floor or self.closed:
-                continue
-            if self.replaying:
-                self.buffered.append((seq, frame))
-                self.pending_bytes += len(frame)
-            else:
-                self.send(frame)
+        if self.closed:
+            return
+        if batch.first_seq > self.floor:
+            fresh, wire = batch.frames, None
+        else:  # only after a reconnect with a since ahead of the store, or a replay overlap
+            fresh = [(seq, frame) for seq, frame in batch.frames if seq > self.floor]
+            wire = b"".join(frame for _, frame in fresh)
+        if self.replaying:
+            self.buffered.extend(fresh)
+            self.pending_bytes += sum(len(frame) for _, frame in fresh)
+        else:
+            self.send_wire(batch.wire if wire is None else wire)
 
     def on_close(self):
         if not self.closed:

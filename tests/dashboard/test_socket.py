@@ -72,6 +72,8 @@ class StreamTest(DashboardTestCase):
             assert status == 400 and "since must be a non-negative integer" in doc["error"], query
         assert self.api("GET", "api/runs/nope/ws", token=None) == (404, {"error": "unknown run nope"})
         assert self.api("GET", "api/runs/..%2Fx/ws", token=None)[0] == 400
+        status, doc = self.api("GET", "api/runs/r1/ws", token=None)  # no Upgrade header
+        assert status == 400 and "WebSocket endpoint" in doc["error"]
 
     @gen_test(timeout=30)
     async def test_a_websocket_from_a_foreign_origin_gets_403(self):
