@@ -65,10 +65,15 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     if mismatch:
         if environ.get("SLURM_PROCID", "0") == "0":
             print(f"{PROG}: error: {mismatch}", file=sys.stderr)
-        return EXIT_USAGE
-    from . import driver
-    sink = make_sink(opts, time.monotonic()) if rank == 0 else None
-    return driver.run(opts.config, opts.site, backend=opts.backend, comm=comm, sink=sink)
+        code = EXIT_USAGE
+    else:
+        from . import driver
+        sink = make_sink(opts, time.monotonic()) if rank == 0 else None
+        code = driver.run(opts.config, opts.site, backend=opts.backend, comm=comm, sink=sink)
+    # Every rank agrees on `code`: finalize cleanly, else `python -m mpi4py` turns a non-zero
+    # exit into MPI_Abort (and its noise). An exception skips this and aborts, as it should.
+    MPI.Finalize()
+    return code
 
 
 def slurm_mismatch(size: int, environ) -> str | None:
