@@ -87,7 +87,8 @@ class Poster:
                  backoff: Backoff = Backoff(), only_missing: bool = False, resend_hint: str = "",
                  rng: random.Random | None = None):
         self.client, self.run_id, self.config, self.site = client, run_id, config, site
-        self.spool, self.deadline_at, self.limits, self.backoff = spool, deadline_at, limits, backoff
+        self.spool, self.deadline_at = spool, deadline_at
+        self.limits, self.backoff = limits, backoff
         self.only_missing, self.resend_hint = only_missing, resend_hint
         self._rng = rng or random.Random()
         self._queue: queue.Queue = queue.Queue()
@@ -282,7 +283,7 @@ class Poster:
         self._next_try_at = min(now + delay_s, self.deadline_at)
         log.warning("%s; retry %d in %.2f s", reason, self._attempt, delay_s)
 
-    def _send(self, batch: SpooledBatch) -> bool:
+    def _send(self, batch: SpooledBatch, recreated: bool = False) -> bool:
         """POST one batch; True when the dashboard confirmed all of it (then it is unspooled)."""
         timeout_s = max(2.0, min(self.client.timeout_s, self.deadline_at - time.monotonic()))
         if not self._run_confirmed and not self._put_run(timeout_s):
@@ -292,10 +293,10 @@ class Poster:
         if answer.status == 200:
             self._confirm(batch, answer)
             return True
-        if answer.status == 404 and self._run_confirmed:
+        if answer.status == 404 and not recreated:
             log.warning("dashboard does not know run %s any more; creating it again", self.run_id)
             self._run_confirmed = False
-            return self._send(batch)
+            return self._send(batch, recreated=True)
         if _retryable(answer):
             if answer.retry_after_s is not None:
                 self._next_try_at = time.monotonic() + min(answer.retry_after_s, 60.0)

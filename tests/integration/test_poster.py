@@ -165,3 +165,12 @@ def test_a_corrupt_spooled_batch_is_named(tmp_path):
     with pytest.raises(ValueError, match="0001.batch is corrupt"):
         spool.pending()
     assert content_type_of(b"--xyz\r\n...") == "multipart/form-data; boundary=xyz"
+
+
+def test_a_dashboard_that_keeps_losing_the_run_is_a_permanent_failure(tmp_path):
+    with FakeDashboard() as fake:
+        fake.failures = ["forget"] * 10
+        delivery = deliver(make_poster(fake.url, tmp_path / "s"), range(4))
+    assert delivery.exit_code == EXIT_FAILED
+    assert "HTTP 404: unknown run" in delivery.message
+    assert fake.failures == ["forget"] * 8  # one POST, one after re-creating the run, then stop
