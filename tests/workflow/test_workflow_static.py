@@ -1,0 +1,203 @@
+"""workflow.yaml by construction: platform schema, inputs, references, needs, scripts, CLI flags.
+
+Nothing here can reach ACTIVATE, so every way the file could be wrong without running is
+checked here; tests/workflow/test_executor.py then runs it for real.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from workflow.executor import EXPR, Resource, input_values, load_workflow, needs_of
+
+from support import REPO, SHARED
+
+WORKFLOW = REPO / "workflow.yaml"
+SCHEMA = SHARED / "activate" / "workflow.schema.json"
+SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://user/cloud_cluster",
+        "render_settings": {"grid_size": "8", "image_size": "256", "palette": "electric"}}
+RESOURCE_FIELDS = ("id", "ip", "name", "schedulerType", "provider")
+SCRIPT_RE = re.compile(r"scripts/workflow/[\w.-]+\.sh")
+OUTPUT_RE = re.compile(r"""echo\s+"?([A-Za-z0-9_-]+)=[^\n]*>>\s*"?\$OUTPUTS""")
+# Which program a command line runs, by its `python -m` module.
+PROGRAMS = {"mpi_render": "mpi_render", "mpi_render.relay": "mpi_render.relay",
+            "mpi_render.report": "mpi_render.report", "dashboard": "dashboard"}
+
+
+@pytest.fixture(scope="module")
+def workflow():
+    return load_workflow(WORKFLOW)
+
+
+def strings(value):
+    """Every string inside a YAML value."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def script_text(text: str) -> str:
+    """``text`` plus the scripts it names (and common.sh, which they all source)."""
+    names = set(SCRIPT_RE.findall(text))
+    return text + "".join((REPO / n).read_text() for n in sorted(names) if (REPO / n).exists())
+
+
+def test_valid_against_the_platform_schema(workflow):
+    if not SCHEMA.exists():
+        pytest.skip(f"{SCHEMA} is absent (it is always there in CI)")
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(workflow),
+                    key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors)
+
+
+def test_on_is_quoted_and_yaml_1_1_traps_are_strings():
+    text = WORKFLOW.read_text()
+    assert re.search(r'^"on":', text, re.M), "quote the on key: YAML 1.1 reads a bare on as true"
+    doc = load_workflow(WORKFLOW)
+    advanced = doc["on"]["execute"]["inputs"]["advanced"]["items"]
+    assert isinstance(advanced["walltime"]["default"], str)  # 00:30:00 unquoted is sexagesimal
+
+
+def test_inputs_accept_exactly_the_documented_json(workflow):
+    spec = workflow["on"]["execute"]["inputs"]
+    assert spec["onprem_resource"]["type"] == spec["cloud_resource"]["type"] == "compute-clusters"
+    settings = spec["render_settings"]
+    assert settings["type"] == "group"
+    offered = {name: [o["value"] for o in item["options"]]
+               for name, item in settings["items"].items()}
+    assert offered == {"grid_size": ["4", "8", "16", "32"], "image_size": ["128", "256", "512"],
+                       "palette": ["electric", "fire", "ocean", "cosmic"]}
+    for name, field_spec in spec.items():  # anything beyond the seed's keys must have defaults
+        if name not in SEED:
+            items = field_spec.get("items", {name: field_spec})
+            assert all("default" in item for item in items.values()), name
+    resources = {uri: Resource(uri, f"id-{i}", f"host{i}", REPO) for i, uri in
+                 enumerate((SEED["onprem_resource"], SEED["cloud_resource"]))}
+    values = input_values(spec, SEED, resources)
+    assert values["render_settings"] == SEED["render_settings"]
+    assert values["cloud_resource"]["ip"] == "host1"
+    assert values["advanced"]["ranks_per_site"] >= 1
+    # From the web form the resources arrive as objects: taken as they are.
+    as_objects = dict(SEED, onprem_resource=resources[SEED["onprem_resource"]].as_input())
+    assert input_values(spec, as_objects, resources)["onprem_resource"]["id"] == "id-0"
+
+
+def test_needs_name_existing_jobs_without_cycles(workflow):
+    jobs = workflow["jobs"]
+    for name, job in jobs.items():
+        for need in needs_of(job):
+            assert need in jobs, f"job {name} needs unknown job {need}"
+    done: set[str] = set()
+    while len(done) < len(jobs):
+        ready = {n for n, j in jobs.items() if n not in done and set(needs_of(j)) <= done}
+        assert ready, f"needs form a cycle among {set(jobs) - done}"
+        done |= ready
+
+
+def job_outputs(job: dict) -> set[str]:
+    """Keys a job writes to $OUTPUTS, from its run steps and the scripts they call."""
+    runs = "".join(step.get("run", "") for step in job["steps"])
+    return set(OUTPUT_RE.findall(script_text(runs)))
+
+
+def input_path_exists(spec: dict, path: list[str]) -> bool:
+    field_spec = spec.get(path[0])
+    if field_spec is None:
+        return False
+    rest = path[1:]
+    if field_spec["type"] == "group":
+        return bool(rest) and input_path_exists(field_spec["items"], rest)
+    if field_spec["type"] == "compute-clusters":
+        return len(rest) <= 1 and (not rest or rest[0] in RESOURCE_FIELDS)
+    return not rest
+
+
+def test_every_reference_resolves(workflow):
+    spec = workflow["on"]["execute"]["inputs"]
+    outputs = {name: job_outputs(job) for name, job in workflow["jobs"].items()}
+    problems = []
+    for name, job in workflow["jobs"].items():
+        for text in strings(job):
+            for expr in EXPR.findall(text):
+                head, *path = expr.split(".")
+                if head == "inputs":
+                    ok = input_path_exists(spec, path)
+                elif head == "needs":
+                    ok = (len(path) == 3 and path[1] == "outputs" and path[0] in needs_of(job)
+                          and path[2] in outputs[path[0]])
+                elif head == "sessions":
+                    ok = len(path) == 1 and path[0] in workflow.get("sessions", {})
+                else:
+                    ok = False
+                if not ok:
+                    problems.append(f"job {name}: ${{{{ {expr} }}}}")
+    assert not problems, "unresolved references:\n" + "\n".join(problems)
+
+
+def test_referenced_scripts_exist_and_are_executable(workflow):
+    named = set()
+    for text in strings(workflow["jobs"]):
+        named |= set(SCRIPT_RE.findall(text))
+    for path in (REPO / "scripts" / "workflow").glob("*.sh"):
+        named |= set(SCRIPT_RE.findall(path.read_text()))
+    assert {"scripts/workflow/prepare.sh", "scripts/workflow/cleanup.sh"} <= named
+    for name in sorted(named):
+        path = REPO / name
+        assert path.is_file() and os.access(path, os.X_OK), f"{name} missing or not executable"
+        syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+        assert syntax.returncode == 0, f"{name}: {syntax.stderr}"
+
+
+def logical_lines(text: str) -> list[str]:
+    return text.replace("\\\n", " ").splitlines()
+
+
+def flags_used() -> dict[str, set[str]]:
+    """``{module: flags}`` passed to each of our programs by the workflow and its scripts."""
+    used: dict[str, set[str]] = {module: set() for module in PROGRAMS.values()}
+    texts = [p.read_text() for p in (REPO / "scripts" / "workflow").glob("*.sh")]
+    for line in logical_lines("\n".join(texts)):
+        # The last `-m MODULE` of a line is the program (`python -m mpi4py -m mpi_render`);
+        # render.sh collects the site job's own flags in the array site_args.
+        found = re.search(r".*-m\s+([\w.]+)\s(.*)", line)
+        module, rest = (found.group(1), found.group(2)) if found else (None, "")
+        if line.lstrip().startswith("site_args=("):
+            module, rest = "mpi_render", line
+        if module in PROGRAMS:
+            used[PROGRAMS[module]] |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", rest))
+    # render.sh / render-cloud.sh pass everything after `--` on to mpi-render.
+    for text in strings(load_workflow(WORKFLOW)["jobs"]):
+        if "scripts/workflow/render" in text and " -- " in text:
+            used["mpi_render"] |= set(re.findall(r"--[a-z][a-z-]*", text.split(" -- ", 1)[1]))
+    return used
+
+
+@pytest.mark.parametrize("module", sorted(set(PROGRAMS.values())))
+def test_flags_in_scripts_exist_in_the_programs_help(module):
+    used = flags_used()[module]
+    assert used, f"no use of python -m {module} found: the scan is broken"
+    helptext = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                              text=True, timeout=60, cwd=REPO).stdout
+    missing = sorted(flag for flag in used if flag not in helptext)
+    assert not missing, f"python -m {module} has no {missing}\n{helptext}"
+
+
+def test_every_started_process_has_a_cleanup(workflow):
+    """Steps that start long-lived processes also stop them (cleanup names what they record)."""
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            run = step.get("run", "")
+            if any(s in run for s in ("dashboard.sh", "tunnel.sh", "render.sh", "render-cloud.sh")):
+                assert "cleanup.sh" in step.get("cleanup", ""), f"job {name} has no cleanup"
