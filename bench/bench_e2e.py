@@ -17,11 +17,16 @@ Definitions (per round):
 
 The overhead is split into ``start`` (launch -> first tile stored: mpiexec, Python, imports,
 MPI init, numba cache load, PUT of the run, first render and first batch), ``stream`` (first ->
-last tile stored) and ``encode`` (sum of ``encode_ms`` / 2). Before the rounds one tiny job
-warms the numba cache (a cold cache costs a JIT compile per process, reported separately).
+last tile stored) and ``encode`` (sum of ``encode_ms``). ``site jobs CPU`` is the user + system
+CPU of both ``mpiexec`` trees (``getrusage`` of the children), ``dashboard CPU`` that of the
+dashboard during the round; ``CPU floor`` = (both) / kernel is the smallest ratio any schedule
+on 2 cores could reach with that much work, whatever the load of the machine. Before the rounds
+one tiny job warms the numba cache (a cold cache costs a JIT compile per process), and the
+fixed per-process costs are measured one by one.
 """
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 import tempfile
@@ -81,8 +86,13 @@ def run_jobs(commands: list[list[str]], workdir: Path) -> list[float]:
 def e2e_round(dash: Dashboard, workdir: Path, run_id: str, grid: int, tile_px: int) -> dict:
     """One two-site run; returns the figures defined in the module docstring."""
     commands = [site_command(dash, run_id, site, grid, tile_px) for site in SITES]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    dash_cpu_before = harness.proc_cpu_s(dash.proc.pid)
     launched = time.time()
     exits = run_jobs(commands, workdir)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    jobs_cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    dash_cpu_s = harness.proc_cpu_s(dash.proc.pid) - dash_cpu_before
     headers, _ = harness.replay_headers(dash, run_id, grid * grid)
     stored = sorted(h["stored_at"] for h in headers)
     kernel_s = sum(h["render_ms"] for h in headers) / 1e3
@@ -91,28 +101,39 @@ def e2e_round(dash: Dashboard, workdir: Path, run_id: str, grid: int, tile_px: i
     return {"wall_s": wall_s, "kernel_s": kernel_s, "encode_s": encode_s,
             "ratio": wall_s / (kernel_s / 2), "ratio_with_encode": wall_s / ((kernel_s + encode_s) / 2),
             "start_s": stored[0] - launched, "stream_s": stored[-1] - stored[0],
-            "exit_s": max(exits) - launched}
+            "exit_s": max(exits) - launched, "jobs_cpu_s": jobs_cpu_s,
+            "dashboard_cpu_s": dash_cpu_s,
+            # No schedule on 2 cores can beat (all CPU used) / 2: the floor of the ratio.
+            "cpu_floor_ratio": (jobs_cpu_s + dash_cpu_s) / kernel_s}
 
 
-def startup_costs(workdir: Path) -> dict:
-    """Wall seconds of the fixed per-job costs, each measured on its own (median of 3)."""
+def startup_costs(workdir: Path, repeats: int = 3) -> dict[str, tuple[float, float]]:
+    """Fixed per-process costs, each probe run alone: ``{what: (wall s, CPU s)}``, medians.
+
+    CPU seconds (user + system of the child, from ``getrusage``) hardly depend on what else
+    the shared machine is doing; wall seconds do.
+    """
     python = str(VENV_BIN / "python")
-    kernel_call = ("from mpi_render.kernel import escape_counts; "
-                   "escape_counts(-2.0, 1.5, 0.01, 0.01, 16, 16, 64)")
     probes = {
-        "mpiexec -n 1 python -c pass": [mpiexec(), "-n", "1", python, "-c", "pass"],
-        "mpiexec -n 1 + import mpi4py.MPI": [mpiexec(), "-n", "1", python, "-c",
-                                             "from mpi4py import MPI"],
-        "python: import kernel + first call (warm cache)": [python, "-c", kernel_call],
+        "python -c pass": [python, "-c", "pass"],
+        "mpiexec -n 1 python: import mpi4py.MPI (MPI init)": [
+            mpiexec(), "-n", "1", python, "-c", "from mpi4py import MPI"],
+        "python: import numpy": [python, "-c", "import numpy"],
+        "python: import numpy, numba": [python, "-c", "import numpy, numba"],
+        "python: import + numba warm-up from the cache (tile.warm_up)": [
+            python, "-c", "from mpi_render.tile import warm_up; warm_up()"],
     }
     costs = {}
     for label, cmd in probes.items():
-        times = []
-        for _ in range(3):
+        walls, cpus = [], []
+        for _ in range(repeats):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(cmd, check=True, env=mpi_env(), cwd=workdir, capture_output=True)
-            times.append(time.perf_counter() - start)
-        costs[label] = harness.median(times)
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        costs[label] = (harness.median(walls), harness.median(cpus))
     return costs
 
 
@@ -148,15 +169,18 @@ def main(argv=None) -> int:
                      f"{med['wall_s']:.2f}", f"{med['start_s']:.2f}", f"{med['stream_s']:.2f}",
                      f"{med['exit_s']:.2f}", f"**{med['ratio']:.2f}**",
                      " / ".join(f"{r['ratio']:.2f}" for r in res),
-                     f"{med['ratio_with_encode']:.2f}"])
+                     f"{med['ratio_with_encode']:.2f}", f"{med['jobs_cpu_s']:.2f}",
+                     f"{med['dashboard_cpu_s']:.2f}", f"{med['cpu_floor_ratio']:.2f}"])
     print(f"Two sites x 1 rank, full view, max_iter 256, {rounds} rounds (medians; "
           "ratio = wall / (sum render_ms / 2 cores), target <= 1.25)\n")
     print(harness.table(
         ["grid x tile", "kernel s (sum)", "encode s (sum)", "wall s", "start s", "stream s",
-         "exit s", "ratio", "ratio per round", "ratio incl. encode"], rows), "\n")
+         "exit s", "ratio", "ratio per round", "ratio incl. encode", "site jobs CPU s",
+         "dashboard CPU s", "CPU floor of ratio"], rows), "\n")
     print(f"Fixed costs per job (median of 3, each alone; numba warm-up job with cold-or-warm "
           f"cache took {warm_s:.2f} s)\n")
-    print(harness.table(["what", "wall s"], [[k, f"{v:.2f}"] for k, v in costs.items()]))
+    print(harness.table(["what", "wall s", "CPU s"],
+                        [[k, f"{wall:.2f}", f"{cpu:.2f}"] for k, (wall, cpu) in costs.items()]))
     return 0
 
 
