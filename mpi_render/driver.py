@@ -95,21 +95,28 @@ def _open(sink: Sink, tiles: list[int]) -> tuple:
     return ("ok", chosen)
 
 
+def _warm_up(backend: str) -> str:
+    started = time.perf_counter()
+    resolved = tile_mod.warm_up(backend)
+    log.info("kernel backend %s ready in %.2f s", resolved, time.perf_counter() - started)
+    return resolved
+
+
 def _render(config: RenderConfig, site: str, mine: list[int], backend: str, rank: int,
             host: str):
-    """Yield ``(meta, png)`` for each of this rank's tiles, after warming up the kernel."""
-    resolved = tile_mod.warm_up(backend)
-    log.debug("backend %s warmed up; %d tiles to render", resolved, len(mine))
+    """Yield ``(meta, png)`` for each of this rank's tiles (``backend`` already warmed up)."""
     for index in mine:
         row, col = tile_position(config.grid, index)
-        done = tile_mod.render_tile(config, row, col, resolved)
+        done = tile_mod.render_tile(config, row, col, backend)
         yield done.meta(site, rank, host), done.png
 
 
 def _root(config, site, mine, comm, sink: Sink, progress: Progress, backend, host) -> int:
     collected, errors = _Collected(), []
     try:
-        for meta, png in _render(config, site, mine, backend, 0, host):
+        resolved = _warm_up(backend)
+        progress.restart()  # tiles/s measures rendering, not the JIT or cache load
+        for meta, png in _render(config, site, mine, resolved, 0, host):
             sink.put(meta, png)
             progress.tile_done(0)
             _drain(comm, sink, progress, collected)
@@ -149,7 +156,7 @@ def _drain(comm, sink: Sink, progress: Progress, collected: _Collected) -> bool:
 def _worker(config, site, mine, comm, backend, host) -> int:
     rank, in_flight, error = comm.Get_rank(), deque(), None
     try:
-        for item in _render(config, site, mine, backend, rank, host):
+        for item in _render(config, site, mine, _warm_up(backend), rank, host):
             in_flight.append(comm.isend(item, dest=0, tag=TILE_TAG))
             while in_flight and (len(in_flight) > MAX_SENDS_IN_FLIGHT or in_flight[0].Test()):
                 _wait(in_flight.popleft())

@@ -35,6 +35,10 @@ class Progress:
         self.started_at = clock()
         self._shown_at = self.started_at
 
+    def restart(self) -> None:
+        """Start the clock now (after the kernel warm-up)."""
+        self.started_at = self._shown_at = self._clock()
+
     @property
     def done(self) -> int:
         return sum(self.per_rank.values())
