@@ -1,0 +1,88 @@
+"""Tile pipeline cost per tile size: render, palette map, PNG encode, and their shares (issue 6.2).
+
+For each tile size (128, 256, 512 px) the full view (centre -0.75,0, width 3, max_iter 256) is cut
+into a 4x4 grid and every tile goes through the same steps as :func:`mpi_render.tile.render_tile`,
+each step timed on its own (CPU seconds, single-threaded). A round renders all 16 tiles of every
+size; the table shows medians over rounds of the per-round totals per tile. Target: palette map +
+PNG encode <= 30 % of the whole for 256 px tiles.
+
+Usage: .venv/bin/python bench/bench_tile.py [--rounds N] [--quick] [--backend auto|numpy|numba]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from mpi_render.config import RenderConfig
+from mpi_render.encode import encode_png
+from mpi_render.kernel import escape_counts
+from mpi_render.palettes import palette_bytes, palette_indices
+from mpi_render.tile import warm_up
+from mpi_render.tiling import tile_bounds
+
+TILE_SIZES = (128, 256, 512)
+GRID = 4
+ENCODE_SHARE_TARGET = 0.30
+
+
+def one_round(config: RenderConfig, backend: str) -> dict[str, float]:
+    """CPU seconds per stage summed over every tile of ``config``, plus the PNG bytes."""
+    totals = {"render": 0.0, "map": 0.0, "encode": 0.0, "bytes": 0}
+    palette = palette_bytes(config.palette)
+    for row in range(config.grid):
+        for col in range(config.grid):
+            b = tile_bounds(config.grid, config.tile_px, config.center, config.width, row, col)
+            t0 = time.process_time()
+            counts = escape_counts(b.xmin, b.ymax, b.dx, b.dy, config.tile_px, config.tile_px,
+                                   config.max_iter, backend=backend)
+            t1 = time.process_time()
+            indices = palette_indices(counts, config.max_iter)
+            t2 = time.process_time()
+            png = encode_png(indices, palette)
+            t3 = time.process_time()
+            totals["render"] += t1 - t0
+            totals["map"] += t2 - t1
+            totals["encode"] += t3 - t2
+            totals["bytes"] += len(png)
+    return totals
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (default 7)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, a short smoke run")
+    parser.add_argument("--backend", default="auto", help="kernel backend (default auto)")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+    backend = warm_up(args.backend)
+    configs = {px: RenderConfig(grid=GRID, tile_px=px, max_iter=256) for px in TILE_SIZES}
+    results = {px: [] for px in TILE_SIZES}
+    for _ in range(rounds):
+        for px, config in configs.items():
+            results[px].append(one_round(config, backend))
+    n_tiles = GRID * GRID
+    print(f"tile pipeline, {time.strftime('%Y-%m-%d %H:%M')}, backend {backend}, full view "
+          f"{GRID}x{GRID} tiles, max_iter 256, palette electric, {rounds} rounds, CPU ms per tile\n")
+    print("| tile px | render ms | palette map ms | PNG encode ms | map+encode share | "
+          "render share | KB per tile |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    verdict = 0
+    for px, rows in results.items():
+        med = {key: statistics.median(r[key] for r in rows) / n_tiles
+               for key in ("render", "map", "encode", "bytes")}
+        share = statistics.median((r["map"] + r["encode"]) / (r["render"] + r["map"] + r["encode"])
+                                  for r in rows)
+        print(f"| {px} | {med['render'] * 1e3:.2f} | {med['map'] * 1e3:.2f} | "
+              f"{med['encode'] * 1e3:.2f} | **{share:.0%}** | {1 - share:.0%} | "
+              f"{med['bytes'] / 1024:.1f} |")
+        if px == 256 and share > ENCODE_SHARE_TARGET:
+            verdict = 1
+    print(f"\ntarget: map+encode <= {ENCODE_SHARE_TARGET:.0%} at 256 px: "
+          f"{'MISSED' if verdict else 'met'}")
+    return verdict
+
+
+if __name__ == "__main__":
+    sys.exit(main())
