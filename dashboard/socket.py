@@ -230,5 +230,5 @@ class RunsSocket(_Socket):
 
 def socket_settings() -> dict:
     """Application settings for WebSockets (ACTIVATE's proxy resets streams idle for ~60 s)."""
-    return {"websocket_ping_interval": 20, "websocket_ping_timeout": 60,
+    return {"websocket_ping_interval": 20, "websocket_ping_timeout": 20,
             "websocket_max_message_size": MAX_CLIENT_MESSAGE_BYTES}
