@@ -7,20 +7,18 @@ reversed on odd rounds to cancel drift) and is timed in CPU seconds; the C time 
 per-round ratio C time / our time (> 1 means faster than C). The plain-Python loop is timed on a
 random sample of pixels and scaled to the whole workload.
 
-Usage: .venv/bin/python bench/bench_kernel.py [--rounds N] [--quick]
+Usage: .venv/bin/python bench/bench_kernel.py [--rounds N] [--quick]  (--quick: one round)
 """
 from __future__ import annotations
 
-import argparse
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from harness import bench_args, machine_line
 from mpi_render import reference
 from mpi_render.kernel import escape_counts, pixel_centres
 from mpi_render.tile import warm_up
@@ -91,16 +89,6 @@ def one_round(cref, args: tuple, precheck: bool, reverse: bool) -> dict[str, flo
     return seconds
 
 
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                     if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    return f"{model}, {platform.python_implementation()} {platform.python_version()}"
-
-
 def report(name: str, precheck: bool, rounds: list[dict], python_s: float | None) -> str:
     def med(key):
         return statistics.median(r[key] for r in rounds)
@@ -122,16 +110,11 @@ def report(name: str, precheck: bool, rounds: list[dict], python_s: float | None
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7, help="paired rounds (default 7)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds, a short smoke run")
-    args = parser.parse_args(argv)
-    rounds = 3 if args.quick else args.rounds
+    rounds = bench_args(__doc__, argv, rounds=7).rounds
     cref = load_cref()
     warm_up("numba")
     rng = np.random.default_rng(2024)
-    print(f"kernel benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {machine()}, "
-          f"{rounds} paired rounds, single core\n")
+    print(f"kernel benchmark: {machine_line()}; {rounds} paired rounds, one core, CPU time\n")
     print("| workload | precheck | G-iter | C best ms (G-it/s) | numba ms | numba/C | "
           "numba/C worst | numpy ms | numpy/C | Python s (est.) | numba vs Python |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
