@@ -191,9 +191,10 @@ def test_reconnects_after_a_dashboard_restart_and_resumes(tmp_path, page):
         page.wait_for_selector("#connection[data-state=live]", timeout=20_000)
         wait_for_colours(page, config.grid, {cell: tile_rgb(*cell) for cell in cells})
         wait_text(page, "#tiles-stored", "16")
+        opened = list(sockets)  # before the final stop, after which the page reconnects again
     assert page.locator("#mosaic").get_attribute("data-tiles-drawn") == "16"
-    assert sockets[0].endswith("?since=0")
-    assert sockets[-1].endswith(f"?since={seq}"), sockets
+    assert opened[0].endswith("?since=0")
+    assert opened[-1].endswith(f"?since={seq}"), opened
 
 
 def test_screenshot_of_a_real_two_site_run(server, page):
