@@ -41,6 +41,8 @@ class SiteJob:
         self.cmd = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", str(PACED_SITE),
                     "--grid", str(config.grid), "--tile", str(config.tile_px),
                     "--palette", config.palette, "--max-iter", str(config.max_iter),
+                    f"--center={config.center[0]!r},{config.center[1]!r}",
+                    "--width", repr(config.width),
                     "--site", site, "--sites", ",".join(config.sites),
                     "--dashboard", dashboard_url, "--run", run_id,
                     "--token-file", str(token_file), "--spool", str(self.spool),
