@@ -184,7 +184,8 @@ def dashboard_command(host: str, port: int, data_dir: Path, token_file: Path) ->
 
 
 def site_command(config: RenderConfig, site: str, ranks: int, dashboard_url: str, run_id: str,
-                 token_file: Path, backend: str = "auto", hostfile: Path | None = None) -> list[str]:
+                 token_file: Path, backend: str = "auto",
+                 hostfile: Path | None = None) -> list[str]:
     """One site job: ``mpiexec -n R python -m mpi4py -m mpi_render --site S ...``.
 
     ``python -m mpi4py`` makes an exception in one rank abort the whole job instead of hanging

@@ -8,7 +8,8 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
 . "$here/common.sh"
 
-[ $# -ge 2 ] || die "usage: cleanup.sh WORKDIR NAME... (e.g. cleanup.sh ~/mpi-render-runs/42/onprem dashboard)"
+[ $# -ge 2 ] || die "usage: cleanup.sh WORKDIR NAME..." \
+                    "(e.g. cleanup.sh ~/mpi-render-runs/42/onprem dashboard)"
 work=$1
 shift
 [ -d "$work" ] || exit 0  # prepare never ran: nothing to stop

@@ -7,7 +7,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
 . "$here/common.sh"
 
-[ $# -eq 2 ] || die "usage: dashboard.sh WORKDIR PORT (e.g. dashboard.sh ~/mpi-render-runs/42/onprem 8642)"
+[ $# -eq 2 ] || die "usage: dashboard.sh WORKDIR PORT" \
+                    "(e.g. dashboard.sh ~/mpi-render-runs/42/onprem 8642)"
 use_work "$1"
 port=$2
 [ -f "$work/token" ] || die "no token in $work (run prepare.sh onprem first)"

@@ -3,7 +3,8 @@
 # this login node (compute nodes reach it; it forwards to the reverse tunnel's end on loopback),
 # render through it with render.sh, and stop the relay afterwards.
 #
-# usage: render-cloud.sh WORKDIR TUNNEL_PORT RELAY_PORT SCHEDULER RANKS PARTITION WALLTIME -- FLAGS...
+# usage: render-cloud.sh WORKDIR TUNNEL_PORT RELAY_PORT SCHEDULER RANKS PARTITION WALLTIME \
+#          -- FLAGS...
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
 . "$here/common.sh"

@@ -14,6 +14,7 @@ platform=${PW_PLATFORM_HOST:-}
 platform=${platform#*://}  # PW_PLATFORM_HOST may or may not carry the scheme
 status=0
 "$python" -m mpi_render.report --dashboard "http://127.0.0.1:$port/" --run "$run_id" || status=$?
-echo "dashboard: https://${platform:-<platform host>}/me/session/${PW_USER:-<user>}/$session/?run=$run_id"
+url=https://${platform:-<platform host>}/me/session/${PW_USER:-<user>}/$session/
+echo "dashboard: $url?run=$run_id"
 echo "the dashboard stays up until this workflow run is cancelled"
 exit "$status"

@@ -181,7 +181,8 @@ class Executor:
                 self.lock.wait(1)
         bad = [j for j in jobs if self.status[j] != "success"]
         if bad:
-            raise AssertionError(f"jobs {bad} ended {[self.status[j] for j in bad]}\n{self.report()}")
+            states = [self.status[j] for j in bad]
+            raise AssertionError(f"jobs {bad} ended {states}\n{self.report()}")
 
     def report(self) -> str:
         return "\n".join(f"=== job {name} ({self.status[name]})\n" + "".join(lines)[-5000:]
