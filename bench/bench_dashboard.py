@@ -7,8 +7,8 @@ Run: ``.venv/bin/python bench/bench_dashboard.py [--quick]``. Prints markdown ta
   connections by one process, or by two processes at once (one per site), to a fresh run.
   Tiles/s stored = tiles / (last answer - first request); every batch answer is a 200 and the
   run reports every tile stored afterwards. Target >= 3000 tiles/s.
-* **Fan-out**: 50 WebSocket clients (one asyncio process, Tornado's client) join a run, then
-  one poster sends the 1024 tiles at a paced 500 tiles/s. Latency per delivered frame =
+* **Fan-out**: 50 WebSocket clients (one asyncio process, the lean reader of ``wsclient.py``)
+  join a run, then one poster sends the 1024 tiles at a paced 500 tiles/s. Latency per delivered frame =
   receive time - ``stored_at`` of its header (both ``time.time()`` on this machine). Target
   p99 < 50 ms.
 * **Memory**: a fresh dashboard stores a 32x32 run of 512 px tiles; VmRSS / VmHWM of the
@@ -22,8 +22,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import harness
+import wsclient
 from harness import BatchPoster, Dashboard, create_run, run_doc
 
 BATCH_TILES = 32
@@ -86,50 +88,22 @@ def ingest_round(dash: Dashboard, tiles, run_id: str, n_clients: int) -> tuple[f
     return len(tiles) / (max(e for _, e in spans) - min(s for s, _ in spans)), cpu_ms_per_tile
 
 
-async def _fanout_clients(ws_url: str, n_clients: int, n_tiles: int, ready, timeout_s: float):
-    from tornado.websocket import websocket_connect
-
-    from dashboard.protocol import decode_frame
-
-    conns = [await websocket_connect(ws_url, max_message_size=64 << 20)
-             for _ in range(n_clients)]
-    for conn in conns:
-        hello = await conn.read_message()
-        if not isinstance(hello, str):
-            raise RuntimeError("first WebSocket message was not the JSON hello")
-    ready.set()
-
-    async def receive(conn) -> list[float]:
-        latencies = []
-        while len(latencies) < n_tiles:
-            msg = await conn.read_message()
-            now = time.time()
-            if msg is None:
-                raise RuntimeError(f"WebSocket closed after {len(latencies)} tiles")
-            if isinstance(msg, bytes):
-                header, _ = decode_frame(msg)
-                latencies.append(now - header["stored_at"])
-        conn.close()
-        return latencies
-
-    per_client = await asyncio.wait_for(asyncio.gather(*(receive(c) for c in conns)), timeout_s)
-    return [lat for client in per_client for lat in client]
-
-
-def _client_worker(ws_url, n_clients, n_tiles, ready, results):
+def _client_worker(url: str, path: str, n_clients: int, n_tiles: int, ready, results):
+    parts = urlsplit(url)
     started = time.process_time()
-    latencies = asyncio.run(_fanout_clients(ws_url, n_clients, n_tiles, ready, 120))
+    latencies = asyncio.run(wsclient.read_tiles(parts.hostname, parts.port, path, n_clients,
+                                                n_tiles, ready.set, 120))
     results.put((latencies, time.process_time() - started))
 
 
 def fanout_round(dash: Dashboard, tiles, run_id: str, n_clients: int) -> dict:
     """Pace ``tiles`` at FANOUT_RATE into a run watched by ``n_clients`` sockets."""
     create_run(dash, run_id, 32, 256)
-    ws_url = dash.url.replace("http://", "ws://") + f"api/runs/{run_id}/ws?since=0"
+    path = f"{urlsplit(dash.url).path}api/runs/{run_id}/ws?since=0"
     ctx = multiprocessing.get_context("fork")
     ready, results = ctx.Event(), ctx.Queue()
     clients = ctx.Process(target=_client_worker,
-                          args=(ws_url, n_clients, len(tiles), ready, results))
+                          args=(dash.url, path, n_clients, len(tiles), ready, results))
     clients.start()
     if not ready.wait(60):
         clients.kill()
