@@ -18,11 +18,13 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from mpi_render.config import RenderConfig
+
+from .runstate import RunState
 
 DB_NAME = "dashboard.sqlite3"
 _SCHEMA = """
@@ -54,70 +56,6 @@ class StorageFull(StoreError):
 
 class StorageUnavailable(StoreError):
     """The database cannot be written (read-only, I/O error) (answer 503); nothing was stored."""
-
-
-@dataclass
-class SiteStats:
-    """Incremental per-site counters; ``render_ms_count`` counts tiles that reported render_ms."""
-
-    owned: int
-    stored: int = 0
-    render_ms_sum: float = 0.0
-    render_ms_count: int = 0
-    first_at: float | None = None
-    last_at: float | None = None
-
-    def add(self, render_ms, stored_at: float) -> None:
-        self.stored += 1
-        if isinstance(render_ms, (int, float)) and not isinstance(render_ms, bool):
-            self.render_ms_sum += render_ms
-            self.render_ms_count += 1
-        self.first_at = stored_at if self.first_at is None else min(self.first_at, stored_at)
-        self.last_at = stored_at if self.last_at is None else max(self.last_at, stored_at)
-
-    def doc(self) -> dict:
-        mean = self.render_ms_sum / self.render_ms_count if self.render_ms_count else None
-        return {"owned": self.owned, "stored": self.stored, "render_ms_mean": mean,
-                "first_at": self.first_at, "last_at": self.last_at}
-
-
-@dataclass
-class RunState:
-    """What the dashboard knows about one run, kept in memory (rebuilt from SQLite at open)."""
-
-    run_id: str
-    config: RenderConfig
-    created_at: float
-    seq: int = 0
-    digests: dict[int, bytes] = field(default_factory=dict)  # tile index -> sha256 of the PNG
-    sites: dict[str, SiteStats] = field(default_factory=dict)
-
-    @classmethod
-    def new(cls, run_id: str, config: RenderConfig, created_at: float) -> "RunState":
-        owned = config.owned()
-        return cls(run_id, config, created_at,
-                   sites={site: SiteStats(len(tiles)) for site, tiles in owned.items()})
-
-    @property
-    def complete(self) -> bool:
-        return len(self.digests) == self.config.total_tiles
-
-    def summary(self) -> dict:
-        """The entry of ``GET api/runs``."""
-        return {"id": self.run_id, "created_at": self.created_at,
-                "total": self.config.total_tiles, "stored": len(self.digests),
-                "complete": self.complete}
-
-    def doc(self) -> dict:
-        """The document of ``GET api/runs/{id}`` (see docs/API.md)."""
-        grid = self.config.grid
-        missing = [{"row": t // grid, "col": t % grid, "site": site}
-                   for site, tiles in self.config.owned().items()
-                   for t in tiles if t not in self.digests]
-        missing.sort(key=lambda m: (m["row"], m["col"]))
-        return {**self.summary(), "config": self.config.run_json(), "seq": self.seq,
-                "sites": {name: stats.doc() for name, stats in self.sites.items()},
-                "missing": missing}
 
 
 @dataclass(frozen=True)

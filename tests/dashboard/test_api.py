@@ -1,6 +1,5 @@
 """HTTP API on make_app(): runs, ingest (every bad input -> right 4xx, nothing stored), images."""
 import io
-import json
 import sqlite3
 
 import pytest

@@ -211,3 +211,28 @@ class SlowClientTest(DashboardTestCase):
         finally:
             slow.close()
             fast.close()
+
+
+class AllowedOriginsTest(DashboardTestCase):
+    app_options = {"allowed_origins": ["https://OK.example/, http://b.example:8080"]}
+
+    @gen_test(timeout=30)
+    async def test_listed_origins_are_accepted_and_others_refused(self):
+        for origin in ("https://ok.example", "http://b.example:8080"):
+            conn = await self.ws_connect("api/ws", {"Origin": origin})
+            assert json.loads(await conn.read_message())["type"] == "runs"
+            conn.close()
+        for origin in ("http://ok.example", "http://b.example", "null"):
+            with pytest.raises(HTTPClientError) as refused:
+                await self.ws_connect("api/ws", {"Origin": origin})
+            assert refused.value.code == 403, origin
+
+
+class AnyOriginTest(DashboardTestCase):
+    app_options = {"allowed_origins": ["*"]}
+
+    @gen_test(timeout=30)
+    async def test_star_accepts_any_origin(self):
+        conn = await self.ws_connect("api/ws", {"Origin": "http://anything.example"})
+        assert json.loads(await conn.read_message())["type"] == "runs"
+        conn.close()

@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from dashboard.store import RunConflict, StorageFull, TileConflict, TileStore
+from dashboard.store import RunConflict, StorageFull, StorageUnavailable, TileConflict, TileStore
 from dashboard.testing import small_config, tile_meta, tile_png
 
 
@@ -93,3 +93,12 @@ def test_a_full_database_refuses_the_batch_and_keeps_what_was_stored(tmp_path):
     with sqlite3.connect(tmp_path / "dashboard.sqlite3") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT count(*) FROM tiles").fetchone() == (1,)
+
+
+def test_a_read_only_database_refuses_the_batch_as_unavailable(store):
+    store.create_run("r1", small_config())
+    # root ignores file modes, so make this thread's connection read-only instead
+    store._conn().execute("PRAGMA query_only=1")
+    with pytest.raises(StorageUnavailable, match="not writable"):
+        store.add_tiles("r1", cloud_tiles([0]))
+    assert store.run_doc("r1")["stored"] == 0 and store.last_seq("r1") == 0
