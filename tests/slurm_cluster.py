@@ -34,7 +34,9 @@ NODE_CPUS = 8
 CONF_TEMPLATE = """\
 # Written by tests/slurm_cluster.py: a throw-away single-node cluster.
 ClusterName=mpirender{ctld_port}
-SlurmctldHost={host}
+# Addresses are given, not looked up: a fresh machine may have no /etc/hosts entry for its own
+# name, and then both daemons fail with "Unable to resolve".
+SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={ctld_port}
 SlurmdPort={slurmd_port}
 SlurmUser=root
@@ -66,7 +68,7 @@ InactiveLimit=0
 # MinJobAge/2 (2, 8, 32 s...: a 3 s job took 42 s with the default 300). With 4 it keeps polling
 # every 2 s, and a finished job stays visible for >= 4 s, longer than one poll.
 MinJobAge=4
-NodeName={host} CPUs={cpus} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
 
