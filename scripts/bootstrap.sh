@@ -64,6 +64,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "bootstrap: apt done after ${SECONDS} s"
 fi
 
 if [ ! -x "$venv/bin/python" ]; then
@@ -81,3 +82,4 @@ echo "bootstrap: pip install -e '.[test,numba,mpich]' into $venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --root-user-action=ignore \
   -e "$repo[test,numba,mpich]"
 echo "$want" > "$stamp"
+echo "bootstrap: pip done after ${SECONDS} s"
