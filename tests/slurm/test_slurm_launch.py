@@ -94,7 +94,7 @@ def test_failing_site_job_makes_sbatch_wait_fail(slurm, dashboard, tmp_path):
                         env=sbatch_env(slurm, dashboard, "slurm-bad-grid", "cloud"),
                         cwd=tmp_path, timeout_s=JOB_TIMEOUT_S)
     output = job_output(tmp_path)
-    assert proc.returncode != 0, f"{proc.stdout}\n{output}"
+    assert proc.returncode == 2, f"{proc.stdout}\n{output}"  # mpi-render's bad-input code
     assert "3 tasks" in output and "grid" in output, output
 
 
