@@ -16,15 +16,15 @@ DEMO_ARGS ?=
 MPI_STAGE_TIMEOUT_S ?= 900
 FAILED    := $(VENV)/.make-test-failed
 
-export MPI_RENDER_VENV := $(abspath $(VENV))
+BOOTSTRAP := MPI_RENDER_VENV=$(abspath $(VENV)) bash scripts/bootstrap.sh
 
 .PHONY: venv demo test bench thumbnail
 
 venv:
-	@bash scripts/bootstrap.sh demo
+	@$(BOOTSTRAP) demo
 
 demo:
-	@bash scripts/bootstrap.sh demo
+	@$(BOOTSTRAP) demo
 	$(VENV)/bin/mpi-render-demo $(DEMO_ARGS)
 
 # $(call stage,NAME,COMMAND): run COMMAND, print its wall time and exit code, and remember a
@@ -39,7 +39,7 @@ mpi_pytest = timeout -k 10 $(MPI_STAGE_TIMEOUT_S) $(MPIEXEC) -n $(1) $(PY) -m mp
 	--with-mpi -m mpi -p no:cacheprovider tests/mpi
 
 test:
-	@start=$$(date +%s); bash scripts/bootstrap.sh test; \
+	@start=$$(date +%s); $(BOOTSTRAP) test || exit 1; \
 	echo "== stage 'bootstrap': $$(( $$(date +%s) - start )) s"
 	@rm -f $(FAILED)
 	@$(call stage,pytest not mpi,$(PY) -m pytest -m "not mpi" tests)
@@ -49,7 +49,7 @@ test:
 	  rm -f $(FAILED); exit 1; fi; echo "== all test stages passed"
 
 bench:
-	@bash scripts/bootstrap.sh bench
+	@$(BOOTSTRAP) bench
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 # The workflow's catalogue picture: 4 x 4 tiles of 128 px rendered by mpi-render itself (two ranks,
@@ -58,7 +58,7 @@ THUMB_DIR   := build/thumbnail
 THUMB_FLAGS := --grid 4 --tile 128 --palette electric --max-iter 256 --site thumb --sites thumb
 
 thumbnail:
-	@bash scripts/bootstrap.sh demo
+	@$(BOOTSTRAP) demo
 	rm -rf $(THUMB_DIR)
 	$(MPIEXEC) -n 2 $(PY) -m mpi4py -m mpi_render $(THUMB_FLAGS) --out $(THUMB_DIR)
 	$(PY) scripts/mosaic.py $(THUMB_DIR) 4 thumbnail.png
