@@ -165,16 +165,22 @@ class TilesHandler(BaseHandler):
         length = self.request.headers.get("Content-Length", "0")
         if length.isdigit() and int(length) > limit:
             raise ApiError(413, f"batch body is {length} bytes, the limit is {limit} (--max-body)")
-        self.request.connection.set_max_body_size(limit + 1)
+        # A chunked body has no Content-Length: read on past the limit (discarding) so the
+        # answer can be a JSON 413; Tornado itself cuts the connection at twice the limit.
+        self.request.connection.set_max_body_size(2 * limit)
         self.chunks, self.received = [], 0
 
     def data_received(self, chunk: bytes):
         self.received += len(chunk)
-        if self.received > self.services.max_body_bytes:
-            raise ApiError(413, f"batch body exceeds {self.services.max_body_bytes} bytes")
-        self.chunks.append(chunk)
+        if self.received <= self.services.max_body_bytes:
+            self.chunks.append(chunk)
+        else:
+            self.chunks = []
 
     async def post(self, run_id: str):
+        if self.received > self.services.max_body_bytes:
+            raise ApiError(413, f"batch body exceeds {self.services.max_body_bytes} bytes "
+                                "(--max-body)")
         body, self.chunks = b"".join(self.chunks), []
         content_type = self.request.headers.get("Content-Type", "")
         try:

@@ -1,5 +1,6 @@
 """HTTP API on make_app(): runs, ingest (every bad input -> right 4xx, nothing stored), images."""
 import io
+import json
 import sqlite3
 
 import pytest
@@ -201,3 +202,18 @@ class LimitsTest(DashboardTestCase):
         with sqlite3.connect(self.store.path) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             assert conn.execute("SELECT count(*) FROM tiles").fetchone() == (stored,)
+
+    def test_a_chunked_body_over_the_limit_is_413_too(self):
+        self.create_run("r1")
+
+        async def produce(write):  # no Content-Length: 96 KB, over the 64 KB limit
+            for _ in range(24):
+                await write(b"x" * 4096)
+
+        response = self.fetch("/api/runs/r1/tiles", method="POST", body_producer=produce,
+                              headers={"Authorization": f"Bearer {self.token}",
+                                       "Content-Type": "multipart/form-data; boundary=B"},
+                              raise_error=False)
+        assert response.code == 413, (response.code, response.body)
+        assert "exceeds" in json.loads(response.body)["error"]
+        assert self.api("GET", "api/runs/r1", token=None)[1]["stored"] == 0
