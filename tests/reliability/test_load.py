@@ -71,12 +71,13 @@ def _check_receptions(config: RenderConfig, answers, doc: dict, receptions, log:
 
 
 def _run_with_watchers(tmp_path, config: RenderConfig, noise_rows: int, readers: int):
+    """Post a run while readers and a stalled client watch; the stalled one is read last."""
     tiles = {site: site_tiles(config, site, noise_rows) for site in config.sites}
     with Dashboard(tmp_path / "dash") as dashboard:
         create_run(dashboard.url, dashboard.token, "load", config)
         stalled, answers, posted_at, receptions = asyncio.run(
             _watch_run(dashboard, "load", config, tiles, readers))
-        stalled_result = stalled.drain(timeout_s=20)
+        stalled_result = stalled.drain(timeout_s=20, until_tiles=config.total_tiles)
         status, doc = dashboard.api("GET", "api/runs/load")
         log = dashboard.log()
     _check_receptions(config, answers, doc, receptions, log)
@@ -90,7 +91,10 @@ def _run_with_watchers(tmp_path, config: RenderConfig, noise_rows: int, readers:
 
 def test_fifty_readers_get_every_tile_of_a_two_site_run_exactly_once(tmp_path):
     config = RenderConfig(grid=32, tile_px=256, max_iter=256)
-    _run_with_watchers(tmp_path, config, LOAD_NOISE_ROWS, READERS)
+    (tiles, _code, closed), log = _run_with_watchers(tmp_path, config, LOAD_NOISE_ROWS, READERS)
+    # ~5 MB per client is within the 8 MiB budget: the client that reads only at the end is
+    # kept, and loses nothing.
+    assert (tiles, closed) == (config.total_tiles, False), log
 
 
 def test_a_client_that_never_reads_is_dropped_and_the_others_get_everything(tmp_path):

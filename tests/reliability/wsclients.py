@@ -85,13 +85,15 @@ class StalledClient:
             raise ConnectionError(f"handshake refused: {status_line!r}")
         self.buffer = b""
 
-    def drain(self, timeout_s: float) -> tuple[int, int | None, bool]:
-        """Read until the server closes the connection (or ``timeout_s`` passes).
+    def drain(self, timeout_s: float, until_tiles: int | None = None) -> tuple[int, int | None,
+                                                                           bool]:
+        """Read until the server closes the connection, ``until_tiles`` tile frames arrived,
+        or ``timeout_s`` passed.
 
         Returns:
             ``(tile_frames, close_code, closed)``: binary frames received, the close frame's
             code if one arrived (a server that aborts a full connection sends none), and
-            whether the server closed the connection before the deadline.
+            whether the server closed the connection.
         """
         deadline = time.monotonic() + timeout_s
         self.sock.settimeout(1)
@@ -105,19 +107,28 @@ class StalledClient:
                 chunk = b""
             closed = not chunk
             self.buffer += chunk
+            if until_tiles is not None and _count_frames(self.buffer)[0] >= until_tiles:
+                break
         self.sock.close()
         return (*_count_frames(self.buffer), closed)
 
 
 def _count_frames(data: bytes) -> tuple[int, int | None]:
-    """Parse unmasked server frames: count binary frames, return the close code if any."""
+    """Parse unmasked server frames: count complete binary frames, return the close code if any.
+
+    A frame cut short (the connection was aborted, or more is still to come) is not counted.
+    """
     tiles, close_code, pos = 0, None, 0
     while pos + 2 <= len(data):
-        opcode, length, pos = data[pos] & 0x0F, data[pos + 1] & 0x7F, pos + 2
-        if length == 126:
-            (length,), pos = struct.unpack(">H", data[pos:pos + 2]), pos + 2
-        elif length == 127:
-            (length,), pos = struct.unpack(">Q", data[pos:pos + 8]), pos + 8
+        opcode, length = data[pos] & 0x0F, data[pos + 1] & 0x7F
+        extra = {126: 2, 127: 8}.get(length, 0)
+        if pos + 2 + extra > len(data):
+            break
+        if extra:
+            length = int.from_bytes(data[pos + 2:pos + 2 + extra], "big")
+        pos += 2 + extra
+        if pos + length > len(data):
+            break
         payload, pos = data[pos:pos + length], pos + length
         if opcode == 0x2:
             tiles += 1
