@@ -36,7 +36,7 @@ class Reception:
 
 
 async def read_run(ws_url: str, total: int, timeout_s: float) -> Reception:
-    """Connect to ``ws_url`` and read until ``total`` tiles arrived (or fail after ``timeout_s``)."""
+    """Connect to ``ws_url`` and read until ``total`` tiles arrived (fail after ``timeout_s``)."""
     got = Reception()
     conn = await tornado.websocket.websocket_connect(ws_url, max_message_size=64 << 20)
     try:
