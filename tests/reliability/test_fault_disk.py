@@ -3,8 +3,8 @@
 Disk full (a 2 MiB tmpfs as data directory, grown to 64 MiB to give space back): ingest answers
 507 with a JSON error, stores nothing of the refused batch and leaves the stored runs intact; a
 real site job that posts meanwhile keeps its tiles and retries, and delivers them all once space
-is back. Read-only data
-directory: the dashboard refuses to start (exit 2, one line) and leaves the data untouched.
+is back. Read-only data directory: the dashboard refuses to start (exit 2, one line) and leaves
+the data untouched.
 """
 from __future__ import annotations
 
