@@ -33,7 +33,8 @@ CACHE_DIR = Path(os.environ.get("MPI_RENDER_BENCH_CACHE", "/tmp/mpi-render-bench
 
 __all__ = ["Dashboard", "free_port", "mpi_env", "mpiexec", "run", "VENV_BIN", "REPO", "median",
            "percentile", "table", "machine_line", "tile_set", "BatchPoster", "create_run",
-           "run_doc", "proc_memory_kb", "proc_cpu_s", "bench_args", "replay_headers"]
+           "run_doc", "proc_memory_kb", "proc_cpu_s", "descendants_cpu_s", "bench_args",
+           "replay_headers"]
 
 
 def median(values) -> float:
@@ -196,8 +197,39 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
 
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds used so far by a process (``/proc/PID/stat``)."""
+    return _stat_cpu(_read_stat(pid))
+
+
+def descendants_cpu_s(root_pid: int, exclude: tuple[int, ...] = ()) -> float:
+    """CPU seconds used so far by the live descendants of ``root_pid`` (not by ``root_pid``
+    itself), skipping the subtrees rooted at the pids in ``exclude``."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            fields = _read_stat(int(name))
+        except OSError:  # the process ended while we looked
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+        cpu[int(name)] = _stat_cpu(fields)
+    total, todo = 0.0, [root_pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in exclude:
+                total += cpu[child]
+                todo.append(child)
+    return total
+
+
+def _read_stat(pid: int) -> list[str]:
+    """Fields of ``/proc/PID/stat`` after the command name (index 1 = ppid, 11/12 = times)."""
     with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def _stat_cpu(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
