@@ -98,6 +98,7 @@ class Poster:
         self._confirmed: set[tuple[int, int]] = set()
         self._run_confirmed = False
         self._run_written = False
+        self._refusal = "dashboard answered with a retryable error"  # why the last send failed
         self._attempt = 0
         self._next_try_at = 0.0
         self._stopped: str | None = None  # why sending stopped (deadline or a permanent error)
@@ -175,8 +176,7 @@ class Poster:
             self._run_confirmed = True
             return True
         if _retryable(answer):
-            log.warning("PUT run %s answered %d (%s); will retry", self.run_id, answer.status,
-                        answer.error)
+            self._refusal = f"PUT run {self.run_id} answered HTTP {answer.status} ({answer.error})"
             return False
         if answer.status == 409:
             raise _Permanent(f"run {self.run_id} already exists on {self.client.url} with a "
@@ -263,7 +263,7 @@ class Poster:
                     self._pending.pop(0)
                     self._attempt = 0
                     continue
-                reason = "dashboard answered with a retryable error"
+                reason = self._refusal
             except TRANSPORT_ERRORS as exc:
                 reason = f"dashboard unreachable ({exc})"
             except _Permanent as exc:
@@ -298,6 +298,8 @@ class Poster:
             self._run_confirmed = False
             return self._send(batch, recreated=True)
         if _retryable(answer):
+            self._refusal = (f"dashboard answered HTTP {answer.status} ({answer.error}) to a "
+                             f"batch of {len(batch.keys)} tiles")
             if answer.retry_after_s is not None:
                 self._next_try_at = time.monotonic() + min(answer.retry_after_s, 60.0)
             return False

@@ -39,7 +39,8 @@ def deliver(poster: Poster, indices) -> object:
     return poster.close()
 
 
-def test_a_flaky_dashboard_loses_nothing_and_stores_nothing_twice(tmp_path):
+def test_a_flaky_dashboard_loses_nothing_and_stores_nothing_twice(tmp_path, caplog):
+    caplog.set_level("WARNING", logger="mpi_render.publish")
     with FakeDashboard() as fake:
         fake.failures = ["503", "drop", "store-then-500", "429", "500", "drop"]
         delivery = deliver(make_poster(fake.url, tmp_path / "spool"), range(70))
@@ -49,6 +50,7 @@ def test_a_flaky_dashboard_loses_nothing_and_stores_nothing_twice(tmp_path):
     assert all(fake.tiles[tile_position(9, i)] == tile(i)[1] for i in range(70))
     assert set(fake.fresh_stores.values()) == {1}
     assert not (tmp_path / "spool").exists()
+    assert "HTTP 503" in caplog.text  # an operator sees why a site is retrying
 
 
 def test_batches_flush_by_count_and_by_bytes(tmp_path):
