@@ -33,18 +33,14 @@ stage = start=$$(date +%s); $(2); rc=$$?; \
 	echo "== stage '$(1)': exit $$rc after $$(( $$(date +%s) - start )) s"; \
 	[ $$rc -eq 0 ] || echo "$(1) (exit $$rc)" >> $(FAILED)
 
-# Each rank of an MPI stage runs the same pytest session; the cache plugin is off because every
-# rank would write .pytest_cache at once.
-mpi_pytest = timeout -k 10 $(MPI_STAGE_TIMEOUT_S) $(MPIEXEC) -n $(1) $(PY) -m mpi4py -m pytest \
-	--with-mpi -m mpi -p no:cacheprovider tests/mpi
 
 test:
 	@start=$$(date +%s); $(BOOTSTRAP) test || exit 1; \
 	echo "== stage 'bootstrap': $$(( $$(date +%s) - start )) s"
 	@rm -f $(FAILED)
 	@$(call stage,pytest not mpi,$(PY) -m pytest -m "not mpi" tests)
-	@$(call stage,mpi -n 2,$(call mpi_pytest,2))
-	@$(call stage,mpi -n 4,$(call mpi_pytest,4))
+	@$(call stage,mpi -n 2,bash scripts/test-mpi.sh $(VENV) 2 $(MPI_STAGE_TIMEOUT_S))
+	@$(call stage,mpi -n 4,bash scripts/test-mpi.sh $(VENV) 4 $(MPI_STAGE_TIMEOUT_S))
 	@if [ -s $(FAILED) ]; then echo "== FAILED stages:"; sed 's/^/   /' $(FAILED); \
 	  rm -f $(FAILED); exit 1; fi; echo "== all test stages passed"
 
