@@ -28,7 +28,9 @@ fixed per-process costs are measured one by one.
 """
 from __future__ import annotations
 
+import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,7 @@ import harness
 from harness import VENV_BIN, Dashboard, mpi_env, mpiexec
 
 SITES = ("cloud", "onprem")
-JOB_TIMEOUT_S = 600
+JOB_TIMEOUT_S = 240
 
 
 def site_command(dash: Dashboard, run_id: str, site: str, grid: int, tile_px: int,
@@ -55,34 +57,42 @@ def run_jobs(commands: list[list[str]], workdir: Path) -> list[float]:
     """Start ``commands`` together, wait for all; returns each one's exit time (epoch s).
 
     Raises:
-        RuntimeError: a job exited non-zero or outlived JOB_TIMEOUT_S (its output attached).
+        RuntimeError: a job exited non-zero or outlived JOB_TIMEOUT_S (every job's output
+            attached).
     """
     logs = [open(workdir / f"job{i}.log", "w+") for i in range(len(commands))]
+    # Each job in its own session, so a hung job is killed whole (mpiexec, proxy and ranks).
     procs = [subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=mpi_env(),
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, start_new_session=True)
              for cmd, log in zip(commands, logs)]
     ends = [None] * len(procs)
     deadline = time.monotonic() + JOB_TIMEOUT_S
     try:
-        while None in ends:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"site jobs still running after {JOB_TIMEOUT_S} s")
+        while None in ends and time.monotonic() < deadline:
             for i, proc in enumerate(procs):
                 if ends[i] is None and proc.poll() is not None:
                     ends[i] = time.time()
             time.sleep(0.01)
-        for cmd, proc, log in zip(commands, procs, logs):
-            if proc.returncode != 0:
-                log.seek(0)
-                raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{log.read()[-3000:]}")
+        failed = [proc.returncode for proc in procs if proc.returncode != 0]
+        if failed:
+            why = (f"exited {failed}" if None not in ends
+                   else f"still running after {JOB_TIMEOUT_S} s")
+            raise RuntimeError(f"site jobs {why}\n" + "\n".join(
+                f"--- {' '.join(cmd)}\n{_tail(log)}" for cmd, log in zip(commands, logs)))
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
         for log in logs:
             log.close()
     return ends
+
+
+def _tail(log, chars: int = 3000) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()[-chars:]
 
 
 def e2e_round(dash: Dashboard, workdir: Path, run_id: str, grid: int, tile_px: int) -> dict:
@@ -91,7 +101,10 @@ def e2e_round(dash: Dashboard, workdir: Path, run_id: str, grid: int, tile_px: i
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     dash_cpu_before = harness.proc_cpu_s(dash.proc.pid)
     launched = time.time()
-    exits = run_jobs(commands, workdir)
+    try:
+        exits = run_jobs(commands, workdir)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}\n--- dashboard log\n{dash.log()}") from None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     jobs_cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     dash_cpu_s = harness.proc_cpu_s(dash.proc.pid) - dash_cpu_before
