@@ -8,7 +8,6 @@ setup(
     python_requires=">=3.9",
     packages=["mpi_render", "dashboard"],
     package_data={"dashboard": ["static/*", "static/*/*", "templates/*"]},
-    include_package_data=True,
     install_requires=[
         "mpi4py>=4.0",
         "numpy>=1.24",
