@@ -6,9 +6,10 @@ const MAGIC = [0x4d, 0x52, 0x54, 0x31]; // "MRT1"
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Split one tile frame into its header and PNG.
+ * Read one tile frame's header; the PNG is left in place (decoded later, off the main thread).
  * @param {ArrayBuffer} buffer the whole binary message
- * @returns {{header: object, png: Blob}} header = {seq, row, col, site, rank, host, render_ms, ...}
+ * @returns {{header: object, pngOffset: number}} header = {seq, row, col, site, ...};
+ *   the PNG is buffer[pngOffset:]
  * @throws {Error} bad magic, or a header length that runs past the end of the frame
  */
 export function decodeFrame(buffer) {
@@ -21,7 +22,5 @@ export function decodeFrame(buffer) {
     throw new Error("tile frame header runs past the end of the frame");
   }
   const header = JSON.parse(utf8.decode(new Uint8Array(buffer, 8, headerBytes)));
-  // A view, not a copy: the Blob constructor copies the bytes once anyway.
-  const png = new Blob([new Uint8Array(buffer, 8 + headerBytes)], { type: "image/png" });
-  return { header, png };
+  return { header, pngOffset: 8 + headerBytes };
 }

@@ -1,5 +1,6 @@
 // Wiring: which run to show, its socket, the model, the canvas, and the timers that refresh text.
 
+import { BorderLayer } from "./borders.js";
 import { drawThroughput } from "./chart.js";
 import { decodeFrame } from "./frame.js";
 import { Mosaic } from "./mosaic.js";
@@ -21,7 +22,8 @@ const page = {
   chartDrawnAt: 0,
   chartStored: -1,
 };
-const mosaic = new Mosaic($.mosaic, $.overlay);
+const borders = new BorderLayer($.overlay);
+const mosaic = new Mosaic($.mosaic, borders);
 
 /** Relative API URL of the current run (relative: the page may sit under a proxy prefix). */
 function runUrl(suffix = "") {
@@ -75,7 +77,8 @@ async function loadOwners(stats) {
   const doc = await response.json();
   stats.setMissing(doc.missing || []);
   for (const [key, site] of stats.owner) {
-    mosaic.outlineMissing(Math.floor(key / stats.grid), key % stats.grid, stats.sites.get(site)?.colour);
+    const colour = stats.sites.get(site)?.colour ?? "#5c6370";
+    borders.mark(Math.floor(key / stats.grid), key % stats.grid, colour, false);
   }
   page.view.updateMissing();
 }
@@ -83,10 +86,11 @@ async function loadOwners(stats) {
 function receiveFrame(buffer) {
   const stats = page.stats;
   if (!stats) return;
-  const { header, png } = decodeFrame(buffer);
+  const { header, pngOffset } = decodeFrame(buffer);
   if (!stats.add(header)) return; // a repeat of a tile already held
   page.socket.lastSeq = stats.lastSeq;
-  mosaic.add(header.row, header.col, png, stats.sites.get(header.site)?.colour ?? "#ffffff");
+  const colour = stats.sites.get(header.site)?.colour ?? "#ffffff";
+  mosaic.add(header.row, header.col, buffer, pngOffset, colour);
 }
 
 function receiveControl(msg) {

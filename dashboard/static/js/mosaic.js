@@ -1,29 +1,73 @@
-// The overview canvas: tiles decoded in parallel off the main thread, drawn in one
-// requestAnimationFrame per batch; site borders and missing-tile outlines on a second canvas.
+// The overview canvas: tiles decoded in parallel by a pool of workers and drawn in batches,
+// one requestAnimationFrame per batch, at most ~10 batches a second (every repaint of a large
+// canvas costs the browser real time, so a late join's 1024 tiles must not cause 1024 paints).
 
-/** Largest overview side in px: a 32x32 grid of 512 px tiles (16384 px) is drawn at 1/4. */
-export const OVERVIEW_MAX_PX = 4096;
+/**
+ * Largest overview side in px: a 32 x 32 grid of 512 px tiles (16384 px) is drawn at 1/8.
+ * Browsers cap a canvas near 16384^2; 2048 is about what a large screen shows of the panel, and
+ * a late join of 1024 tiles measured ~20 % less browser CPU than with a 4096 px canvas
+ * (every batch repaints the whole canvas). Full resolution is one click (or the mosaic link) away.
+ */
+export const OVERVIEW_MAX_PX = 2048;
 
 /** Side of one tile on the overview in px (an integer, so tiles never overlap or leave seams). */
 export function cellPx(grid, tilePx) {
   return Math.max(1, Math.min(tilePx, Math.floor(OVERVIEW_MAX_PX / grid)));
 }
 
+/** Least time between two batches, in ms. */
+const BATCH_INTERVAL_MS = 100;
+
+/** Decode workers: one per core up to 4 (decoding is the bulk of a late join's work). */
+const DECODERS = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
+
+/** A pool of decode workers; decode() resolves to an ImageBitmap of the requested size. */
+class DecoderPool {
+  constructor(size) {
+    this.next = 0;
+    this.pending = new Map(); // id -> {resolve, reject}
+    this.workers = Array.from({ length: size }, () => {
+      // Relative to this module, so it works under any proxy prefix.
+      const worker = new Worker(new URL("./decode-worker.js", import.meta.url));
+      worker.onmessage = (event) => this.settle(event.data);
+      return worker;
+    });
+  }
+
+  /** Decode the PNG at buffer[offset:] (the buffer is transferred, unusable afterwards). */
+  decode(buffer, offset, cellPx) {
+    const id = this.next;
+    this.next += 1;
+    const worker = this.workers[id % this.workers.length];
+    worker.postMessage({ id, buffer, offset, cellPx }, [buffer]);
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+
+  settle({ id, bitmap, error }) {
+    const { resolve, reject } = this.pending.get(id);
+    this.pending.delete(id);
+    if (error) reject(new Error(error));
+    else resolve(bitmap);
+  }
+}
+
 export class Mosaic {
   /**
    * @param {HTMLCanvasElement} imageCanvas the tiles themselves (nothing else is drawn there)
-   * @param {HTMLCanvasElement} overlayCanvas borders and outlines, stacked on top
+   * @param {BorderLayer} borders the site borders stacked on top
    */
-  constructor(imageCanvas, overlayCanvas) {
+  constructor(imageCanvas, borders) {
     this.image = imageCanvas.getContext("2d", { alpha: false });
-    this.overlay = overlayCanvas.getContext("2d");
+    this.borders = borders;
+    this.decoders = new DecoderPool(DECODERS);
     this.generation = 0; // bumped by reset(); decodes of an older run are thrown away
     this.queue = [];
     this.frameRequested = false;
+    this.lastBatchAt = -Infinity;
     this.drawn = 0;
   }
 
-  /** Size both canvases for a grid x grid run of tilePx tiles and clear them. */
+  /** Size the canvas for a grid x grid run of tilePx tiles and clear it. */
   reset(grid, tilePx) {
     this.generation += 1;
     this.queue.forEach(({ bitmap }) => bitmap.close());
@@ -31,70 +75,53 @@ export class Mosaic {
     this.grid = grid;
     this.cell = cellPx(grid, tilePx);
     const sidePx = this.cell * grid;
-    for (const ctx of [this.image, this.overlay]) {
-      ctx.canvas.width = sidePx;
-      ctx.canvas.height = sidePx;
-    }
+    this.image.canvas.width = sidePx;
+    this.image.canvas.height = sidePx;
+    this.borders.reset(grid);
     this.image.fillStyle = "#0b0e14";
     this.image.fillRect(0, 0, sidePx, sidePx);
     this.drawn = 0;
     this.image.canvas.dataset.tilesDrawn = "0";
   }
 
-  /** Dashed outline, in the owner's colour, of a tile that has not arrived yet. */
-  outlineMissing(row, col, colour) {
-    const ctx = this.overlay;
-    const inset = this.borderPx() / 2;
-    ctx.save();
-    ctx.globalAlpha = 0.55;
-    ctx.setLineDash([Math.max(2, this.cell / 10), Math.max(2, this.cell / 12)]);
-    ctx.strokeStyle = colour || "#5c6370";
-    ctx.lineWidth = this.borderPx();
-    ctx.strokeRect(col * this.cell + inset, row * this.cell + inset,
-      this.cell - 2 * inset, this.cell - 2 * inset);
-    ctx.restore();
-  }
-
-  /** Queue one tile: the PNG is decoded (and downscaled) by the browser off the main thread. */
-  add(row, col, png, colour) {
+  /**
+   * Queue one tile: the PNG at buffer[pngOffset:] is decoded and downscaled by a worker, then
+   * drawn with the other tiles ready by the next animation frame. The buffer is transferred.
+   */
+  add(row, col, buffer, pngOffset, colour) {
     const generation = this.generation;
-    const size = { resizeWidth: this.cell, resizeHeight: this.cell, resizeQuality: "medium" };
-    createImageBitmap(png, size).then((bitmap) => {
+    this.decoders.decode(buffer, pngOffset, this.cell).then((bitmap) => {
       if (generation !== this.generation) {
         bitmap.close();
         return;
       }
       this.queue.push({ row, col, bitmap, colour });
-      if (!this.frameRequested) {
-        this.frameRequested = true;
-        requestAnimationFrame(() => this.flush());
-      }
+      this.schedule();
     }, (err) => console.warn(`tile r${row}c${col} is not a decodable PNG`, err));
+  }
+
+  schedule() {
+    if (this.frameRequested) return;
+    this.frameRequested = true;
+    const waitMs = this.lastBatchAt + BATCH_INTERVAL_MS - performance.now();
+    const frame = () => requestAnimationFrame(() => this.flush());
+    if (waitMs > 0) setTimeout(frame, waitMs);
+    else frame();
   }
 
   flush() {
     this.frameRequested = false;
+    this.lastBatchAt = performance.now();
     const batch = this.queue;
     this.queue = [];
-    const border = this.borderPx();
-    const ctx = this.overlay;
     for (const { row, col, bitmap, colour } of batch) {
-      const x = col * this.cell;
-      const y = row * this.cell;
-      this.image.drawImage(bitmap, x, y);
+      this.image.drawImage(bitmap, col * this.cell, row * this.cell);
       bitmap.close();
-      ctx.clearRect(x, y, this.cell, this.cell);
-      ctx.strokeStyle = colour;
-      ctx.lineWidth = border;
-      ctx.strokeRect(x + border / 2, y + border / 2, this.cell - border, this.cell - border);
+      this.borders.mark(row, col, colour, true);
     }
     this.drawn += batch.length;
     // Exposed for tests and the replay benchmark: how many tiles are on the canvas.
     this.image.canvas.dataset.tilesDrawn = String(this.drawn);
-  }
-
-  borderPx() {
-    return this.cell >= 96 ? 2 : 1;
   }
 
   /** The tile under a point given in CSS px relative to the canvas, or null outside it. */
