@@ -1,25 +1,164 @@
-"""The numba escape-time backend: blocked SIMD lanes with refill, bit-identical to ``bench/ref.c``.
+"""The numba escape-time backend: register-resident SIMD lanes, bit-identical to ``bench/ref.c``.
 
-"Use numba" alone buys nothing over C scalar (LLVM cannot vectorise a loop with a data-dependent
-exit), so the kernel is written in a form the loop vectoriser takes (shared/bench/KERNELS.md):
-``LANES`` pixels sit in small arrays and a branch-free inner loop over the lanes runs
-``BLOCK_ITERS`` iterations. A lane counts an iteration only while its count equals the step
-number, which makes the "still iterating" mask sticky without a branch; escaped lanes keep
-computing garbage (inf/nan) that is never counted. After each block, finished lanes write their
-count and are refilled from the pixel queue, so no lane idles behind a slow neighbour.
+Why the hot loop is LLVM IR (see ``docs/PERFORMANCE.md``, "Kernel"): written as plain numba
+code, a lane loop ``for l in range(LANES)`` vectorises, but LLVM keeps the lane state in memory
+and reloads x, y and the counter every iteration; interchanging the loops and unrolling still
+left the vectors spilled and the four dependency chains serialised (0.5-0.65x C-AVX2). So
+:func:`_iterate_lanes` is a numba ``@intrinsic`` that emits the iteration directly on vectors of
+``VECTOR_DOUBLES`` doubles (one AVX2 register), ``VECTORS`` independent ones per lane set, so
+the floating-point latency of one chain is hidden behind the others and x, y and the counters
+stay in registers for the whole call. Three vectors (12 lanes) is the largest set whose state
+fits in the 16 AVX2 registers; four spilled and were slower.
+
+Each iteration, per vector, in ref.c's exact operation order (no fastmath anywhere)::
+
+    x2 = x*x; y2 = y*y
+    inside = x2 + y2 <= 4          # ordered compare: false for nan
+    cnt -= inside (as 0 / -1)      # counts the iterations done while inside
+    t = x*y; y = fma(t, 2, ci)     # exactly (t + t) + ci, since 2t is exact (as in ref.c)
+    x = inside ? (x2 - y2) + cr : nan
+
+Poisoning an escaped lane's x with nan makes "escaped" sticky without an activity mask (every
+later ``inside`` is false), which saves one register per vector; a lane that has no pixel
+starts with x = nan and costs nothing. Counts stay exact when a lane runs past its escape.
+
+The driver, :func:`escape_counts_flat`, works in two stages per image row:
+
+1. **group pass** (like ref.c's ``g4``): adjacent pixels of the row fill a lane set and iterate
+   together until all escaped, or ``GROUP_ITERS`` iterations. Exterior pixels (most of a full
+   view) finish here with no refill bookkeeping. With ``precheck``, pixels inside the main
+   cardioid / period-2 bulb get ``max_iter`` and an idle lane.
+2. **refill** (like ref.c's ``r8``): the group pass's survivors, with their state, queue for a
+   second lane set that iterates in blocks of ``BLOCK_ITERS``; after each block, finished lanes
+   write their count and take the next survivor, so a slow pixel does not hold up its
+   neighbours. The refill lanes carry over from row to row and are drained at the end.
 
 Rules kept on purpose: no ``fastmath`` (it would reassociate and change boundary pixels), and
-``cache=True`` only on top-level functions (closures never hit numba's cache). This module
-imports numba at import time; :mod:`.kernel` imports it only when the backend is used.
+``cache=True`` only on top-level functions (closures never hit numba's cache). The intrinsic
+lives in this file so that editing it invalidates numba's cache (the cache stamp is this
+file's content). This module imports numba at import time; :mod:`.kernel` imports it only when
+the backend is used.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
-LANES = 64
+VECTOR_DOUBLES = 4  # doubles per AVX2 register; LLVM splits or widens on other targets
+VECTORS = 3
+LANES = VECTORS * VECTOR_DOUBLES
+GROUP_ITERS = 32
 BLOCK_ITERS = 16
 ESCAPE_R2 = 4.0
+
+_I64 = ir.IntType(64)
+_VD = ir.VectorType(ir.DoubleType(), VECTOR_DOUBLES)
+_VI = ir.VectorType(_I64, VECTOR_DOUBLES)
+
+
+def _splat(vector_type: ir.VectorType, value) -> ir.Constant:
+    return ir.Constant(vector_type, [value] * vector_type.count)
+
+
+def _lane_vectors(context, builder, array_type, array) -> list:
+    """Pointers to the ``VECTORS`` consecutive vectors of a ``LANES``-long contiguous array."""
+    element = _VD if isinstance(array_type.dtype, types.Float) else _VI
+    data = context.make_array(array_type)(context, builder, value=array).data
+    return [builder.bitcast(builder.gep(data, [ir.Constant(_I64, v * VECTOR_DOUBLES)]),
+                            element.as_pointer()) for v in range(VECTORS)]
+
+
+def _emit_step(builder, fma, x, y, cr, ci, cnt):
+    """One iteration of one vector (module docstring); returns (x, y, cnt, inside as 0/-1)."""
+    x2 = builder.fmul(x, x)
+    y2 = builder.fmul(y, y)
+    inside = builder.fcmp_ordered("<=", builder.fadd(x2, y2), _splat(_VD, ESCAPE_R2))
+    inside_mask = builder.sext(inside, _VI)
+    t = builder.fmul(x, y)
+    y = builder.call(fma, [t, _splat(_VD, 2.0), ci])
+    x = builder.select(inside, builder.fadd(builder.fsub(x2, y2), cr), _splat(_VD, float("nan")))
+    return x, y, builder.sub(cnt, inside_mask), inside_mask
+
+
+def _emit_any_negative(builder, mask):
+    """i1: is any lane of an i64 0/-1 mask vector set (a ``movmsk`` on x86)."""
+    negative = builder.icmp_signed("<", mask, _splat(_VI, 0))
+    zero = ir.Constant(ir.IntType(VECTOR_DOUBLES), 0)
+    return builder.icmp_unsigned("!=", builder.bitcast(negative, zero.type), zero)
+
+
+@intrinsic
+def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
+    """Iterate a lane set in place; return the bit mask of its finished lanes.
+
+    ``lx, ly, lcr, lci`` (float64) and ``lcnt`` (int64) are C-contiguous arrays of ``LANES``
+    elements: the lanes' z, c and iteration counts. Runs at most ``n_iter`` iterations and
+    stops early once no lane is inside. Bit l of the result is set when lane l escaped (x is
+    nan) or its count reached ``max_iter``.
+    """
+    sig = types.int64(lx, ly, lcr, lci, lcnt, n_iter, max_iter)
+
+    def codegen(context, builder, signature, args):
+        arrays = [_lane_vectors(context, builder, t, a)
+                  for t, a in zip(signature.args[:5], args[:5])]
+        px, py, pcr, pci, pcnt = arrays
+        n_iter = context.cast(builder, args[5], signature.args[5], types.int64)
+        max_iter = context.cast(builder, args[6], signature.args[6], types.int64)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VD, [_VD, _VD, _VD]),
+            f"llvm.fma.v{VECTOR_DOUBLES}f64")
+        cr = [builder.load(p, align=8) for p in pcr]
+        ci = [builder.load(p, align=8) for p in pci]
+        start = [[builder.load(p, align=8) for p in ptrs] for ptrs in (px, py, pcnt)]
+        entry = builder.block
+        loop = builder.append_basic_block("lanes.loop")
+        done = builder.append_basic_block("lanes.done")
+        builder.branch(loop)
+
+        builder.position_at_end(loop)
+        it = builder.phi(_I64)
+        it.add_incoming(ir.Constant(_I64, 0), entry)
+        phis = [[builder.phi(v.type) for v in values] for values in start]
+        for values, nodes in zip(start, phis):
+            for value, node in zip(values, nodes):
+                node.add_incoming(value, entry)
+        x, y, cnt = ([*nodes] for nodes in phis)
+        any_inside = None
+        for v in range(VECTORS):
+            x[v], y[v], cnt[v], inside = _emit_step(builder, fma, x[v], y[v], cr[v], ci[v],
+                                                    cnt[v])
+            any_inside = inside if any_inside is None else builder.or_(any_inside, inside)
+        it_next = builder.add(it, ir.Constant(_I64, 1))
+        it.add_incoming(it_next, loop)
+        for values, nodes in zip((x, y, cnt), phis):
+            for value, node in zip(values, nodes):
+                node.add_incoming(value, loop)
+        again = builder.and_(builder.icmp_signed("<", it_next, n_iter),
+                             _emit_any_negative(builder, any_inside))
+        builder.cbranch(again, loop, done)
+
+        builder.position_at_end(done)
+        cap = builder.insert_element(ir.Constant(_VI, ir.Undefined), max_iter,
+                                     ir.Constant(ir.IntType(32), 0))
+        cap = builder.shuffle_vector(cap, cap, ir.Constant(ir.VectorType(ir.IntType(32),
+                                                                         VECTOR_DOUBLES), 0))
+        finished = ir.Constant(_I64, 0)
+        for v in range(VECTORS):
+            for value, ptr in ((x[v], px[v]), (y[v], py[v]), (cnt[v], pcnt[v])):
+                builder.store(value, ptr, align=8)
+            lane_done = builder.or_(builder.fcmp_unordered("uno", x[v], x[v]),
+                                    builder.icmp_signed(">=", cnt[v], cap))
+            bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
+            finished = builder.or_(finished,
+                                   builder.shl(bits, ir.Constant(_I64, v * VECTOR_DOUBLES)))
+        return finished
+
+    return sig, codegen
 
 
 @numba.njit(cache=True)
@@ -35,79 +174,105 @@ def in_main_bulbs(x: float, y: float) -> bool:
 
 
 @numba.njit(cache=True)
-def _next_pixel(cr, ci, max_iter, precheck, out, next_px):
-    """Index of the next pixel to iterate (-1 when the queue is empty), and the new queue head.
-
-    With ``precheck``, pixels inside the main bulbs are answered here with ``max_iter``.
-    """
-    width = cr.size
-    n_px = out.size
-    while next_px < n_px:
-        px = next_px
-        next_px += 1
-        if precheck and in_main_bulbs(cr[px % width], ci[px // width]):
-            out[px] = max_iter
-            continue
-        return px, next_px
-    return -1, next_px
+def _new_lanes():
+    """A lane set: x, y, cr, ci, count, pixel index; every lane idle (x = nan, pixel -1)."""
+    return (np.full(LANES, np.nan), np.zeros(LANES), np.zeros(LANES), np.zeros(LANES),
+            np.zeros(LANES, dtype=np.int64), np.full(LANES, -1, dtype=np.int64))
 
 
 @numba.njit(cache=True)
-def _run_block(lx, ly, lcr, lci, steps):
-    """``BLOCK_ITERS`` branch-free iterations of every lane; ``steps[l]`` counts lane l's."""
-    for l in range(LANES):
-        steps[l] = 0
-    for it in range(BLOCK_ITERS):
+def _group_pass(cr, ci_row, row_start, max_iter, precheck, out, group, queue, queued):
+    """Stage 1 for one row: iterate adjacent pixels in groups; queue the survivors.
+
+    ``row_start`` is the flat index of the row's first pixel. A survivor's state (pixel, x,
+    y, cr, ci, count) goes to ``queue`` at position ``queued``; returns the new ``queued``.
+    """
+    gx, gy, gcr, gci, gcnt, gpx = group
+    qx, qy, qcr, qci, qcnt, qpx = queue
+    width = cr.size
+    n_iter = min(GROUP_ITERS, max_iter)
+    for col0 in range(0, width, LANES):
+        busy = 0
         for l in range(LANES):
-            x = lx[l]
-            y = ly[l]
-            x2 = x * x
-            y2 = y * y
-            steps[l] += (steps[l] == it) & (x2 + y2 <= ESCAPE_R2)
-            t = x * y
-            ly[l] = (t + t) + lci[l]
-            lx[l] = (x2 - y2) + lcr[l]
+            col = col0 + l
+            gy[l] = 0.0
+            gcnt[l] = 0
+            gpx[l] = -1
+            gx[l] = np.nan
+            if col < width:
+                gcr[l] = cr[col]
+                gci[l] = ci_row
+                if precheck and in_main_bulbs(cr[col], ci_row):
+                    out[row_start + col] = max_iter
+                else:
+                    gx[l] = 0.0
+                    gpx[l] = row_start + col
+                    busy += 1
+        if busy == 0:
+            continue
+        finished = _iterate_lanes(gx, gy, gcr, gci, gcnt, n_iter, max_iter)
+        for l in range(LANES):
+            if gpx[l] < 0:
+                continue
+            if finished >> l & 1:
+                out[gpx[l]] = min(gcnt[l], max_iter)
+            else:
+                qx[queued], qy[queued], qcr[queued], qci[queued] = gx[l], gy[l], gcr[l], gci[l]
+                qcnt[queued], qpx[queued] = gcnt[l], gpx[l]
+                queued += 1
+    return queued
+
+
+@numba.njit(cache=True)
+def _refill(max_iter, out, lanes, queue, queued, drain):
+    """Stage 2: run the refill lanes over ``queue[:queued]``.
+
+    Returns when the queue is used up and a lane has nothing to do (so the next row's group
+    pass can refill the queue) or, with ``drain``, when every lane is idle.
+    """
+    lx, ly, lcr, lci, lcnt, lpx = lanes
+    qx, qy, qcr, qci, qcnt, qpx = queue
+    head = 0
+    finished = 0
+    busy = LANES
+    for l in range(LANES):
+        if lpx[l] < 0:
+            finished |= 1 << l
+            busy -= 1
+    while True:
+        while finished:
+            l = trailing_zeros(finished)
+            finished &= finished - 1
+            if lpx[l] >= 0:
+                out[lpx[l]] = min(lcnt[l], max_iter)
+                busy -= 1
+            if head < queued:
+                lx[l], ly[l], lcr[l], lci[l] = qx[head], qy[head], qcr[head], qci[head]
+                lcnt[l], lpx[l] = qcnt[head], qpx[head]
+                head += 1
+                busy += 1
+            else:
+                lx[l] = np.nan
+                lpx[l] = -1
+        if busy == 0 or (busy < LANES and not drain):
+            return
+        finished = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter)
+        for l in range(LANES):
+            if lpx[l] < 0:
+                finished &= ~(1 << l)
 
 
 @numba.njit(cache=True)
 def escape_counts_flat(cr, ci, max_iter, precheck, out):
     """Fill ``out`` (flat uint32, ``ci.size * cr.size``, row-major) with escape counts."""
     width = cr.size
-    lx = np.zeros(LANES)
-    ly = np.zeros(LANES)
-    lcr = np.zeros(LANES)
-    lci = np.zeros(LANES)
-    steps = np.zeros(LANES, dtype=np.int64)
-    done = np.zeros(LANES, dtype=np.int64)
-    pixel = np.full(LANES, -1, dtype=np.int64)
-    next_px = 0
-    busy = 0
-    for l in range(LANES):
-        px, next_px = _next_pixel(cr, ci, max_iter, precheck, out, next_px)
-        if px >= 0:
-            pixel[l] = px
-            lcr[l] = cr[px % width]
-            lci[l] = ci[px // width]
-            busy += 1
-    while busy > 0:
-        _run_block(lx, ly, lcr, lci, steps)
-        for l in range(LANES):
-            done[l] += steps[l]
-            if pixel[l] < 0 or (steps[l] == BLOCK_ITERS and done[l] < max_iter):
-                continue
-            out[pixel[l]] = min(done[l], max_iter)
-            px, next_px = _next_pixel(cr, ci, max_iter, precheck, out, next_px)
-            pixel[l] = px
-            done[l] = 0
-            lx[l] = 0.0
-            ly[l] = 0.0
-            if px >= 0:
-                lcr[l] = cr[px % width]
-                lci[l] = ci[px // width]
-            else:  # an idle lane iterates c = 0, which stays at 0 and costs nothing extra
-                lcr[l] = 0.0
-                lci[l] = 0.0
-                busy -= 1
+    group = _new_lanes()
+    lanes = _new_lanes()
+    queue = (np.empty(width), np.empty(width), np.empty(width), np.empty(width),
+             np.empty(width, dtype=np.int64), np.empty(width, dtype=np.int64))
+    for row in range(ci.size):
+        queued = _group_pass(cr, ci[row], row * width, max_iter, precheck, out, group, queue, 0)
+        _refill(max_iter, out, lanes, queue, queued, row == ci.size - 1)
 
 
 def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
