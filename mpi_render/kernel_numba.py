@@ -52,6 +52,7 @@ from numba.extending import intrinsic
 VECTOR_DOUBLES = 4  # doubles per AVX2 register; LLVM splits or widens on other targets
 VECTORS = 3
 LANES = VECTORS * VECTOR_DOUBLES
+ALL_LANES = (1 << LANES) - 1
 GROUP_ITERS = 32
 BLOCK_ITERS = 16
 ESCAPE_R2 = 4.0
@@ -190,7 +191,6 @@ def _group_pass(cr, ci_row, row_start, max_iter, precheck, out, group, queue, qu
     gx, gy, gcr, gci, gcnt, gpx = group
     qx, qy, qcr, qci, qcnt, qpx = queue
     width = cr.size
-    n_iter = min(GROUP_ITERS, max_iter)
     for col0 in range(0, width, LANES):
         busy = 0
         for l in range(LANES):
@@ -207,13 +207,16 @@ def _group_pass(cr, ci_row, row_start, max_iter, precheck, out, group, queue, qu
                 else:
                     gx[l] = 0.0
                     gpx[l] = row_start + col
-                    busy += 1
+                    busy |= 1 << l
         if busy == 0:
             continue
-        finished = _iterate_lanes(gx, gy, gcr, gci, gcnt, n_iter, max_iter)
-        for l in range(LANES):
-            if gpx[l] < 0:
-                continue
+        # A group in which no pixel has finished keeps going as a group: no lane is wasted.
+        finished = 0
+        while finished & busy == 0:
+            finished = _iterate_lanes(gx, gy, gcr, gci, gcnt, GROUP_ITERS, max_iter)
+        while busy:
+            l = trailing_zeros(busy)
+            busy &= busy - 1
             if finished >> l & 1:
                 out[gpx[l]] = min(gcnt[l], max_iter)
             else:
@@ -233,33 +236,29 @@ def _refill(max_iter, out, lanes, queue, queued, drain):
     lx, ly, lcr, lci, lcnt, lpx = lanes
     qx, qy, qcr, qci, qcnt, qpx = queue
     head = 0
-    finished = 0
-    busy = LANES
+    busy = 0  # bit l: lane l holds a pixel
     for l in range(LANES):
-        if lpx[l] < 0:
-            finished |= 1 << l
-            busy -= 1
+        if lpx[l] >= 0:
+            busy |= 1 << l
+    finished = ~busy & ALL_LANES
     while True:
         while finished:
             l = trailing_zeros(finished)
             finished &= finished - 1
             if lpx[l] >= 0:
                 out[lpx[l]] = min(lcnt[l], max_iter)
-                busy -= 1
             if head < queued:
                 lx[l], ly[l], lcr[l], lci[l] = qx[head], qy[head], qcr[head], qci[head]
                 lcnt[l], lpx[l] = qcnt[head], qpx[head]
                 head += 1
-                busy += 1
+                busy |= 1 << l
             else:
                 lx[l] = np.nan
                 lpx[l] = -1
-        if busy == 0 or (busy < LANES and not drain):
+                busy &= ~(1 << l)
+        if busy == 0 or (busy != ALL_LANES and not drain):
             return
-        finished = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter)
-        for l in range(LANES):
-            if lpx[l] < 0:
-                finished &= ~(1 << l)
+        finished = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter) & busy
 
 
 @numba.njit(cache=True)

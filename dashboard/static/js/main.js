@@ -86,7 +86,14 @@ async function loadOwners(stats) {
 function receiveFrame(buffer) {
   const stats = page.stats;
   if (!stats) return;
-  const { header, pngOffset } = decodeFrame(buffer);
+  let frame;
+  try {
+    frame = decodeFrame(buffer);
+  } catch (err) {
+    console.warn("dropped a malformed tile frame:", err.message);
+    return;
+  }
+  const { header, pngOffset } = frame;
   if (!stats.add(header)) return; // a repeat of a tile already held
   page.socket.lastSeq = stats.lastSeq;
   const colour = stats.sites.get(header.site)?.colour ?? "#ffffff";
@@ -178,6 +185,8 @@ $.showBorders.addEventListener("change", () => { $.overlay.hidden = !$.showBorde
 $.mosaic.addEventListener("click", clickTile);
 $.tileClose.addEventListener("click", () => $.tileDialog.close());
 window.addEventListener("popstate", pollRuns);
+// A finished run's chart is not redrawn by the timer; a new size must redraw it.
+new ResizeObserver(() => { page.chartStored = -1; }).observe($.chart);
 if (requestedRun()) showRun(requestedRun());
 pollRuns();
 setInterval(pollRuns, RUNS_POLL_MS);
