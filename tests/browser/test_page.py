@@ -247,6 +247,7 @@ def test_page_modules_agree_with_the_server_formats(server, page):
         header, pngBytes: Array.from(bytes.subarray(pngOffset, pngOffset + 8)), badMagic,
         cells: [cellPx(4, 128), cellPx(32, 512), cellPx(64, 2048), cellPx(8, 256)],
         rates: binRates([{ storedAt: [100.1, 100.2, 101.5] }, { storedAt: [102.9] }], 100, 3),
+        longRates: binRates([{ storedAt: [100, 150, 151] }], 100, 200),
       };
     }""", frame)
     assert result["header"] == header
@@ -254,8 +255,7 @@ def test_page_modules_agree_with_the_server_formats(server, page):
     assert result["badMagic"] == "not a tile frame (bad magic)"
     # The overview is capped at 2048 px a side: 32 x 512 px tiles are drawn at 64 px.
     assert result["cells"] == [128, 64, 32, 256]
-    # 3 s of history fits 60 bins of 0.25 s; counts per bin / 0.25 s.
-    rates = result["rates"]
-    assert rates["binS"] == 0.25
-    assert rates["rates"][0][:7] == [8, 0, 0, 0, 0, 0, 4] and sum(rates["rates"][0]) == 12
-    assert rates["rates"][1][11] == 4 and sum(rates["rates"][1]) == 4
+    # Bins are at least 1 s (3 s of history: 3 bins), at most ~40 (200 s: 5 s bins).
+    assert result["rates"] == {"binS": 1, "rates": [[2, 1, 0], [0, 0, 1]]}
+    assert result["longRates"]["binS"] == 5
+    assert result["longRates"]["rates"][0][0] == 0.2 and result["longRates"]["rates"][0][10] == 0.4

@@ -42,7 +42,7 @@ export class BorderLayer {
     const ctx = this.ctx;
     ctx.clearRect(0, 0, sidePx, sidePx);
     const cell = sidePx / this.grid;
-    const lineWidth = Math.max(1, Math.round(ratio * (cell >= 24 * ratio ? 1.5 : 1)));
+    const lineWidth = Math.max(1, Math.round(ratio));
     ctx.lineWidth = lineWidth;
     // One path per colour and style: a 32 x 32 grid is 2 strokes, not 1024.
     const paths = new Map();
@@ -55,7 +55,7 @@ export class BorderLayer {
     }
     for (const { colour, stored, path } of paths.values()) {
       ctx.strokeStyle = colour;
-      ctx.globalAlpha = stored ? 0.9 : 0.6;
+      ctx.globalAlpha = stored ? 0.7 : 0.6;
       ctx.setLineDash(stored ? [] : [Math.max(2, cell / 8), Math.max(2, cell / 10)]);
       ctx.stroke(path);
     }

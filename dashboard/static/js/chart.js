@@ -2,11 +2,12 @@
 // beat vendoring a chart library for one line chart). Rebuilt from the tiles' stored_at
 // timestamps, so a page that joins late shows the whole history.
 
-const NICE_BIN_S = [0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
-const TARGET_BINS = 60;
+// Bins of at least 1 s: posters send tiles in batches, so finer bins only show the batching.
+const NICE_BIN_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
+const TARGET_BINS = 40;
 const PAD = { left: 40, right: 10, top: 10, bottom: 22 };
 
-/** Bin width in s: the smallest nice width that cuts spanS into at most ~60 bins. */
+/** Bin width in s: the smallest nice width that cuts spanS into at most ~40 bins. */
 export function binWidthS(spanS) {
   return NICE_BIN_S.find((w) => spanS / w <= TARGET_BINS) ?? NICE_BIN_S[NICE_BIN_S.length - 1];
 }
@@ -93,5 +94,5 @@ function drawAxes(ctx, w, h, peak, spanS) {
 }
 
 function formatRate(rate) {
-  return rate >= 10 ? String(Math.round(rate)) : rate.toFixed(1);
+  return rate >= 10 || rate === 0 ? String(Math.round(rate)) : rate.toFixed(1);
 }
