@@ -12,6 +12,8 @@ encode, gather to rank 0) is the same as in a posting run.
 * efficiency ``E_R = T_1 / (R * T_R)``. Target ``E_2 >= 90 %``.
 * ``CPU s`` = user + system CPU of the whole ``mpiexec`` tree (extra ranks add their own
   start-up CPU; a rank that waits sleeps instead of spinning, so idle time costs no CPU).
+  ``CPU_1 / CPU_R`` is the work efficiency: with R <= cores, perfect balance and no other
+  tenant, ``E_R`` would equal it, so it is the load-independent estimate of ``E_R``.
 * ``T_0`` = wall of a one-tile job of the same kind (the fixed cost: mpiexec, imports, MPI
   init, numba cache load); ``E_R'`` = ``(T_1 - T_0) / (R * (T_R - T_0))`` is the efficiency of
   the parallel part alone.
@@ -69,6 +71,7 @@ def main(argv=None) -> int:
             fixed.append(job_seconds(1, 1, tile_px, out)[0])
     t0 = harness.median(fixed)
     t1 = harness.median(times[1])
+    cpu1 = harness.median(cpu[1])
     rows = []
     for ranks in rank_counts:
         tr = harness.median(times[ranks])
@@ -77,7 +80,8 @@ def main(argv=None) -> int:
         note = "" if ranks <= CORES else f"oversubscribed ({ranks} ranks on {CORES} cores)"
         rows.append([ranks, f"{tr:.2f}", " / ".join(f"{t:.2f}" for t in times[ranks]),
                      f"{t1 / tr:.2f}", f"**{100 * eff:.0f} %**", f"{100 * eff_par:.0f} %",
-                     f"{harness.median(cpu[ranks]):.2f}", note])
+                     f"{harness.median(cpu[ranks]):.2f}",
+                     f"{100 * cpu1 / harness.median(cpu[ranks]):.0f} %", note])
     print(f"One site, {grid}x{grid} tiles of {tile_px} px, full view, max_iter 256, --out "
           f"(no dashboard), {rounds} rounds; fixed cost T_0 (1-tile job) = {t0:.2f} s\n")
     print(harness.table(["ranks", "T_R s (median)", "per round", "speed-up",
