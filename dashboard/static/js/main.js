@@ -60,8 +60,13 @@ function receiveHello(hello) {
     for (const [name, site] of page.stats.sites) site.owned = hello.sites?.[name]?.owned ?? site.owned;
     return;
   }
+  if (page.stats) {
+    // This socket resumed after the old run's last seq: start over from seq 0.
+    page.runId = null;
+    showRun(hello.run);
+    return;
+  }
   page.stats = new RunStats(hello);
-  page.socket.lastSeq = 0;
   page.view = new RunView(page.stats);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
@@ -72,9 +77,15 @@ function receiveHello(hello) {
 
 /** Outline the tiles still missing, in their owner's colour (the server knows the split). */
 async function loadOwners(stats) {
-  const response = await fetch(runUrl());
-  if (!response.ok || stats !== page.stats) return;
-  const doc = await response.json();
+  let doc;
+  try {
+    const response = await fetch(runUrl());
+    if (!response.ok) return;
+    doc = await response.json();
+  } catch (err) {
+    return; // the dashboard went away; the outlines come with the next hello
+  }
+  if (stats !== page.stats) return;
   stats.setMissing(doc.missing || []);
   for (const [key, site] of stats.owner) {
     const colour = stats.sites.get(site)?.colour ?? "#5c6370";
@@ -94,8 +105,9 @@ function receiveFrame(buffer) {
     return;
   }
   const { header, pngOffset } = frame;
-  if (!stats.add(header)) return; // a repeat of a tile already held
+  const isNew = stats.add(header);
   page.socket.lastSeq = stats.lastSeq;
+  if (!isNew) return; // a repeat of a tile already held
   const colour = stats.sites.get(header.site)?.colour ?? "#ffffff";
   mosaic.add(header.row, header.col, buffer, pngOffset, colour);
 }
