@@ -15,12 +15,14 @@ Each iteration, per vector, in ref.c's exact operation order (no fastmath anywhe
     x2 = x*x; y2 = y*y
     inside = x2 + y2 <= 4          # ordered compare: false for nan
     cnt -= inside (as 0 / -1)      # counts the iterations done while inside
-    t = x*y; y = fma(t, 2, ci)     # exactly (t + t) + ci, since 2t is exact (as in ref.c)
-    x = inside ? (x2 - y2) + cr : nan
+    t = x*y
+    y = inside ? fma(t, 2, ci) : nan   # fma(t, 2, ci) is exactly (t + t) + ci (2t is exact)
+    x = (x2 - y2) + cr
 
-Poisoning an escaped lane's x with nan makes "escaped" sticky without an activity mask (every
+Poisoning an escaped lane's y with nan makes "escaped" sticky without an activity mask (every
 later ``inside`` is false), which saves one register per vector; a lane that has no pixel
-starts with x = nan and costs nothing. Counts stay exact when a lane runs past its escape.
+starts with y = nan and costs nothing. The select sits on y, whose recurrence (mul, fma) is
+shorter than x's (mul, sub, add), so it does not lengthen the critical path. Counts stay exact when a lane runs past its escape.
 
 The driver, :func:`escape_counts_flat`, works in two stages per image row:
 
@@ -81,8 +83,9 @@ def _emit_step(builder, fma, x, y, cr, ci, cnt):
     inside = builder.fcmp_ordered("<=", builder.fadd(x2, y2), _splat(_VD, ESCAPE_R2))
     inside_mask = builder.sext(inside, _VI)
     t = builder.fmul(x, y)
-    y = builder.call(fma, [t, _splat(_VD, 2.0), ci])
-    x = builder.select(inside, builder.fadd(builder.fsub(x2, y2), cr), _splat(_VD, float("nan")))
+    y = builder.select(inside, builder.call(fma, [t, _splat(_VD, 2.0), ci]),
+                       _splat(_VD, float("nan")))
+    x = builder.fadd(builder.fsub(x2, y2), cr)
     return x, y, builder.sub(cnt, inside_mask), inside_mask
 
 
@@ -99,7 +102,7 @@ def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
 
     ``lx, ly, lcr, lci`` (float64) and ``lcnt`` (int64) are C-contiguous arrays of ``LANES``
     elements: the lanes' z, c and iteration counts. Runs at most ``n_iter`` iterations and
-    stops early once no lane is inside. Bit l of the result is set when lane l escaped (x is
+    stops early once no lane is inside. Bit l of the result is set when lane l escaped (y is
     nan) or its count reached ``max_iter``.
     """
     sig = types.int64(lx, ly, lcr, lci, lcnt, n_iter, max_iter)
@@ -152,7 +155,7 @@ def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
         for v in range(VECTORS):
             for value, ptr in ((x[v], px[v]), (y[v], py[v]), (cnt[v], pcnt[v])):
                 builder.store(value, ptr, align=8)
-            lane_done = builder.or_(builder.fcmp_unordered("uno", x[v], x[v]),
+            lane_done = builder.or_(builder.fcmp_unordered("uno", y[v], y[v]),
                                     builder.icmp_signed(">=", cnt[v], cap))
             bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
             finished = builder.or_(finished,
@@ -176,8 +179,8 @@ def in_main_bulbs(x: float, y: float) -> bool:
 
 @numba.njit(cache=True)
 def _new_lanes():
-    """A lane set: x, y, cr, ci, count, pixel index; every lane idle (x = nan, pixel -1)."""
-    return (np.full(LANES, np.nan), np.zeros(LANES), np.zeros(LANES), np.zeros(LANES),
+    """A lane set: x, y, cr, ci, count, pixel index; every lane idle (y = nan, pixel -1)."""
+    return (np.zeros(LANES), np.full(LANES, np.nan), np.zeros(LANES), np.zeros(LANES),
             np.zeros(LANES, dtype=np.int64), np.full(LANES, -1, dtype=np.int64))
 
 
@@ -215,7 +218,7 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, precheck, out, 
         for l in range(LANES):
             if skip[col0 + l]:
                 busy &= ~(1 << l)
-                gx[l] = np.nan
+                gy[l] = np.nan
                 if col0 + l < width:
                     out[row_start + col0 + l] = max_iter
         if busy == 0:
@@ -269,7 +272,7 @@ def _refill(max_iter, out, lanes, queue, queued, drain):
                 head += 1
                 busy |= 1 << l
             else:
-                lx[l] = np.nan
+                ly[l] = np.nan
                 lpx[l] = -1
                 busy &= ~(1 << l)
         if busy == 0 or (busy != ALL_LANES and not drain):
