@@ -86,7 +86,7 @@ def main(argv=None) -> int:
           f"(no dashboard), {rounds} rounds; fixed cost T_0 (1-tile job) = {t0:.2f} s\n")
     print(harness.table(["ranks", "T_R s (median)", "per round", "speed-up",
                          "efficiency T1/(R*TR)", "efficiency excl. T_0", "CPU s (all ranks)",
-                         "note"], rows))
+                         "CPU_1 / CPU_R", "note"], rows))
     return 0
 
 
