@@ -286,7 +286,8 @@ def escape_counts_flat(cr, ci, max_iter, precheck, out):
     width = cr.size
     padded = -(-width // LANES) * LANES
     cr_padded = np.zeros(padded)
-    cr_padded[:width] = cr
+    for col in range(width):  # a loop: slice assignment would compile numba's shape-error path
+        cr_padded[col] = cr[col]
     skip = np.zeros(padded, dtype=np.bool_)
     ci_lanes = np.empty(LANES)
     group = (np.empty(LANES), np.empty(LANES), np.empty(LANES, dtype=np.int64))
