@@ -22,12 +22,15 @@ Each iteration, per vector, in ref.c's exact operation order (no fastmath anywhe
 Poisoning an escaped lane's y with nan makes "escaped" sticky without an activity mask (every
 later ``inside`` is false), which saves one register per vector; a lane that has no pixel
 starts with y = nan and costs nothing. The select sits on y, whose recurrence (mul, fma) is
-shorter than x's (mul, sub, add), so it does not lengthen the critical path. Counts stay exact when a lane runs past its escape.
+shorter than x's (mul, sub, add), so it does not lengthen the critical path. Counts stay
+exact when a lane runs past its escape. ``llvm.fma`` is exact everywhere; on a CPU without FMA
+LLVM calls libm's ``fma`` instead (correct, slower).
 
 The driver, :func:`escape_counts_flat`, works in two stages per image row:
 
 1. **group pass** (like ref.c's ``g4``): adjacent pixels of the row fill a lane set and iterate
-   together until all escaped, or ``GROUP_ITERS`` iterations. Exterior pixels (most of a full
+   together until all escaped, or for ``GROUP_ITERS`` iterations once one of them finished (a
+   group in which nobody finished, e.g. all interior, goes on as a group). Exterior pixels (most of a full
    view) finish here with no refill bookkeeping. With ``precheck``, pixels inside the main
    cardioid / period-2 bulb get ``max_iter`` and an idle lane.
 2. **refill** (like ref.c's ``r8``): the group pass's survivors, with their state, queue for a
