@@ -31,8 +31,8 @@ The driver, :func:`escape_counts_flat`, works in two stages per image row:
 1. **group pass** (like ref.c's ``g4``): adjacent pixels of the row fill a lane set and iterate
    together until all escaped, or for ``GROUP_ITERS`` iterations once one of them finished (a
    group in which nobody finished, e.g. all interior, goes on as a group). Exterior pixels
-   (most of a full view) finish here with no refill bookkeeping. With ``precheck``, pixels inside the main
-   cardioid / period-2 bulb get ``max_iter`` and an idle lane.
+   (most of a full view) finish here with no refill bookkeeping. With ``precheck``, pixels
+   inside the main cardioid / period-2 bulb get ``max_iter`` and an idle lane.
 2. **refill** (like ref.c's ``r8``): the group pass's survivors, with their state, queue for a
    second lane set that iterates in blocks of ``BLOCK_ITERS``; after each block, finished lanes
    write their count and take the next survivor, so a slow pixel does not hold up its
