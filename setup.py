@@ -15,7 +15,7 @@ setup(
         "tornado>=6.4",
     ],
     extras_require={
-        "numba": ["numba>=0.60"],
+        "numba": ["numba>=0.68"],
         "mpich": ["mpich>=4.2"],
         "test": [
             "pytest>=8.0",
