@@ -79,6 +79,13 @@ def palette_indices(counts: np.ndarray, max_iter: int) -> np.ndarray:
     >>> palette_indices(np.array([[1, 254, 255, 300]], dtype=np.uint32), 300).tolist()
     [[1, 254, 0, 255]]
     """
-    indices = np.remainder(counts, BANDS).astype(np.uint8)
-    indices[counts >= max_iter] = INTERIOR_INDEX
-    return indices
+    # mode="clip" sends any count above max_iter to the last entry, the interior
+    return _index_table(int(max_iter)).take(counts, mode="clip")
+
+
+@functools.lru_cache(maxsize=8)
+def _index_table(max_iter: int) -> np.ndarray:
+    """``count -> palette index`` for every count 0..max_iter (one ``take`` beats a remainder)."""
+    table = (np.arange(max_iter + 1, dtype=np.uint32) % BANDS).astype(np.uint8)
+    table[max_iter] = INTERIOR_INDEX
+    return table

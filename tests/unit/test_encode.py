@@ -69,3 +69,8 @@ def test_bad_indices_are_refused(indices):
 def test_short_palette_is_refused():
     with pytest.raises(ValueError, match="palette must be 768 bytes"):
         encode_png(np.zeros((2, 2), dtype=np.uint8), bytes(765))
+
+
+def test_an_empty_tile_is_refused():
+    with pytest.raises(ValueError, match="must not be empty"):
+        encode_png(np.zeros((0, 4), dtype=np.uint8), palette_bytes("fire"))

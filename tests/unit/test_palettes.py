@@ -62,3 +62,10 @@ def test_indices_keep_the_shape():
 def test_palette_doctests_pass():
     result = doctest.testmod(palettes)
     assert result.attempted >= 1 and result.failed == 0
+
+
+def test_counts_above_max_iter_are_interior():
+    from mpi_render.palettes import INTERIOR_INDEX, palette_indices
+    counts = np.array([[0, 9, 10, 11, 4_000_000]], dtype=np.uint32)
+    assert palette_indices(counts, 10).tolist() == [[0, 9, INTERIOR_INDEX, INTERIOR_INDEX,
+                                                     INTERIOR_INDEX]]
