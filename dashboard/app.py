@@ -2,7 +2,9 @@
 
 Threads: one *writer* thread does every SQLite write (so a batch's duplicate check and insert are
 atomic with respect to other batches); a small *pool* parses and checks batches (zlib releases the
-GIL), reads replay chunks and tiles, and builds mosaic bands. The event loop only routes bytes.
+GIL), reads replay chunks and tiles, and builds mosaic bands; one *overview* thread keeps the
+overview mosaics up to date, so neither ingest's parsing nor its writes ever wait for one (a cold
+overview of 1024 large tiles takes seconds). The event loop only routes bytes.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import tornado.web
 
 from . import handlers, socket
 from .hub import Hub
+from .overview import OverviewCache
 from .store import TileStore
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -41,6 +44,12 @@ class Services:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="dashboard-writer"))
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="dashboard-pool"))
+    overview_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="dashboard-overview"))
+    overviews: OverviewCache = field(init=False)
+
+    def __post_init__(self):
+        self.overviews = OverviewCache(self.store)
 
 
 def parse_origins(values: Iterable[str]) -> frozenset[str]:
@@ -81,6 +90,7 @@ def make_app(store: TileStore, *, token: str, allowed_origins: Iterable[str] = (
         (rf"/{run}/tiles", handlers.TilesHandler, deps),
         (rf"/{run}/tiles/(\d{{1,4}})/(\d{{1,4}})\.png", handlers.TileHandler, deps),
         (rf"/{run}/image\.png", handlers.MosaicHandler, deps),
+        (rf"/{run}/overview\.png", handlers.OverviewHandler, deps),
         (rf"/{run}/ws", socket.TilesSocket, deps),
     ]
     return tornado.web.Application(
@@ -105,4 +115,5 @@ async def shutdown(app: tornado.web.Application, timeout_s: float = 3.0) -> None
     while any(not stream.closed() for stream in streams) and loop.time() < deadline:
         await asyncio.sleep(0.02)
     services.pool.shutdown(wait=True, cancel_futures=True)
+    services.overview_thread.shutdown(wait=True, cancel_futures=True)
     services.writer.shutdown(wait=True)  # the batch being written is committed, not cut

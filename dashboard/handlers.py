@@ -14,7 +14,7 @@ import tornado.web
 
 from mpi_render.config import RenderConfig, check_run_id
 
-from . import mosaic
+from . import mosaic, overview
 from .auth import check_bearer
 from .ingest import read_batch
 from .protocol import BatchError
@@ -240,3 +240,28 @@ class MosaicHandler(BaseHandler):
             self.write(await self.in_pool(encoder.band, store.iter_row_pngs(run_id, row)))
             await self.flush()
         self.finish(encoder.finish())
+
+
+class OverviewHandler(BaseHandler):
+    """``GET api/runs/{id}/overview.png?px=N``: the cached, incrementally updated overview.
+
+    ``X-Mosaic-Seq`` says which tiles it shows (every tile with a seq up to it), ``X-Cell-Px``
+    the side of one tile in it. Built on the overview thread (see :mod:`dashboard.overview`).
+    """
+
+    async def get(self, run_id: str):
+        config = self.run_config(run_id)
+        try:
+            px = overview.check_px(self.get_query_argument("px", str(overview.MAX_OVERVIEW_PX)))
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        png, seq, cell_px = await asyncio.get_running_loop().run_in_executor(
+            self.services.overview_thread, self.services.overviews.get, run_id, config, px)
+        self.set_header("Content-Type", "image/png")
+        self.set_header("Cache-Control", "no-store")  # changes with every stored tile
+        self.set_header("X-Mosaic-Seq", str(seq))
+        self.set_header("X-Cell-Px", str(cell_px))
+        self.finish(png)
+
+    def compute_etag(self):
+        return None  # no-store: hashing megabytes per request would buy nothing

@@ -6,6 +6,11 @@ their commit, so every tile with ``seq <= upto`` is in SQLite (replayed from the
 with ``seq > upto`` reaches the client through the hub; live frames that arrive while replaying
 are buffered and sent after the replay, keeping only ``seq > upto``.
 
+Header-only replay: ``images_after=SEQ`` sends the replayed tiles with ``seq <= SEQ`` as frames
+with an empty PNG (their PNGs are not even read from SQLite): a page that drew the overview
+mosaic of those tiles (``overview.png``, ``X-Mosaic-Seq``) still gets every tile's metadata.
+Live tiles always carry their PNG (a SEQ above the run's seq at connect counts as that seq).
+
 Back-pressure: each client counts the bytes it has queued but the kernel has not taken yet (write
 futures not done) plus the live frames it buffers during replay. When a new batch arrives while
 more than ``client_buffer_bytes`` are still pending, the client is closed with 4000 "too slow";
@@ -27,6 +32,7 @@ from .hub import FrameBatch, tile_frame
 
 log = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 4000
+HEADER_ONLY_CHUNK_TILES = 512  # a header-only frame is ~200 bytes: bigger replay steps
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
@@ -123,7 +129,8 @@ class _Socket(tornado.websocket.WebSocketHandler):
 
 
 class TilesSocket(_Socket):
-    """``WS api/runs/{id}/ws?since=SEQ``: hello, replay of ``seq > since``, replayed, live."""
+    """``WS api/runs/{id}/ws?since=SEQ&images_after=SEQ``: hello, replay of ``seq > since``
+    (header-only up to ``images_after``), replayed, live."""
 
     async def get(self, run_id: str):
         try:
@@ -132,12 +139,15 @@ class TilesSocket(_Socket):
             return self.refuse(400, str(exc))
         if self.services.store.run_config(run_id) is None:
             return self.refuse(404, f"unknown run {run_id}")
-        since = self.get_query_argument("since", "0")
-        if not since.isdigit() or len(since) > 18:
-            return self.refuse(400, f"since must be a non-negative integer, got {since[:40]!r}")
+        seqs = {}
+        for name in ("since", "images_after"):
+            raw = self.get_query_argument(name, "0")
+            if not raw.isdigit() or len(raw) > 18:
+                return self.refuse(400, f"{name} must be a non-negative integer, got {raw[:40]!r}")
+            seqs[name] = int(raw)
         if self.origin_refused():
             return None
-        self.since = int(since)
+        self.since, self.images_after = seqs["since"], seqs["images_after"]
         return await super().get(run_id)
 
     def open(self, run_id: str):
@@ -168,19 +178,27 @@ class TilesSocket(_Socket):
         self.send_wire(wire)
 
     async def _send_replay(self) -> None:
-        """Send the stored tiles ``since < seq <= upto`` chunk by chunk, at the client's pace."""
-        services, cursor = self.services, self.since
+        """Send the stored tiles ``since < seq <= upto``: header-only up to ``images_after``."""
+        headers_upto = min(self.images_after, self.upto)
+        cursor = await self._send_range(self.since, headers_upto, False, HEADER_ONLY_CHUNK_TILES)
+        await self._send_range(cursor, self.upto, True, self.services.replay_chunk_tiles)
+
+    async def _send_range(self, cursor: int, upto: int, with_png: bool, chunk_tiles: int) -> int:
+        """Send the tiles ``cursor < seq <= upto`` chunk by chunk, at the client's pace; returns
+        the seq sent last (``cursor`` when none)."""
+        services = self.services
         loop = asyncio.get_running_loop()
-        while cursor < self.upto and not self.closed:
+        while cursor < upto and not self.closed:
             tiles = await loop.run_in_executor(
-                services.pool, services.store.tiles_since, self.run_id, cursor, self.upto,
-                services.replay_chunk_tiles)
+                services.pool, services.store.tiles_since, self.run_id, cursor, upto,
+                chunk_tiles, with_png)
             if not tiles:
                 break
             sent = self.send_wire(b"".join(tile_frame(tile) for tile in tiles))
             cursor = tiles[-1].seq
             if sent is not None:
                 await asyncio.wait([sent])  # one chunk in memory at most
+        return cursor
 
     def deliver(self, batch: FrameBatch) -> None:
         # Judge the backlog BEFORE adding this batch: a fast client has a whole batch pending

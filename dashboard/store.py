@@ -252,10 +252,15 @@ class TileStore:
             state.seq = seq + len(new_tiles)
             return BatchResult(new_tiles, duplicates, state.seq)
 
-    def tiles_since(self, run_id: str, since: int, upto: int, limit: int) -> list[StoredTile]:
-        """Up to ``limit`` tiles with ``since < seq <= upto``, in seq order (one replay chunk)."""
+    def tiles_since(self, run_id: str, since: int, upto: int, limit: int,
+                    with_png: bool = True) -> list[StoredTile]:
+        """Up to ``limit`` tiles with ``since < seq <= upto``, in seq order (one replay chunk).
+
+        ``with_png=False`` leaves the PNG out (``b""``): the blobs are not even read.
+        """
+        png_column = "png" if with_png else "X''"
         rows = self._conn().execute(
-            "SELECT seq, row, col, site, meta, png, stored_at FROM tiles"
+            f"SELECT seq, row, col, site, meta, {png_column}, stored_at FROM tiles"
             " WHERE run = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (run_id, since, upto, limit))
         return [StoredTile(seq, row, col, site, json.loads(meta), png, stored_at)

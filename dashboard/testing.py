@@ -110,6 +110,7 @@ class DashboardTestCase(AsyncHTTPTestCase):
     def tearDown(self):
         super().tearDown()
         self.services.pool.shutdown(wait=True)
+        self.services.overview_thread.shutdown(wait=True)
         self.services.writer.shutdown(wait=True)
         self.store.close()
         self._tmp.cleanup()

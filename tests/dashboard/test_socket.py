@@ -66,10 +66,35 @@ class StreamTest(DashboardTestCase):
         assert seqs(await read_until_seq(conn, 4)) == [3, 4]
         conn.close()
 
+    @gen_test(timeout=30)
+    async def test_header_only_replay_up_to_images_after(self):
+        await self.apost_site("cloud", [0, 1, 2])
+        conn = await self.ws_connect("api/runs/r1/ws?since=0&images_after=2")
+        assert json.loads(await conn.read_message())["seq"] == 3
+        replay = await read_until_seq(conn, 3)
+        assert seqs(replay) == [1, 2, 3]
+        assert [png for _, png in tiles_of(replay)] == [b"", b"", tile_png(32, 2)]
+        assert tiles_of(replay)[0][0]["render_ms"] == 1.5 and tiles_of(replay)[1][0]["col"] == 1
+        assert json.loads(await conn.read_message()) == {"type": "replayed", "seq": 3}
+        await self.apost_site("onprem", [8])
+        (header, png), = tiles_of(await read_until_seq(conn, 4))
+        assert png == tile_png(32, 8)
+        conn.close()
+        # images_after above the run's seq counts as that seq: live tiles come with their PNG
+        conn = await self.ws_connect("api/runs/r1/ws?since=4&images_after=99")
+        assert json.loads(await conn.read_message())["type"] == "hello"
+        assert json.loads(await conn.read_message()) == {"type": "replayed", "seq": 4}
+        await self.apost_site("onprem", [9])
+        (header, png), = tiles_of(await read_until_seq(conn, 5))
+        assert png == tile_png(32, 9)
+        conn.close()
+
     def test_bad_since_unknown_run_and_bad_id_are_refused_before_the_upgrade(self):
         for query in ("since=-1", "since=abc", "since=1.5", "since="):
             status, doc = self.api("GET", f"api/runs/r1/ws?{query}", token=None)
             assert status == 400 and "since must be a non-negative integer" in doc["error"], query
+        status, doc = self.api("GET", "api/runs/r1/ws?images_after=-3", token=None)
+        assert status == 400 and "images_after must be a non-negative integer" in doc["error"]
         assert self.api("GET", "api/runs/nope/ws", token=None) == (404, {"error": "unknown run nope"})
         assert self.api("GET", "api/runs/..%2Fx/ws", token=None)[0] == 400
         status, doc = self.api("GET", "api/runs/r1/ws", token=None)  # no Upgrade header
@@ -129,6 +154,13 @@ class MidReplayTest(DashboardTestCase):
 
     @gen_test(timeout=60)
     async def test_no_gap_and_no_duplicate_when_tiles_arrive_mid_replay(self):
+        await self.replay_with_a_batch_arriving_midway(images_after=0)
+
+    @gen_test(timeout=60)
+    async def test_header_only_replay_has_no_gap_and_no_duplicate_mid_replay(self):
+        await self.replay_with_a_batch_arriving_midway(images_after=20)
+
+    async def replay_with_a_batch_arriving_midway(self, images_after: int):
         config = small_config(grid=8)
         await self.http_client.fetch(self.get_url("/api/runs/r1"), method="PUT",
                                      body=json.dumps(config.run_json()),
@@ -146,7 +178,7 @@ class MidReplayTest(DashboardTestCase):
             return real(*args)
 
         self.store.tiles_since = gated
-        conn = await self.ws_connect("api/runs/r1/ws")
+        conn = await self.ws_connect(f"api/runs/r1/ws?images_after={images_after}")
         assert json.loads(await conn.read_message())["seq"] == 32
         first = await read_until_seq(conn, 4)
         content_type, body, _ = site_batch(config, "onprem")  # 32 tiles: seq 33..64
@@ -161,6 +193,8 @@ class MidReplayTest(DashboardTestCase):
         assert seqs(messages) == list(range(1, 65))
         marker = messages.index({"type": "replayed", "seq": 32})
         assert seqs(messages[:marker]) == list(range(1, 33))
+        assert [header["seq"] for header, png in tiles_of(messages) if png == b""] == \
+            list(range(1, images_after + 1))
         conn.close()
 
 
