@@ -106,6 +106,51 @@ def test_late_joiner_sees_every_tile_and_the_missing_ones(server, page):
     assert text(page, "#run-state") == "complete"
 
 
+# Counts the tile frames the page receives with and without PNG bytes (installed before its scripts).
+_COUNT_FRAMES_JS = """
+window.__frames = {headerOnly: 0, withPng: 0};
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", ({data}) => {
+      if (typeof data === "string") return;
+      const headerBytes = new DataView(data).getUint32(4, false);
+      window.__frames[8 + headerBytes === data.byteLength ? "headerOnly" : "withPng"] += 1;
+    });
+  }
+};
+"""
+
+
+def test_late_joiner_of_large_tiles_draws_the_overview_image(server, page):
+    config = RenderConfig(grid=8, tile_px=512, palette="fire", max_iter=64)  # 256 px cells
+    run_id = new_run_id("overview")
+    create_run(server, run_id, config)
+    cells = all_cells(config)
+    stored, later = cells[:60], cells[60:]
+    post_tiles(server, run_id, solid_tiles(config, stored))
+
+    page.add_init_script(_COUNT_FRAMES_JS)
+    page.goto(f"{server.url}?run={run_id}&overview_min=8")
+    wait_text(page, "#tiles-stored", "60")
+    wait_for_colours(page, config.grid, {cell: tile_rgb(*cell) for cell in stored})
+    assert cell_colours(page, config.grid, later) == [BACKGROUND_RGB] * len(later)
+    mosaic = page.locator("#mosaic")
+    assert mosaic.get_attribute("data-overview-seq") == "60"
+    wait_for(lambda: mosaic.get_attribute("data-tiles-drawn") == "60", 10, "60 tiles drawn")
+    assert mosaic.get_attribute("data-replayed-seq") == "60"
+    assert page.evaluate("window.__frames") == {"headerOnly": 60, "withPng": 0}
+
+    post_tiles(server, run_id, solid_tiles(config, later))  # live tiles come whole
+    wait_for_colours(page, config.grid, {cell: tile_rgb(*cell) for cell in later})
+    wait_for(lambda: mosaic.get_attribute("data-tiles-drawn") == "64", 10, "64 tiles drawn")
+    assert page.evaluate("window.__frames") == {"headerOnly": 60, "withPng": 4}
+    page.click("#mosaic", position={"x": 5, "y": 5})  # still the full-resolution tile
+    page.wait_for_function("document.getElementById('tile-image').complete")
+    assert page.evaluate("document.getElementById('tile-image').naturalWidth") == 512
+
+
 def test_page_works_under_a_path_prefix_behind_a_host_rewriting_proxy(server, page, port):
     run_id = new_run_id("prefix")
     create_run(server, run_id, SMALL)

@@ -3,7 +3,7 @@
 import { BorderLayer } from "./borders.js";
 import { drawThroughput } from "./chart.js";
 import { decodeFrame } from "./frame.js";
-import { Mosaic } from "./mosaic.js";
+import { Mosaic, OVERVIEW_MAX_PX, cellPx } from "./mosaic.js";
 import { TileSocket } from "./socket.js";
 import { RunStats } from "./stats.js";
 import {
@@ -13,10 +13,17 @@ import {
 const RUNS_POLL_MS = 3000;
 const TEXT_REFRESH_MS = 250;
 const CHART_REFRESH_MS = 1000;
+/**
+ * Stored tiles from which a late joiner draws the server's overview image instead of decoding
+ * every full-size tile (e.g. 1024 tiles of 512 px: 268 Mpx of PNG for a 2048 px canvas);
+ * `?overview_min=N` overrides it (tests).
+ */
+const OVERVIEW_MIN_TILES = 64;
 
 const page = {
   runId: null, // the run on screen
   socket: null,
+  overview: null, // {seq, bitmap} fetched before the socket opened, drawn on its hello
   stats: null,
   view: null,
   chartDrawnAt: 0,
@@ -43,13 +50,47 @@ function showRun(runId) {
   page.view = null;
   $.runId.textContent = runId;
   updateMosaicLink();
-  page.socket = new TileSocket(runId, {
+  page.overview = null;
+  const socket = new TileSocket(runId, {
     onHello: (hello) => receiveHello(hello),
     onFrame: (buffer) => receiveFrame(buffer),
     onControl: (msg) => receiveControl(msg),
     onStatus: (state, detail) => showConnection(state, detail),
   });
-  page.socket.open();
+  page.socket = socket;
+  showConnection("connecting");
+  loadOverview().then((overview) => {
+    if (page.socket !== socket) {
+      overview?.bitmap.close(); // the page moved on to another run meanwhile
+      return;
+    }
+    if (overview) {
+      page.overview = overview;
+      socket.imagesAfter = overview.seq; // those tiles come header-only
+    }
+    socket.open();
+  });
+}
+
+/**
+ * The run's overview image as {seq, bitmap} when a late join is worth it (many tiles stored,
+ * each shown smaller than its size), else null; null too on any failure (tiles then come whole).
+ */
+async function loadOverview() {
+  try {
+    const response = await fetch(runUrl());
+    if (!response.ok) return null;
+    const { stored, config } = await response.json();
+    const wanted = Number(new URLSearchParams(location.search).get("overview_min"));
+    const minTiles = wanted > 0 ? wanted : OVERVIEW_MIN_TILES;
+    if (stored < minTiles || cellPx(config.grid, config.tile_px) >= config.tile_px) return null;
+    const image = await fetch(runUrl(`/overview.png?px=${OVERVIEW_MAX_PX}`));
+    const seq = Number(image.headers.get("X-Mosaic-Seq"));
+    if (!image.ok || !Number.isInteger(seq)) return null;
+    return { seq, bitmap: await createImageBitmap(await image.blob()) };
+  } catch (err) {
+    return null; // the dashboard is away: the socket shows it and retries
+  }
 }
 
 function receiveHello(hello) {
@@ -70,6 +111,14 @@ function receiveHello(hello) {
   page.view = new RunView(page.stats);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
+  if (page.overview) {
+    mosaic.drawOverview(page.overview.bitmap);
+    // Exposed for tests and the replay benchmark: the late join went through the overview.
+    $.mosaic.dataset.overviewSeq = String(page.overview.seq);
+    page.overview = null;
+  } else {
+    delete $.mosaic.dataset.overviewSeq;
+  }
   fillScaleChoices(hello.config.grid, hello.config.tile_px);
   updateMosaicLink();
   loadOwners(page.stats);
@@ -109,7 +158,8 @@ function receiveFrame(buffer) {
   page.socket.lastSeq = stats.lastSeq;
   if (!isNew) return; // a repeat of a tile already held
   const colour = stats.sites.get(header.site)?.colour ?? "#ffffff";
-  mosaic.add(header.row, header.col, buffer, pngOffset, colour);
+  if (pngOffset === buffer.byteLength) mosaic.stored(header.row, header.col, colour); // header-only
+  else mosaic.add(header.row, header.col, buffer, pngOffset, colour);
 }
 
 function receiveControl(msg) {

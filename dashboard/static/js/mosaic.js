@@ -70,7 +70,7 @@ export class Mosaic {
   /** Size the canvas for a grid x grid run of tilePx tiles and clear it. */
   reset(grid, tilePx) {
     this.generation += 1;
-    this.queue.forEach(({ bitmap }) => bitmap.close());
+    this.queue.forEach(({ bitmap }) => bitmap?.close());
     this.queue = [];
     this.grid = grid;
     this.cell = cellPx(grid, tilePx);
@@ -100,6 +100,22 @@ export class Mosaic {
     }, (err) => console.warn(`tile r${row}c${col} is not a decodable PNG`, err));
   }
 
+  /**
+   * Draw a server-made overview of the whole canvas (GET overview.png, same cell size); the
+   * tiles it holds are then counted with stored(), without decoding anything. The bitmap is closed.
+   */
+  drawOverview(bitmap) {
+    const sidePx = this.image.canvas.width;
+    this.image.drawImage(bitmap, 0, 0, sidePx, sidePx);
+    bitmap.close();
+  }
+
+  /** Count a tile the overview image already shows (a header-only frame) as drawn. */
+  stored(row, col, colour) {
+    this.queue.push({ row, col, bitmap: null, colour });
+    this.schedule();
+  }
+
   schedule() {
     if (this.frameRequested) return;
     this.frameRequested = true;
@@ -115,8 +131,10 @@ export class Mosaic {
     const batch = this.queue;
     this.queue = [];
     for (const { row, col, bitmap, colour } of batch) {
-      this.image.drawImage(bitmap, col * this.cell, row * this.cell);
-      bitmap.close();
+      if (bitmap) {
+        this.image.drawImage(bitmap, col * this.cell, row * this.cell);
+        bitmap.close();
+      }
       this.borders.mark(row, col, colour, true);
     }
     this.drawn += batch.length;

@@ -21,13 +21,15 @@ export function socketUrl(relativePath) {
  * frame, onControl(msg) for other JSON text frames, onStatus(state, detail) with state one of
  * "connecting" | "live" | "retrying" | "closed" (detail: the retry delay in ms when retrying).
  * The caller tells the socket the last seq it has stored with `lastSeq`; a reconnect asks for
- * `since=lastSeq`, so nothing is replayed twice unless the caller lost it.
+ * `since=lastSeq`, so nothing is replayed twice unless the caller lost it. With `imagesAfter`
+ * set (the seq of an overview image the caller drew), replayed tiles up to it come header-only.
  */
 export class TileSocket {
   constructor(runId, callbacks) {
     this.runId = runId;
     this.callbacks = callbacks;
     this.lastSeq = 0;
+    this.imagesAfter = 0;
     this.backoffMs = BACKOFF_FIRST_MS;
     this.ws = null;
     this.retryTimer = null;
@@ -36,7 +38,8 @@ export class TileSocket {
 
   open() {
     if (this.closed) return;
-    const path = `api/runs/${encodeURIComponent(this.runId)}/ws?since=${this.lastSeq}`;
+    const images = this.imagesAfter > 0 ? `&images_after=${this.imagesAfter}` : "";
+    const path = `api/runs/${encodeURIComponent(this.runId)}/ws?since=${this.lastSeq}${images}`;
     this.callbacks.onStatus("connecting");
     const ws = new WebSocket(socketUrl(path));
     ws.binaryType = "arraybuffer";
