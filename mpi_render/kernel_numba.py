@@ -283,9 +283,13 @@ def _refill(max_iter, out, lanes, queue, queued, drain):
         finished = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter) & busy
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def escape_counts_flat(cr, ci, max_iter, precheck, out):
-    """Fill ``out`` (flat uint32, ``ci.size * cr.size``, row-major) with escape counts."""
+    """Fill ``out`` (flat uint32, ``ci.size * cr.size``, row-major) with escape counts.
+
+    Runs without the GIL: on rank 0 the poster thread (HTTP, spool) and the tile sink keep
+    working while a tile renders, instead of waiting up to a whole tile for the interpreter.
+    """
     width = cr.size
     padded = -(-width // LANES) * LANES
     cr_padded = np.zeros(padded)

@@ -143,3 +143,9 @@ def test_numba_kernel_is_loaded_from_cache_in_a_fresh_process(tmp_path):
                      for _ in range(2))
     assert first == ["0", "1"], first
     assert second == ["1", "0"], second
+
+
+def test_numba_kernel_releases_the_gil():
+    """Rank 0's poster thread must not wait for a whole tile's render to get the interpreter."""
+    from mpi_render import kernel_numba
+    assert kernel_numba.escape_counts_flat.targetoptions.get("nogil") is True
