@@ -245,7 +245,9 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
         sites[name] = launch.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env,
                                    cwd=data_dir)
         children.append(sites[name])
-    print(f"sites: {', '.join(config.sites)} ({ranks} ranks each); logs in {logs}", flush=True)
+    plural = "" if ranks == 1 else "s"
+    print(f"sites: {', '.join(config.sites)} ({ranks} rank{plural} each); logs in {logs}",
+          flush=True)
     code = verdict(watch(sites, dashboard, client, run_id), sites)
     if not args.exit_when_done:
         print(f"dashboard still up at {url} - press Ctrl-C to stop", flush=True)
