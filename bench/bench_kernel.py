@@ -2,10 +2,10 @@
 
 Workloads: (a) full view 1024x1024, max_iter 256; (b) the same at max_iter 1024; (c) seahorse
 valley centre, width 1e-4, 512x512, max_iter 2048. Per round, every contender runs once (order
-reversed on odd rounds to cancel drift) and is timed in CPU seconds; the C time of a round is the best of its ``g4`` and
-``r8`` kernels with the same precheck setting. Reported ratios are medians over rounds of the
-per-round ratio C time / our time (> 1 means faster than C). The plain-Python loop is timed on a
-random sample of pixels and scaled to the whole workload.
+reversed on odd rounds to cancel drift) and is timed in CPU seconds; the C time of a round is
+the best of its ``g4`` and ``r8`` kernels with the same precheck setting. Reported ratios are
+medians over rounds of the per-round ratio C time / our time (> 1 means faster than C). The
+plain-Python loop is timed on a random sample of pixels and scaled to the whole workload.
 
 Usage: .venv/bin/python bench/bench_kernel.py [--rounds N] [--quick]  (--quick: one round)
 """
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from harness import bench_args, machine_line
+
 from mpi_render import reference
 from mpi_render.kernel import escape_counts, pixel_centres
 from mpi_render.tile import warm_up

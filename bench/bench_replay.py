@@ -52,7 +52,8 @@ STAMP_SCRIPT = """
     if (drawn >= target && window.__bench.allDrawnMs === null) {
       window.__bench.allDrawnMs = performance.now();
     }
-  }).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-tiles-drawn", "data-replayed-seq"]});
+  }).observe(document, {subtree: true, attributes: true,
+                        attributeFilter: ["data-tiles-drawn", "data-replayed-seq"]});
 }
 """
 

@@ -16,6 +16,7 @@ import sys
 import time
 
 from harness import bench_args, machine_line
+
 from mpi_render.config import RenderConfig
 from mpi_render.encode import encode_png
 from mpi_render.kernel import available_backends, escape_counts

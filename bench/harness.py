@@ -24,17 +24,35 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from support import Dashboard, free_port, mpi_env, mpiexec, run  # noqa: E402
+from support import Dashboard, free_port, mpi_env, mpiexec, run
 
-from dashboard.protocol import encode_batch  # noqa: E402
+from dashboard.protocol import encode_batch
 
 VENV_BIN = Path(sys.executable).parent
 CACHE_DIR = Path(os.environ.get("MPI_RENDER_BENCH_CACHE", "/tmp/mpi-render-bench-cache"))
 
-__all__ = ["Dashboard", "free_port", "mpi_env", "mpiexec", "run", "VENV_BIN", "REPO", "median",
-           "percentile", "table", "machine_line", "tile_set", "BatchPoster", "create_run",
-           "run_doc", "proc_memory_kb", "proc_cpu_s", "descendants_cpu_s", "bench_args",
-           "replay_headers"]
+__all__ = [
+    "REPO",
+    "VENV_BIN",
+    "BatchPoster",
+    "Dashboard",
+    "bench_args",
+    "create_run",
+    "descendants_cpu_s",
+    "free_port",
+    "machine_line",
+    "median",
+    "mpi_env",
+    "mpiexec",
+    "percentile",
+    "proc_cpu_s",
+    "proc_memory_kb",
+    "replay_headers",
+    "run",
+    "run_doc",
+    "table",
+    "tile_set",
+]
 
 
 def median(values) -> float:

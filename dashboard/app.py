@@ -9,10 +9,10 @@ overview of 1024 large tiles takes seconds). The event loop only routes bytes.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import tornado.web
 

@@ -10,9 +10,9 @@ per-frame ``write_message`` made 50 clients at 500 tiles/s cost more than a core
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable
 
 from .protocol import encode_frame, ws_binary_frame
 from .store import StoredTile

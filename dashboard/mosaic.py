@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from PIL import Image
 

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import struct
-from typing import Sequence
+from collections.abc import Sequence
 
 FRAME_MAGIC = b"MRT1"
 MANIFEST_FIELD = "manifest"

@@ -46,7 +46,7 @@ class RunState:
     sites: dict[str, SiteStats] = field(default_factory=dict)
 
     @classmethod
-    def new(cls, run_id: str, config: RenderConfig, created_at: float) -> "RunState":
+    def new(cls, run_id: str, config: RenderConfig, created_at: float) -> RunState:
         owned = config.owned()
         return cls(run_id, config, created_at,
                    sites={site: SiteStats(len(tiles)) for site, tiles in owned.items()})

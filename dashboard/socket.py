@@ -165,7 +165,7 @@ class TilesSocket(_Socket):
     async def _replay(self) -> None:
         try:
             await self._send_replay()
-        except Exception:  # noqa: BLE001 - one client's failure must not go unnoticed or spread
+        except Exception:  # one client's failure must not go unnoticed or spread to others
             log.exception("replay of run %s failed; closing the client", self.run_id)
             self.on_close()
             self.close(1011, "replay failed")

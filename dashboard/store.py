@@ -18,9 +18,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from mpi_render.config import RenderConfig
 

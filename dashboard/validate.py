@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from mpi_render.config import RenderConfig
 

@@ -108,7 +108,7 @@ class RenderConfig:
         }
 
     @classmethod
-    def from_run_json(cls, doc: dict) -> "RenderConfig":
+    def from_run_json(cls, doc: dict) -> RenderConfig:
         """Inverse of :meth:`run_json`.
 
         Raises:

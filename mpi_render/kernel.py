@@ -17,7 +17,7 @@ BACKENDS = ("numpy", "numba")
 MAX_ITER_LIMIT = 2**32 - 1  # counts are uint32
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _importable(module: str) -> bool:
     try:
         importlib.import_module(module)

@@ -42,7 +42,7 @@ def check_palette_name(name: str) -> str:
     return canonical
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _table(name: str) -> np.ndarray:
     stops = _STOPS[name]
     positions = np.array([pos for pos, _ in stops])

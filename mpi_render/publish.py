@@ -24,8 +24,8 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from dashboard.protocol import encode_batch
 

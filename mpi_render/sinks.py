@@ -8,9 +8,10 @@ and the workers'), and ``close()`` once at the end, which returns a :class:`Deli
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 EXIT_OK = 0
 EXIT_FAILED = 1      # a permanent failure: refused batch, missing tiles, rank error

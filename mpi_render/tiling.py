@@ -8,8 +8,8 @@ Tile ``(row, col)`` of an ``N x N`` grid has index ``t = row * N + col``; row 0 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 SPLITS = ("contiguous", "interleaved")
 

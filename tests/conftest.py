@@ -6,7 +6,6 @@ test that does not exist, so whatever it needs must be installed by the project'
 import os
 
 import pytest
-
 from support import Dashboard, free_port
 
 

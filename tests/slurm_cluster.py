@@ -152,7 +152,7 @@ class SlurmCluster:
         self._own_munged = False
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "SlurmCluster":
+    def start(self) -> SlurmCluster:
         missing = [c for c in COMMANDS if shutil.which(c) is None]
         if missing:
             raise SlurmUnavailable(f"missing {', '.join(missing)}: run make test (it installs slurm)")
@@ -186,7 +186,7 @@ class SlurmCluster:
                 stop_pid(pid)
             self._own_munged = False
 
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

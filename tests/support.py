@@ -110,7 +110,7 @@ class Dashboard:
         self.log_path = self.workdir / "dashboard.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "Dashboard":
+    def start(self, timeout: float = 30) -> Dashboard:
         cmd = [sys.executable, "-m", "dashboard", "--host", "127.0.0.1", "--port", str(self.port),
                "--data-dir", str(self.data_dir), "--token-file", str(self.token_file),
                *self.extra_args]
@@ -151,7 +151,7 @@ class Dashboard:
     def api(self, method: str, path: str, body=None, auth: bool = True) -> tuple[int, dict]:
         return http_json(method, self.url + path, body, self.token if auth else None)
 
-    def __enter__(self) -> "Dashboard":
+    def __enter__(self) -> Dashboard:
         return self.start()
 
     def __exit__(self, *exc) -> None:

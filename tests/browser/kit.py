@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from support import REPO, http_json, wait_for
 
 from dashboard.protocol import encode_batch
 from mpi_render.config import RenderConfig
-from support import REPO, http_json, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -25,7 +25,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "conte
               "proxy-connection", "te", "trailer"}
 
 
-def _upstream_headers(handler: tornado.web.RequestHandler, proxy: "PrefixProxy") -> dict:
+def _upstream_headers(handler: tornado.web.RequestHandler, proxy: PrefixProxy) -> dict:
     headers = {k: v for k, v in handler.request.headers.get_all() if k.lower() not in HOP_BY_HOP}
     headers.update({"Host": proxy.upstream_host, "X-Forwarded-Host": handler.request.host,
                     "X-Forwarded-Prefix": PREFIX.rstrip("/"), "X-Forwarded-Proto": "http"})
@@ -37,7 +37,7 @@ class HttpProxyHandler(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT")
 
-    def initialize(self, proxy: "PrefixProxy"):
+    def initialize(self, proxy: PrefixProxy):
         self.proxy = proxy
 
     async def forward(self, path: str):
@@ -66,7 +66,7 @@ class HttpProxyHandler(tornado.web.RequestHandler):
 class StrayHandler(tornado.web.RequestHandler):
     """Anything outside the prefix: what a page with an absolute URL would ask for."""
 
-    def initialize(self, proxy: "PrefixProxy"):
+    def initialize(self, proxy: PrefixProxy):
         self.proxy = proxy
 
     def get(self, path: str):
@@ -78,7 +78,7 @@ class StrayHandler(tornado.web.RequestHandler):
 class WebSocketProxyHandler(tornado.websocket.WebSocketHandler):
     """Relays one WebSocket; the upstream checks the origin (it sees X-Forwarded-Host)."""
 
-    def initialize(self, proxy: "PrefixProxy"):
+    def initialize(self, proxy: PrefixProxy):
         self.proxy = proxy
         self.upstream = None
 
@@ -140,7 +140,7 @@ class PrefixProxy:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
 
-    def start(self, timeout_s: float = 10) -> "PrefixProxy":
+    def start(self, timeout_s: float = 10) -> PrefixProxy:
         ready = threading.Event()
         self._thread = threading.Thread(target=asyncio.run, args=(self._serve(ready),),
                                         name="prefix-proxy", daemon=True)
@@ -172,7 +172,7 @@ class PrefixProxy:
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(timeout_s)
 
-    def __enter__(self) -> "PrefixProxy":
+    def __enter__(self) -> PrefixProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

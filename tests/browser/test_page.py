@@ -12,15 +12,26 @@ import itertools
 import signal
 
 import pytest
-from playwright.sync_api import sync_playwright
-
-from browser.kit import (ARTIFACTS, BACKGROUND_RGB, cell_colours, create_run, launch_chromium,
-                         post_tiles, solid_png, solid_tiles, text, tile_rgb, wait_for_colours,
-                         wait_text)
+from browser.kit import (
+    ARTIFACTS,
+    BACKGROUND_RGB,
+    cell_colours,
+    create_run,
+    launch_chromium,
+    post_tiles,
+    solid_png,
+    solid_tiles,
+    text,
+    tile_rgb,
+    wait_for_colours,
+    wait_text,
+)
 from browser.prefix_proxy import PrefixProxy
+from playwright.sync_api import sync_playwright
+from support import Dashboard, wait_for
+
 from dashboard.protocol import encode_frame
 from mpi_render.config import RenderConfig
-from support import Dashboard, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

@@ -7,8 +7,14 @@ import pytest
 from PIL import Image
 
 from dashboard.protocol import encode_batch
-from dashboard.testing import (DashboardTestCase, bomb_png, site_batch, small_config, tile_meta,
-                               tile_png)
+from dashboard.testing import (
+    DashboardTestCase,
+    bomb_png,
+    site_batch,
+    small_config,
+    tile_meta,
+    tile_png,
+)
 
 
 class RunsTest(DashboardTestCase):

@@ -7,11 +7,11 @@ import stat
 import sys
 
 import pytest
+from support import Dashboard, free_port, http, run, wait_for
 from tornado.websocket import websocket_connect
 
 from dashboard.protocol import encode_batch
 from dashboard.testing import site_batch, small_config, tile_meta, tile_png
-from support import Dashboard, free_port, http, run, wait_for
 
 pytestmark = pytest.mark.integration
 

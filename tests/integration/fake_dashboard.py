@@ -13,9 +13,9 @@ import threading
 from collections import Counter
 
 import tornado.web
+from support import free_port
 
 from dashboard.protocol import BatchError, parse_batch
-from support import free_port
 
 # Scripted failures for the next POSTs, consumed in order:
 #   "503", "429", "500"       answer that status without storing
@@ -45,7 +45,7 @@ class FakeDashboard:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
 
-    def start(self) -> "FakeDashboard":
+    def start(self) -> FakeDashboard:
         ready = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)),
                                         daemon=True)
@@ -72,7 +72,7 @@ class FakeDashboard:
             self._thread.join(10)
             self._loop = None
 
-    def __enter__(self) -> "FakeDashboard":
+    def __enter__(self) -> FakeDashboard:
         return self.start()
 
     def __exit__(self, *exc) -> None:

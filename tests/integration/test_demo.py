@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support import mpi_env
 
 pytestmark = pytest.mark.integration

@@ -3,19 +3,20 @@ import sys
 import time
 
 import pytest
-
 from integration.fake_dashboard import FakeDashboard
+from support import free_port, run
+
 from mpi_render.client import DashboardClient
 from mpi_render.config import RenderConfig
 from mpi_render.publish import Backoff, BatchLimits, Poster, resend
 from mpi_render.sinks import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED, SetupError
 from mpi_render.spool import Spool, content_type_of
 from mpi_render.tiling import tile_position
-from support import free_port, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 CONFIG = RenderConfig(grid=9, tile_px=16, sites=("cloud", "onprem"))
 FAST = Backoff(base_s=0.01, cap_s=0.05)
+SMALL_BATCHES = BatchLimits(8, 4 << 20, 0.05)
 
 
 def tile(index: int, site: str = "cloud") -> tuple[dict, bytes]:
@@ -25,7 +26,7 @@ def tile(index: int, site: str = "cloud") -> tuple[dict, bytes]:
     return meta, b"\x89PNG fake tile %d " % index + bytes(100)
 
 
-def make_poster(url, spool_dir, deadline_s=30.0, limits=BatchLimits(8, 4 << 20, 0.05),
+def make_poster(url, spool_dir, deadline_s=30.0, limits=SMALL_BATCHES,
                 **kwargs) -> Poster:
     client = DashboardClient(url, "tok", timeout_s=5)
     return Poster(client, "run1", CONFIG, "cloud", Spool(spool_dir),

@@ -7,11 +7,11 @@ import time
 
 import pytest
 from PIL import Image
+from support import VENV_BIN, Dashboard, http, mpi_env, mpiexec, run
 
 from mpi_render import tile as tile_mod
 from mpi_render.config import RenderConfig
 from mpi_render.tiling import site_tiles, tile_position
-from support import VENV_BIN, Dashboard, http, mpi_env, mpiexec, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 MPI_RENDER = str(VENV_BIN / "mpi-render")

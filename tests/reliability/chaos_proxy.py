@@ -48,7 +48,7 @@ class ChaosProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def start(self) -> "ChaosProxy":
+    def start(self) -> ChaosProxy:
         self._acceptor.start()
         return self
 
@@ -76,7 +76,7 @@ class ChaosProxy:
         """Forward nothing on new connections (they stay open) until :meth:`heal` or :meth:`cut`."""
         self.mode = "blackhole"
 
-    def __enter__(self) -> "ChaosProxy":
+    def __enter__(self) -> ChaosProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

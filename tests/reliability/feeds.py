@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from support import http_json
 
 from dashboard.protocol import encode_batch
 from mpi_render.config import RenderConfig
 from mpi_render.encode import encode_png
-from support import http_json
 
 GREY_PALETTE = bytes(value for value in range(256) for _ in range(3))
 
@@ -29,12 +29,12 @@ def synthetic_png(tile_px: int, index: int, noise_rows: int = 0) -> bytes:
     return encode_png(pixels, GREY_PALETTE)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _gradient(tile_px: int) -> np.ndarray:
     return np.add.outer(np.arange(tile_px), np.arange(tile_px)).astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _noise_pool(tile_px: int) -> np.ndarray:
     """Random rows shared by every tile (drawn once: generating 10,000 tiles must stay cheap)."""
     return np.random.default_rng(7).integers(0, 256, (4 * tile_px, tile_px), dtype=np.uint8)

@@ -12,10 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mpi_render.config import RenderConfig
-from mpi_render.launch import descendants
 from reliability.paced_site import PACE_ENV
 from support import Dashboard, http_json, mpi_env, mpiexec, wait_for
+
+from mpi_render.config import RenderConfig
+from mpi_render.launch import descendants
 
 PACED_SITE = Path(__file__).with_name("paced_site.py")
 # Small and cheap: 32 tiles per site; the pace (sleep per tile) makes the run last.
@@ -49,7 +50,7 @@ class SiteJob:
                     "--backend", "numpy", *extra_args]
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "SiteJob":
+    def start(self) -> SiteJob:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -99,7 +100,7 @@ class SiteJob:
                 pass
             self.proc.wait(10)
 
-    def __enter__(self) -> "SiteJob":
+    def __enter__(self) -> SiteJob:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -5,7 +5,6 @@ import socket
 import threading
 
 import pytest
-
 from reliability.chaos_proxy import ChaosProxy
 
 pytestmark = pytest.mark.reliability

@@ -13,7 +13,6 @@ import shlex
 import time
 
 import pytest
-
 from reliability.sitejob import FAULT_CONFIG, SiteJob, assert_stored_exactly_once, wait_stored
 from support import Dashboard, mpi_env, run
 

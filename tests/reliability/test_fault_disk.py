@@ -12,12 +12,12 @@ import hashlib
 import sqlite3
 
 import pytest
-
-from mpi_render.config import RenderConfig
 from reliability.feeds import create_run, post_tiles, site_tiles
 from reliability.mounts import fill, read_only_view, resize, tmpfs
 from reliability.sitejob import SiteJob, assert_stored_exactly_once, run_doc
 from support import Dashboard, http, wait_for
+
+from mpi_render.config import RenderConfig
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(150)]
 

@@ -9,11 +9,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from mpi_render.config import RenderConfig
 from reliability.feeds import create_run, post_tiles, site_tiles
 from reliability.sitejob import run_doc
 from support import Dashboard
+
+from mpi_render.config import RenderConfig
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(120)]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from reliability.chaos_proxy import ChaosProxy
 from reliability.sitejob import FAULT_CONFIG, SiteJob, assert_stored_exactly_once, wait_stored
 

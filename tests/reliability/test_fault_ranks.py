@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from reliability.sitejob import SiteJob, assert_stored_exactly_once, run_doc, wait_stored
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(120)]

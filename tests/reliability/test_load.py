@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from mpi_render.config import RenderConfig
 from reliability.feeds import create_run, post_tiles, site_tiles
 from reliability.wsclients import StalledClient, read_run
 from support import Dashboard
+
+from mpi_render.config import RenderConfig
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
 

@@ -19,11 +19,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from reliability.feeds import create_run, post_tiles, site_tiles
+from support import REPO, VENV_BIN, Dashboard, http, mpi_env
 
 from mpi_render.config import RenderConfig
 from mpi_render.launch import descendants
-from reliability.feeds import create_run, post_tiles, site_tiles
-from support import REPO, VENV_BIN, Dashboard, http, mpi_env
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
 

@@ -2,7 +2,6 @@
 import socket
 
 import pytest
-
 from support import REPO, VENV_BIN, mpiexec, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import REPO, VENV_BIN, mpiexec, run
 
 from mpi_render.config import RenderConfig
-from support import REPO, VENV_BIN, mpiexec, run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -4,10 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from support import REPO
 
 from mpi_render import cli
 from mpi_render.cliargs import FLAGS, build_parser, derived_run_id, resolve
-from support import REPO
 
 BASE = ["--grid", "4", "--tile", "64", "--site", "onprem", "--sites", "onprem,cloud"]
 

@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
+from support import SHARED
 
 from mpi_render import kernel, kernel_numpy, reference
 from mpi_render.kernel import available_backends, escape_counts, resolve_backend
 from mpi_render.tiling import tile_bounds
-from support import SHARED
 
 BACKENDS = ("numpy", "numba")
 SEAHORSE = (-0.743643887037151, 0.131825904205330)

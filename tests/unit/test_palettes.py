@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 
 from mpi_render import palettes
-from mpi_render.palettes import (PALETTE_NAMES, check_palette_name, palette_bytes,
-                                 palette_indices, palette_table)
+from mpi_render.palettes import (
+    PALETTE_NAMES,
+    check_palette_name,
+    palette_bytes,
+    palette_indices,
+    palette_table,
+)
 
 
 def test_the_four_palettes_exist():

@@ -5,8 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpi_render.tiling import (assign_tiles, rank_tiles, site_tiles, tile_bounds, tile_index,
-                               tile_position)
+from mpi_render.tiling import (
+    assign_tiles,
+    rank_tiles,
+    site_tiles,
+    tile_bounds,
+    tile_index,
+    tile_position,
+)
 
 GRIDS = range(1, 65)
 RANK_COUNTS = range(1, 9)

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from workflow.executor import Executor, Resource, load_workflow
-
 from support import REPO, http_json
+from workflow.executor import Executor, Resource, load_workflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slurm]
 SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://user/cloud_cluster",

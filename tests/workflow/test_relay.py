@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from support import free_port, http, http_json, mpi_env, wait_for
 
 pytestmark = pytest.mark.integration

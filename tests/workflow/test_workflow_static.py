@@ -12,9 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from workflow.executor import EXPR, Resource, input_values, load_workflow, needs_of
-
 from support import REPO, SHARED
+from workflow.executor import EXPR, Resource, input_values, load_workflow, needs_of
 
 WORKFLOW = REPO / "workflow.yaml"
 SCHEMA = SHARED / "activate" / "workflow.schema.json"
@@ -64,7 +63,7 @@ def test_valid_against_the_platform_schema(workflow):
 
 def test_on_is_quoted_and_yaml_1_1_traps_are_strings():
     text = WORKFLOW.read_text()
-    assert re.search(r'^"on":', text, re.M), "quote the on key: YAML 1.1 reads a bare on as true"
+    assert re.search(r'^"on":', text, re.MULTILINE), "quote the on key: YAML 1.1 reads a bare on as true"
     doc = load_workflow(WORKFLOW)
     advanced = doc["on"]["execute"]["inputs"]["advanced"]["items"]
     assert isinstance(advanced["walltime"]["default"], str)  # 00:30:00 unquoted is sexagesimal
