@@ -25,6 +25,7 @@ setup(
             "playwright==1.65.2",
             "jsonschema>=4.20",
             "pyyaml>=6.0",
+            "ruff>=0.6",
         ],
     },
     entry_points={
