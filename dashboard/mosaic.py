@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from PIL import Image
 
 from mpi_render.config import RenderConfig
+from mpi_render.encode import PNG_SIGNATURE, png_chunk
 
 MAX_SIDE_PX = 16384
 MISSING_RGB = (48, 48, 48)  # dark grey
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ScaleError(ValueError):
@@ -56,11 +56,6 @@ def plan(config: RenderConfig, scale: float) -> MosaicPlan:
     return result
 
 
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload)))
-
-
 class MosaicEncoder:
     """Writes an 8-bit RGB PNG of ``plan.side_px`` square, one tile row at a time."""
 
@@ -70,7 +65,7 @@ class MosaicEncoder:
 
     def start(self) -> bytes:
         side = self.plan.side_px
-        return PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+        return PNG_SIGNATURE + png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
 
     def band(self, tiles: Iterable[tuple[int, bytes]]) -> bytes:
         """Compress one tile row; ``tiles`` yields ``(col, png)`` of the stored tiles of it."""
@@ -87,7 +82,7 @@ class MosaicEncoder:
         # filter type 0 (None) on every scanline: cheapest to produce, zlib does the work
         raw = b"".join(b"\0" + pixels[y * stride:(y + 1) * stride] for y in range(size))
         data = self._zlib.compress(raw)  # may be empty: zlib buffers small inputs
-        return _chunk(b"IDAT", data) if data else b""
+        return png_chunk(b"IDAT", data) if data else b""
 
     def finish(self) -> bytes:
-        return _chunk(b"IDAT", self._zlib.flush()) + _chunk(b"IEND", b"")
+        return png_chunk(b"IDAT", self._zlib.flush()) + png_chunk(b"IEND", b"")

@@ -19,6 +19,7 @@ from tornado.testing import AsyncHTTPTestCase
 from tornado.websocket import websocket_connect
 
 from mpi_render.config import RenderConfig
+from mpi_render.encode import PNG_SIGNATURE, png_chunk
 
 from .app import make_app
 from .protocol import decode_frame, encode_batch
@@ -43,18 +44,12 @@ def tile_png(tile_px: int, seed: int = 0, noisy: bool = False) -> bytes:
     return out.getvalue()
 
 
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    """One PNG chunk with a correct CRC."""
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload)))
-
-
 def bomb_png(side_px: int = 100_000) -> bytes:
     """A tiny PNG whose IHDR claims ``side_px`` square (a decompression bomb if ever decoded)."""
     ihdr = struct.pack(">IIBBBBB", side_px, side_px, 8, 0, 0, 0, 0)
     # a few KB of zlib that would inflate to gigabytes of zero rows
     idat = zlib.compress(b"\0" * (1 << 22), 9)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
             + png_chunk(b"IEND", b""))
 
 

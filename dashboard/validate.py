@@ -13,8 +13,8 @@ import zlib
 from collections.abc import Sequence
 
 from mpi_render.config import RenderConfig
+from mpi_render.encode import PNG_SIGNATURE
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_HOST_CHARS = 255
 # bits per pixel = channels * bit depth; allowed depths per PNG colour type (PNG spec 11.2.2)
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}

@@ -20,7 +20,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BIT_DEPTH, _COLOUR_TYPE_PALETTE = 8, 3
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and the CRC-32 of type + data."""
     return (struct.pack(">I", len(data)) + kind + data
             + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
 
@@ -42,6 +43,6 @@ def encode_png(indices: np.ndarray, palette: bytes) -> bytes:
     scanlines = np.zeros((height, width + 1), dtype=np.uint8)  # column 0: filter type 0 (None)
     scanlines[:, 1:] = indices
     header = struct.pack(">IIBBBBB", width, height, _BIT_DEPTH, _COLOUR_TYPE_PALETTE, 0, 0, 0)
-    return b"".join((PNG_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", bytes(palette)),
-                     _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), COMPRESS_LEVEL)),
-                     _chunk(b"IEND", b"")))
+    return b"".join((PNG_SIGNATURE, png_chunk(b"IHDR", header), png_chunk(b"PLTE", bytes(palette)),
+                     png_chunk(b"IDAT", zlib.compress(scanlines.tobytes(), COMPRESS_LEVEL)),
+                     png_chunk(b"IEND", b"")))

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from mpi_render.launch import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def mpi_env(extra: dict | None = None) -> dict:

@@ -5,10 +5,11 @@ import zlib
 import pytest
 
 from dashboard.ingest import owner_map
-from dashboard.testing import bomb_png, png_chunk, small_config, tile_meta, tile_png
+from dashboard.testing import bomb_png, small_config, tile_meta, tile_png
 from dashboard.validate import TileRejected, check_meta, check_png, check_tile
+from mpi_render.encode import PNG_SIGNATURE, png_chunk
 
-SIG = b"\x89PNG\r\n\x1a\n"
+SIG = PNG_SIGNATURE
 
 
 def grey_png(width, height, rows, depth=8, colour=0, interlace=0, compress=zlib.compress):
