@@ -21,6 +21,8 @@ import time
 import webbrowser
 from pathlib import Path
 
+from dashboard.auth import TokenFileError, load_or_create_token
+
 from . import launch, report
 from .client import TRANSPORT_ERRORS, DashboardClient
 from .config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig, check_run_id
@@ -218,7 +220,11 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     env = child_env()
     port = args.port or launch.free_port()
     token_file = data_dir / "token"
-    token = launch.write_token(token_file)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:  # the dashboard's own rules: created 0600, refused when others can read it
+        token = load_or_create_token(token_file)
+    except TokenFileError as exc:
+        raise RuntimeError(str(exc)) from None
     logs = data_dir / "logs"
     dashboard = launch.spawn("dashboard", launch.dashboard_command(
         args.host, port, data_dir / "dashboard", token_file), logs / "dashboard.log", env)

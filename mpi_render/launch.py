@@ -9,7 +9,6 @@ grandchild that left the group is not left behind either.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -144,21 +143,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
-
-
-def write_token(path: Path) -> str:
-    """Return the token stored in ``path``, creating it (random, mode 0600) when absent."""
-    if path.exists():
-        token = path.read_text().strip()
-        if token:
-            return token
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token + "\n")
-    os.chmod(path, 0o600)  # O_CREAT's mode is ignored when the file already existed
-    return token
 
 
 def mpiexec_path() -> str:
