@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mpi_render.launch import free_port
+from mpi_render.launch import free_port, mpiexec_path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -33,10 +32,7 @@ def mpi_env(extra: dict | None = None) -> dict:
     return env
 
 
-def mpiexec() -> str:
-    """The ``mpiexec`` next to this interpreter (the mpich wheel's), else the one on PATH."""
-    local = VENV_BIN / "mpiexec"
-    return str(local) if local.exists() else (shutil.which("mpiexec") or "mpiexec")
+mpiexec = mpiexec_path  # the tests' name for it
 
 
 def run(cmd: list[str], timeout: float = 120, check: bool = True, **kw) -> subprocess.CompletedProcess:
