@@ -66,12 +66,16 @@ class BaseHandler(tornado.web.RequestHandler):
         if status == 403:
             raise ApiError(403, "wrong token")
 
-    def run_config(self, run_id: str) -> RenderConfig:
-        """The config of an existing, well-named run; 400/404 otherwise."""
+    def check_run_id(self, run_id: str) -> None:
+        """400 unless ``run_id`` is a well-formed run id."""
         try:
             check_run_id(run_id)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
+
+    def run_config(self, run_id: str) -> RenderConfig:
+        """The config of an existing, well-named run; 400/404 otherwise."""
+        self.check_run_id(run_id)
         config = self.services.store.run_config(run_id)
         if config is None:
             raise ApiError(404, f"unknown run {run_id}")
@@ -124,10 +128,7 @@ class RunHandler(BaseHandler):
 
     async def put(self, run_id: str):
         self.require_token()
-        try:
-            check_run_id(run_id)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
+        self.check_run_id(run_id)
         if len(self.request.body) > MAX_CONFIG_BYTES:
             raise ApiError(413, f"run config must be at most {MAX_CONFIG_BYTES} bytes")
         try:
