@@ -1,9 +1,10 @@
 """Escape-time counts for one tile: pixel geometry, argument checks and backend choice.
 
 Backends (all bit-identical to ``bench/ref.c``): ``numpy`` (always there, :mod:`.kernel_numpy`)
-and ``numba`` (the optional extra, :mod:`.kernel_numba`). ``auto`` picks numba when it can be
-imported, else numpy. numba is imported only when first needed, so ``import mpi_render`` stays
-cheap for the dashboard and the CLI's argument checks.
+and ``numba`` (the optional extra, :mod:`.kernel_numba`, run from its prebuilt native library
+when there is one, :mod:`.kernel_native`). ``auto`` picks numba when it can run, else numpy.
+numba is imported only when first needed, and not at all when the native library exists, so
+``import mpi_render`` stays cheap for the dashboard and the CLI's argument checks.
 """
 from __future__ import annotations
 
@@ -18,17 +19,26 @@ MAX_ITER_LIMIT = 2**32 - 1  # counts are uint32
 
 
 @functools.cache
-def _importable(module: str) -> bool:
+def _kernel(backend: str):
+    """The backend's ``escape_counts(cr, ci, max_iter, precheck)``, or None if it cannot run.
+
+    For numba: the prebuilt native library of the numba kernel when one matches this code and
+    CPU (:mod:`.kernel_native`; no numba import), else numba's JIT.
+    """
+    if backend == "numba":
+        from . import kernel_native
+        native = kernel_native.load()
+        if native is not None:
+            return native
     try:
-        importlib.import_module(module)
+        return importlib.import_module(f"{__package__}.kernel_{backend}").escape_counts
     except ImportError:
-        return False
-    return True
+        return None
 
 
 def available_backends() -> tuple[str, ...]:
     """The backends that can run in this process, fastest first."""
-    return tuple(name for name in ("numba", "numpy") if name == "numpy" or _importable(name))
+    return tuple(name for name in ("numba", "numpy") if _kernel(name) is not None)
 
 
 def resolve_backend(backend: str = "auto") -> str:
@@ -99,5 +109,4 @@ def escape_counts(xmin: float, ymax: float, dx: float, dy: float, width: int, he
     _check_args(xmin, ymax, dx, dy, width, height, max_iter)
     name = resolve_backend(backend)
     cr, ci = pixel_centres(xmin, ymax, dx, dy, width, height)
-    module = importlib.import_module(f"{__package__}.kernel_{name}")
-    return module.escape_counts(cr, ci, int(max_iter), bool(precheck))
+    return _kernel(name)(cr, ci, int(max_iter), bool(precheck))

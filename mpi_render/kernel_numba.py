@@ -54,6 +54,8 @@ from numba.core import cgutils
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
+from .kernel_workspace import workspace
+
 VECTOR_DOUBLES = 4  # doubles per AVX2 register; LLVM splits or widens on other targets
 VECTORS = 3
 LANES = VECTORS * VECTOR_DOUBLES
@@ -181,13 +183,6 @@ def in_main_bulbs(x: float, y: float) -> bool:
 
 
 @numba.njit(cache=True)
-def _new_lanes():
-    """A lane set: x, y, cr, ci, count, pixel index; every lane idle (y = nan, pixel -1)."""
-    return (np.zeros(LANES), np.full(LANES, np.nan), np.zeros(LANES), np.zeros(LANES),
-            np.zeros(LANES, dtype=np.int64), np.full(LANES, -1, dtype=np.int64))
-
-
-@numba.njit(cache=True)
 def _skipped_lanes(cr_padded, width, ci_row, precheck, skip):
     """Mark the lanes of one row that are not iterated: padding past ``width``, and with
     ``precheck`` the pixels inside the main bulbs. Branch-free, so LLVM vectorises it."""
@@ -284,25 +279,38 @@ def _refill(max_iter, out, lanes, queue, queued, drain):
 
 
 @numba.njit(cache=True, nogil=True)
-def escape_counts_flat(cr, ci, max_iter, precheck, out):
+def escape_counts_flat(cr, ci, max_iter, precheck, out, floats, ints, skip):
     """Fill ``out`` (flat uint32, ``ci.size * cr.size``, row-major) with escape counts.
 
-    Runs without the GIL: on rank 0 the poster thread (HTTP, spool) and the tile sink keep
-    working while a tile renders, instead of waiting up to a whole tile for the interpreter.
+    ``floats``, ``ints`` and ``skip`` come from :func:`.kernel_workspace.workspace` for
+    ``cr.size`` and ``LANES``. Nothing is allocated here, so the compiled code needs no numba
+    runtime (:mod:`.kernel_native` relies on that). Runs without the GIL: on rank 0 the poster
+    thread (HTTP, spool) and the tile sink keep working while a tile renders, instead of
+    waiting up to a whole tile for the interpreter.
     """
     width = cr.size
-    padded = -(-width // LANES) * LANES
-    cr_padded = np.zeros(padded)
-    for col in range(width):  # a loop: slice assignment would compile numba's shape-error path
-        cr_padded[col] = cr[col]
-    skip = np.zeros(padded, dtype=np.bool_)
-    ci_lanes = np.empty(LANES)
-    group = (np.empty(LANES), np.empty(LANES), np.empty(LANES, dtype=np.int64))
-    lanes = _new_lanes()
-    queue = (np.empty(width), np.empty(width), np.empty(width), np.empty(width),
-             np.empty(width, dtype=np.int64), np.empty(width, dtype=np.int64))
+    padded = skip.size
+    cr_padded = floats[:padded]
+    for col in range(padded):  # a loop: slice assignment would compile numba's shape-error path
+        cr_padded[col] = cr[col] if col < width else 0.0
+    at = padded
+    ci_lanes = floats[at:at + LANES]
+    gx, gy = floats[at + LANES:at + 2 * LANES], floats[at + 2 * LANES:at + 3 * LANES]
+    lx, ly = floats[at + 3 * LANES:at + 4 * LANES], floats[at + 4 * LANES:at + 5 * LANES]
+    lcr, lci = floats[at + 5 * LANES:at + 6 * LANES], floats[at + 6 * LANES:at + 7 * LANES]
+    at += 7 * LANES
+    qx, qy = floats[at:at + width], floats[at + width:at + 2 * width]
+    qcr, qci = floats[at + 2 * width:at + 3 * width], floats[at + 3 * width:at + 4 * width]
+    gcnt, lcnt, lpx = ints[:LANES], ints[LANES:2 * LANES], ints[2 * LANES:3 * LANES]
+    qcnt, qpx = ints[3 * LANES:3 * LANES + width], ints[3 * LANES + width:3 * LANES + 2 * width]
+    for l in range(LANES):  # every refill lane idle: y = nan, no pixel
+        lx[l], ly[l], lcr[l], lci[l], lcnt[l], lpx[l] = 0.0, np.nan, 0.0, 0.0, 0, -1
+    group = (gx, gy, gcnt)
+    lanes = (lx, ly, lcr, lci, lcnt, lpx)
+    queue = (qx, qy, qcr, qci, qcnt, qpx)
     for row in range(ci.size):
-        ci_lanes[:] = ci[row]
+        for l in range(LANES):
+            ci_lanes[l] = ci[row]
         queued = _group_pass(cr_padded, width, ci_lanes, row * width, max_iter, precheck, out,
                              group, skip, queue, 0)
         _refill(max_iter, out, lanes, queue, queued, row == ci.size - 1)
@@ -316,5 +324,6 @@ def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
     """
     out = np.empty(cr.size * ci.size, dtype=np.uint32)
     escape_counts_flat(np.ascontiguousarray(cr, dtype=np.float64),
-                       np.ascontiguousarray(ci, dtype=np.float64), max_iter, precheck, out)
+                       np.ascontiguousarray(ci, dtype=np.float64), max_iter, precheck, out,
+                       *workspace(cr.size, LANES))
     return out.reshape(ci.size, cr.size)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernel_native
 from .config import RenderConfig
 from .encode import encode_png
 from .kernel import escape_counts, resolve_backend
@@ -67,6 +68,9 @@ def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto")
 def warm_up(backend: str = "auto") -> str:
     """Compile or load the backend's kernels once per process, so no tile pays for it.
 
+    With numba's JIT (no native library for this code and CPU yet), it then builds that library
+    so that later processes start without numba (:mod:`.kernel_native`).
+
     Returns:
         The resolved backend name (``auto`` becomes ``numba`` or ``numpy``).
 
@@ -77,4 +81,6 @@ def warm_up(backend: str = "auto") -> str:
     for precheck in (False, True):
         escape_counts(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
                       precheck=precheck)
+    if name == "numba":
+        kernel_native.ensure_built()
     return name

@@ -1,5 +1,8 @@
 """Kernels: every backend bit-identical to the C yardstick and to the plain-Python reference.
 
+The numba backend is tested both ways it runs: numba's JIT and the prebuilt native library of
+the same kernel (``mpi_render.kernel_native``, built here into a temporary directory).
+
 The C yardstick is ``shared/bench/cref.py`` (built with make + gcc into ~/.cache on first use);
 it is loaded from the shared folder, never copied into the repository.
 """
@@ -12,11 +15,10 @@ import numpy as np
 import pytest
 from support import SHARED
 
-from mpi_render import kernel, kernel_numpy, reference
+from mpi_render import kernel, kernel_native, kernel_numpy, reference
 from mpi_render.kernel import available_backends, escape_counts, resolve_backend
 from mpi_render.tiling import tile_bounds
 
-BACKENDS = ("numpy", "numba")
 SEAHORSE = (-0.743643887037151, 0.131825904205330)
 
 
@@ -28,6 +30,28 @@ def cref():
     finally:
         sys.path.remove(str(SHARED / "bench"))
     return CRef()
+
+
+@pytest.fixture(scope="session")
+def native_kernel(tmp_path_factory):
+    return kernel_native.open_library(
+        kernel_native.build(tmp_path_factory.mktemp("native") / "escape_counts.so"))
+
+
+@pytest.fixture(params=["numpy", "numba-jit", "numba-native"])
+def backend(request, monkeypatch):
+    """A backend name for ``escape_counts``; the two numba variants pin how numba runs."""
+    if request.param == "numpy":
+        return "numpy"
+    if request.param == "numba-native":
+        implementation = request.getfixturevalue("native_kernel")
+    else:
+        from mpi_render import kernel_numba
+        implementation = kernel_numba.escape_counts
+    real = kernel._kernel
+    monkeypatch.setattr(kernel, "_kernel",
+                        lambda name: implementation if name == "numba" else real(name))
+    return "numba"
 
 
 def view(center, width, width_px, height_px, max_iter):
@@ -48,7 +72,6 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("precheck", [False, True], ids=["plain", "precheck"])
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_backend_matches_c_yardstick(cref, backend, precheck, case):
@@ -59,7 +82,6 @@ def test_backend_matches_c_yardstick(cref, backend, precheck, case):
     assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5]}"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_boundary_tiles_match_c_yardstick(cref, backend):
     grid, tile_px, max_iter = 6, 24, 500
     straddling = 0
@@ -73,7 +95,6 @@ def test_boundary_tiles_match_c_yardstick(cref, backend):
     assert straddling >= 8  # the grid really crosses the set's boundary
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("max_iter", [1, 7, 60])
 def test_backend_matches_python_reference(backend, max_iter):
     args = view((-0.6, 0.05), 2.8, 13, 9, max_iter)
@@ -82,7 +103,6 @@ def test_backend_matches_python_reference(backend, max_iter):
     assert escape_counts(*args, backend=backend).tolist() == want
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_precheck_gives_interior_max_iter_without_iterating(backend):
     args = view((-0.2, 0.0), 0.2, 8, 8, 10**6)  # all inside the main cardioid
     assert (escape_counts(*args, backend=backend, precheck=True) == 10**6).all()
@@ -137,7 +157,7 @@ def test_numba_kernel_is_loaded_from_cache_in_a_fresh_process(tmp_path):
     code = ("from mpi_render.tile import warm_up; from mpi_render import kernel_numba as k; "
             "warm_up('numba'); s = k.escape_counts_flat.stats; "
             "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))")
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MPI_RENDER_NATIVE_KERNEL="0")
     first, second = (subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
                                     capture_output=True, text=True, env=env).stdout.split()
                      for _ in range(2))

@@ -1,0 +1,225 @@
+"""The numba kernel as a prebuilt shared library, so a rank starts without importing numba.
+
+Before its first tile, a process that uses numba's cached kernel spends 0.7-1 s of CPU on the
+numba import, numba's target set-up and the cache load, in every rank of every job
+(``docs/PERFORMANCE.md``). The kernel (:func:`.kernel_numba.escape_counts_flat`) allocates
+nothing, so its compiled code can be kept as an ordinary shared library and called through
+ctypes with numpy alone:
+
+* :func:`build` (needs numba and a C compiler driver as the linker) compiles a C-ABI ``cfunc``
+  around the kernel, takes numba's optimised LLVM IR, emits position-independent object code
+  for this CPU with llvmlite and links it with ``cc -shared``. Numba's IR still names a few
+  runtime functions on paths the kernel never takes (turning a failed call into a Python
+  exception, freeing arrays that own memory: the kernel raises nothing and its arrays are
+  views of the caller's). They are defined as traps, so the library needs no numba runtime.
+  The code model is "large", the one numba's JIT uses on x86-64: with the "small" model the
+  hot loop was register-allocated differently (x spilled to the stack) and ran 1.4x slower.
+* :func:`load` opens the library built for this code and CPU, if there is one.
+
+The library's name carries a key: sha256 of the kernel sources, numba's version and the CPU
+model and flags (``/proc/cpuinfo``), so an edit, an upgrade or another node type builds its own,
+like numba's own cache. It lives in ``$MPI_RENDER_CACHE_DIR``, else
+``$XDG_CACHE_HOME/mpi-render`` or ``~/.cache/mpi-render``. ``MPI_RENDER_NATIVE_KERNEL=0`` turns
+the library off (numba's JIT is used).
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import importlib.metadata
+import logging
+import os
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .kernel_workspace import workspace
+
+SYMBOL = "mpi_render_escape_counts"
+LANES_SYMBOL = "mpi_render_lanes"
+_SOURCES = ("kernel_numba.py", "kernel_workspace.py", "kernel_native.py")
+_LIBC = {"memset", "memcpy", "memmove"}
+_ARGTYPES = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+             ctypes.c_bool, ctypes.c_void_p) + (ctypes.c_void_p, ctypes.c_int64) * 3
+
+log = logging.getLogger(__name__)
+
+EscapeCounts = Callable[[np.ndarray, np.ndarray, int, bool], np.ndarray]
+
+
+def enabled() -> bool:
+    """False when ``MPI_RENDER_NATIVE_KERNEL=0``."""
+    return os.environ.get("MPI_RENDER_NATIVE_KERNEL", "1") != "0"
+
+
+def cache_dir() -> Path:
+    """Where the libraries live (see the module docstring)."""
+    if os.environ.get("MPI_RENDER_CACHE_DIR"):
+        return Path(os.environ["MPI_RENDER_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mpi-render"
+
+
+def _cpu_identity() -> bytes | None:
+    """The first CPU's model name and flags, or None where ``/proc/cpuinfo`` is missing."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    first = text.split("\n\n", 1)[0].splitlines()
+    keep = [line for line in first if line.split(":", 1)[0].strip() in ("model name", "flags")]
+    return "\n".join(keep).encode() if keep else None
+
+
+def library_path() -> Path | None:
+    """The library for this code, numba version and CPU (it may not exist yet), or None when
+    numba is not installed or the CPU cannot be identified."""
+    cpu = _cpu_identity()
+    try:
+        numba_version = importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if cpu is None:
+        return None
+    key = hashlib.sha256(cpu + numba_version.encode())
+    here = Path(__file__).parent
+    for name in _SOURCES:
+        key.update((here / name).read_bytes())
+    return cache_dir() / f"escape_counts-{key.hexdigest()[:20]}.so"
+
+
+@functools.cache
+def load() -> EscapeCounts | None:
+    """``escape_counts(cr, ci, max_iter, precheck)`` from the library for this code and CPU,
+    or None when it is turned off, not built yet or does not load."""
+    path = library_path() if enabled() else None
+    if path is None or not path.exists():
+        return None
+    try:
+        return open_library(path)
+    except (OSError, AttributeError, ValueError) as error:
+        log.warning("ignoring the native kernel %s: %s", path, error)
+        return None
+
+
+def open_library(path: str | os.PathLike) -> EscapeCounts:
+    """``escape_counts(cr, ci, max_iter, precheck)`` of the library at ``path``.
+
+    Raises:
+        OSError: the library does not load; AttributeError: it is not one of ours.
+    """
+    library = ctypes.CDLL(os.fspath(path))
+    kernel = library[SYMBOL]
+    kernel.argtypes, kernel.restype = _ARGTYPES, None
+    lanes = ctypes.c_int64.in_dll(library, LANES_SYMBOL).value
+    return functools.partial(_escape_counts, kernel, lanes)
+
+
+def _escape_counts(kernel, lanes: int, cr: np.ndarray, ci: np.ndarray, max_iter: int,
+                   precheck: bool = False) -> np.ndarray:
+    """Same contract as :func:`mpi_render.kernel_numba.escape_counts` (ctypes releases the
+    GIL for the call, as numba's ``nogil`` does)."""
+    cr = np.ascontiguousarray(cr, dtype=np.float64)
+    ci = np.ascontiguousarray(ci, dtype=np.float64)
+    out = np.empty(cr.size * ci.size, dtype=np.uint32)
+    floats, ints, skip = workspace(cr.size, lanes)
+    kernel(cr.ctypes.data, cr.size, ci.ctypes.data, ci.size, max_iter, precheck, out.ctypes.data,
+           floats.ctypes.data, floats.size, ints.ctypes.data, ints.size, skip.ctypes.data, skip.size)
+    return out.reshape(ci.size, cr.size)
+
+
+def _linker() -> str:
+    """The C compiler driver that links the library: ``$CC``, Python's, or ``cc``."""
+    for candidate in (os.environ.get("CC"), sysconfig.get_config_var("CC"), "cc"):
+        if candidate and shutil.which(candidate.split()[0]):
+            return candidate.split()[0]
+    raise RuntimeError("no C compiler driver (cc) to link the native kernel; "
+                       "install gcc or set CC")
+
+
+def _trap_definitions(module) -> str:
+    """LLVM IR that defines every runtime function and global the kernel's IR declares
+    (outside LLVM's intrinsics and libc) as a trap / a zero (module docstring)."""
+    lines = ["declare void @llvm.trap()"]
+    for function in module.functions:
+        if function.is_declaration and not function.name.startswith("llvm.") \
+                and function.name not in _LIBC:
+            result, params = str(function.global_value_type).split(" ", 1)
+            lines.append(f'define {result} @"{function.name}"{params} {{\n'
+                         "  call void @llvm.trap()\n  unreachable\n}")
+    for variable in module.global_variables:
+        if variable.is_declaration:
+            lines.append(f'@"{variable.name}" = global {variable.global_value_type} zeroinitializer')
+    return "\n".join(lines) + "\n"
+
+
+def ensure_built() -> None:
+    """Build the library for the next processes if it is missing (turned on, numba there).
+
+    Called after numba's JIT warm-up; costs ~2-3 s once per code version, numba version and
+    CPU. A failure (e.g. no linker) is logged and the JIT keeps serving this process.
+    """
+    path = library_path() if enabled() else None
+    if path is None or path.exists():
+        return
+    try:
+        build()
+    except (RuntimeError, OSError) as error:
+        log.warning("the numba kernel stays JIT-only (every process imports numba): %s", error)
+    else:
+        log.info("built the native numba kernel %s", path)
+
+
+def build(path: str | os.PathLike | None = None) -> Path:
+    """Compile the numba kernel into a library at ``path`` (default: :func:`library_path`).
+
+    Several processes may build at once: each writes a private file and renames it into place.
+
+    Raises:
+        RuntimeError: numba is not installed, the CPU cannot be identified, or linking failed.
+    """
+    import llvmlite.binding as llvm
+    from numba import carray, cfunc, types
+
+    from . import kernel_numba
+
+    path = Path(path) if path is not None else library_path()
+    if path is None:
+        raise RuntimeError("the native kernel needs numba and a CPU listed in /proc/cpuinfo")
+    ptr = types.CPointer
+
+    @cfunc(types.void(ptr(types.float64), types.int64, ptr(types.float64), types.int64,
+                      types.int64, types.boolean, ptr(types.uint32),
+                      ptr(types.float64), types.int64, ptr(types.int64), types.int64,
+                      ptr(types.boolean), types.int64), nogil=True)
+    def kernel(cr, width, ci, height, max_iter, precheck, out, floats, n_floats, ints, n_ints,
+               skip, n_skip):
+        kernel_numba.escape_counts_flat(
+            carray(cr, (width,)), carray(ci, (height,)), max_iter, precheck,
+            carray(out, (width * height,)), carray(floats, (n_floats,)),
+            carray(ints, (n_ints,)), carray(skip, (n_skip,)))
+
+    module = llvm.parse_assembly(kernel.inspect_llvm())
+    module.get_function(kernel.native_name).name = SYMBOL
+    module.link_in(llvm.parse_assembly(
+        _trap_definitions(module) + f"@{LANES_SYMBOL} = constant i64 {kernel_numba.LANES}\n"))
+    module.verify()
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3,
+        reloc="pic", codemodel="large")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
+        obj, library = Path(tmp) / "kernel.o", Path(tmp) / path.name
+        obj.write_bytes(machine.emit_object(module))
+        linked = subprocess.run([_linker(), "-shared", "-o", str(library), str(obj)],
+                                capture_output=True, text=True)
+        if linked.returncode:
+            raise RuntimeError(f"linking the native kernel failed: {linked.stderr.strip()}")
+        os.replace(library, path)
+    return path

@@ -1,0 +1,22 @@
+"""Scratch arrays of the SIMD kernel, sized without importing numba.
+
+Shared by :mod:`.kernel_numba` (numba's JIT) and :mod:`.kernel_native` (the same compiled
+code from a prebuilt library), so both hand the kernel the same layout. The lane count is a
+parameter, not an import: it is compiled into the kernel, and numba's cache only notices
+edits to ``kernel_numba.py``, so the constant must live there.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scratch for rows of ``width`` pixels and a kernel of ``lanes`` lanes per lane set.
+
+    Returns ``(floats, ints, skip)``: float64, int64 and bool arrays whose contents do not
+    matter. The kernel lays out in them the row's ``cr`` padded to whole lane groups, the group
+    and refill lane sets, and the survivors' queue; it allocates nothing itself.
+    """
+    padded = -(-width // lanes) * lanes
+    return (np.empty(padded + 7 * lanes + 4 * width), np.empty(3 * lanes + 2 * width, np.int64),
+            np.empty(padded, np.bool_))
