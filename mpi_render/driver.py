@@ -10,7 +10,11 @@ semantics for MPI (the poster thread never calls MPI), so it behaves the same wi
 library and launcher; a thread blocked in ``MPI_Recv`` busy-polls a core in MPICH and Open MPI,
 which on a small node steals the CPU from the renderers and the poster. The cost is latency of
 at most one of rank 0's own tiles, which the poster's 250 ms batching hides anyway. Workers send
-with ``isend`` and keep a few sends in flight, so they do not wait for rank 0 either.
+with ``isend`` and keep up to ``MAX_BYTES_IN_FLIGHT`` of tiles in flight, so they do not wait
+for rank 0 either: a tile PNG is above MPI's eager limit, so its send only completes once rank 0
+posts the receive, between two of its own tiles. With a window of 4 tiles, a worker rendering
+fast exterior tiles stalled while rank 0 rendered one slow interior tile; 2 ranks reached 83 %
+efficiency instead of 9x % (docs/PERFORMANCE.md, "MPI scaling").
 
 Every wait (rank 0 waiting for workers, workers waiting for rank 0 to finish delivering) polls
 with short sleeps instead of a blocking MPI call, for the same reason. The job ends with an
@@ -34,7 +38,7 @@ from .tiling import rank_tiles, site_tiles, tile_position
 log = logging.getLogger(__name__)
 TILE_TAG = 71
 DONE_TAG = 72
-MAX_SENDS_IN_FLIGHT = 4
+MAX_BYTES_IN_FLIGHT = 64 << 20  # PNG bytes a worker may have in unfinished sends
 POLL_S = 0.002
 
 
@@ -154,16 +158,19 @@ def _drain(comm, sink: Sink, progress: Progress, collected: _Collected) -> bool:
 
 
 def _worker(config, site, mine, comm, backend, host) -> int:
-    rank, in_flight, error = comm.Get_rank(), deque(), None
+    rank, in_flight, pending_bytes, error = comm.Get_rank(), deque(), 0, None
     try:
-        for item in _render(config, site, mine, _warm_up(backend), rank, host):
-            in_flight.append(comm.isend(item, dest=0, tag=TILE_TAG))
-            while in_flight and (len(in_flight) > MAX_SENDS_IN_FLIGHT or in_flight[0].Test()):
-                _wait(in_flight.popleft())
+        for meta, png in _render(config, site, mine, _warm_up(backend), rank, host):
+            in_flight.append((comm.isend((meta, png), dest=0, tag=TILE_TAG), len(png)))
+            pending_bytes += len(png)
+            while in_flight and (pending_bytes > MAX_BYTES_IN_FLIGHT or in_flight[0][0].Test()):
+                request, size = in_flight.popleft()
+                _wait(request)
+                pending_bytes -= size
     except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
         log.exception("rank %d failed to render", rank)
         error = repr(exc)
-    for request in in_flight:
+    for request, _ in in_flight:
         _wait(request)
     # Sent after every tile: MPI keeps messages from one sender in order, so rank 0 sees it last.
     comm.send({"error": error}, dest=0, tag=DONE_TAG)

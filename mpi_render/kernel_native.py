@@ -192,6 +192,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
     path = Path(path) if path is not None else library_path()
     if path is None:
         raise RuntimeError("the native kernel needs numba and a CPU listed in /proc/cpuinfo")
+    linker = _linker()  # before compiling anything: no linker, no library
     ptr = types.CPointer
 
     @cfunc(types.void(ptr(types.float64), types.int64, ptr(types.float64), types.int64,
@@ -217,7 +218,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
         obj, library = Path(tmp) / "kernel.o", Path(tmp) / path.name
         obj.write_bytes(machine.emit_object(module))
-        linked = subprocess.run([_linker(), "-shared", "-o", str(library), str(obj)],
+        linked = subprocess.run([linker, "-shared", "-o", str(library), str(obj)],
                                 capture_output=True, text=True)
         if linked.returncode:
             raise RuntimeError(f"linking the native kernel failed: {linked.stderr.strip()}")

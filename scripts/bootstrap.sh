@@ -5,11 +5,13 @@
 # test, numba and mpich (MPI comes from the `mpich` wheel, mpi4py from its wheel).
 #
 # Idempotent and fast the second time: the pip step is skipped while the stamp file in the venv
-# matches the hash of setup.py + pyproject.toml and the package still imports.
+# matches the hash of setup.py + pyproject.toml and the package still imports. Last, a kernel
+# warm-up fills numba's cache and builds the native kernel library (0.2 s when both exist).
 #
 # usage: scripts/bootstrap.sh [demo|bench|test]      (default: test)
-#   demo   the venv only (the demo needs no system package)
-#   bench  + gcc, libc6-dev, make (the C yardstick ../shared/bench/cref.py compiles ref.c; -fopenmp
+#   demo   gcc and libc6-dev (`cc -shared` links the numba kernel's native library once, so
+#          ranks start without importing numba: mpi_render/kernel_native.py), and the venv
+#   bench  + make (the C yardstick ../shared/bench/cref.py compiles ref.c; -fopenmp
 #          needs libgomp, which gcc brings), chromium and a font (the browser replay benchmark)
 #   test   + chromium and a font (browser tests and screenshots), slurmctld slurmd slurm-client
 #          munge (the local Slurm the tests start), iproute2 (network-namespace tests), procps, curl
@@ -21,7 +23,7 @@ venv=${MPI_RENDER_VENV:-$repo/.venv}
 python=${PYTHON:-python3}
 
 case $profile in
-  demo)  apt_pkgs=() ;;
+  demo)  apt_pkgs=(gcc libc6-dev) ;;
   bench) apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core) ;;
   test)  apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core slurmctld slurmd slurm-client
                    munge iproute2 procps curl) ;;

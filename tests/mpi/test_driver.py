@@ -99,3 +99,35 @@ def test_only_the_tiles_the_sink_asks_for_are_rendered(world):
     assert driver.run(config, "a", backend="numpy", comm=world, sink=sink) == 0
     if world.Get_rank() == 0:
         assert sorted(sink.tiles) == [tile_position(4, t) for t in (0, 3, 6)]
+
+
+def test_workers_keep_rendering_while_rank_0_renders_a_slow_tile(world, monkeypatch):
+    """A tile's PNG is above MPI's eager limit, so its send completes only when rank 0 posts the
+    receive, between two of its own tiles. Workers must not stall meanwhile: with a window of 4
+    sends they waited behind every slow tile of rank 0 (E_2 was 83 %)."""
+    import os
+    import time
+
+    config = RenderConfig(grid=6, tile_px=16, max_iter=8, sites=("a",))
+    real_render, rendered_at = tile_mod.render_tile, []
+    slow_first_tile = world.Get_rank() == 0
+
+    def render(*args, **kwargs):
+        nonlocal slow_first_tile
+        if slow_first_tile:
+            slow_first_tile = False
+            time.sleep(2.0)
+        done = real_render(*args, **kwargs)
+        rendered_at.append(time.perf_counter())
+        return type(done)(done.row, done.col, os.urandom(300_000), done.render_ms,
+                          done.encode_ms, done.iterations)  # a PNG-sized, incompressible payload
+
+    monkeypatch.setattr(tile_mod, "render_tile", render)
+    sink = MemorySink()
+    world.Barrier()
+    started = time.perf_counter()
+    assert driver.run(config, "a", backend="numpy", comm=world, sink=sink) == 0
+    if world.Get_rank() == 0:
+        assert len(sink.tiles) == 36
+    else:  # every tile of this worker rendered long before rank 0's slow tile was done
+        assert rendered_at[-1] - started < 1.5, rendered_at[-1] - started
