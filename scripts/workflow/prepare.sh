@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare one resource for this run: check Python, create the run's work directory (keyed by
 # PW_JOB_ID), create a venv there and install this checkout into it (with the mpich wheel, so
-# mpiexec and srun --mpi=pmi2 work without a system MPI).
+# mpiexec and srun --mpi=pmi2 work without a system MPI, and with numba, whose kernel is ~10x
+# faster than numpy's), then warm the kernel up once so the site job's ranks do not compile it.
 #
 # usage: prepare.sh SITE [PYTHON]     run from the checked-out repository
 #   SITE    onprem | cloud
@@ -40,9 +41,24 @@ ln -sfn "$src" "$work/src"
 say "work directory $work, source $src, $("$base_python" -V 2>&1)"
 # A venv, not pip --user: PEP 668 systems refuse user installs.
 "$base_python" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$src[mpich]"
+pip_install() { "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"; }
+# numba 0.68 needs Python >= 3.10 and a wheel for this platform; without it the numpy kernel runs.
+if "$base_python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+    && pip_install "$src[mpich,numba]"; then
+  :
+else
+  say "warning: no numba for $("$base_python" -V 2>&1) here; the numpy kernel renders," \
+      "about 10x slower (numba needs Python >= 3.10)"
+  pip_install "$src[mpich]"
+fi
 use_work "$work"
 "$python" -c 'import mpi_render, dashboard, mpi4py' || die "the install in $work/venv is broken"
+# numba's cache (in the venv) and the native kernel library (~/.cache/mpi-render, per CPU type):
+# compiled here once instead of by every rank of the site job (compute nodes with another CPU
+# type build their own library on their first job).
+backend=$("$python" -c 'from mpi_render.tile import warm_up; print(warm_up())') \
+  || die "the kernel does not run in $work/venv"
+say "kernel backend: $backend"
 
 echo "workdir=$work" >> "$OUTPUTS"
 if [ "$site" = onprem ]; then

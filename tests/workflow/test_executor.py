@@ -73,6 +73,9 @@ def test_workflow_renders_every_tile_across_both_resources(tmp_path, slurm):
         assert int(session["remotePort"]) == port and session["remoteHost"] == "localhost"
         assert session["localPort"].isdigit() and session["local_port"] == session["localPort"]
 
+        for prepare in ("prepare_onprem", "prepare_cloud"):  # numba installed, kernel warmed up
+            assert "kernel backend: numba" in "".join(run.logs[prepare]), run.report()
+
         summary = "".join(run.logs["summary"])
         assert "tiles: 16/16" in summary, run.report()
         assert (f"https://activate.example/me/session/tester/dashboard/?run={run_id}"
