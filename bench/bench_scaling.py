@@ -56,7 +56,7 @@ def job_seconds(ranks: int, grid: int, tile_px: int, out: Path,
 
 
 def main(argv=None) -> int:
-    args = harness.bench_args(__doc__, argv, rounds=2)
+    args = harness.bench_args(__doc__, argv, rounds=3)
     quick, rounds = args.quick, args.rounds
     grid, tile_px = (8, 256) if quick else (32, 512)
     rank_counts = (1, 2, 4)
