@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -113,13 +114,17 @@ def tile_set(grid: int, tile_px: int, max_iter: int = 256, palette: str = "elect
 
     The metadata names the owning site under the default contiguous split, so the whole set
     can be posted to a run created with the same settings. Rendering uses the project's own
-    tile pipeline (``mpi_render.tile.render_tile``), so sizes are realistic.
+    tile pipeline (``mpi_render.tile.render_tile``), so sizes are realistic. The cache key
+    includes a hash of the PNG writer, so a change to the encoding renders the set again
+    (stale tiles once made the dashboard benchmark measure the old encoding).
     """
+    from mpi_render import encode
     from mpi_render.config import RenderConfig
 
     config = RenderConfig(grid=grid, tile_px=tile_px, max_iter=max_iter, palette=palette,
                           sites=tuple(sites))
-    folder = CACHE_DIR / f"g{grid}_p{tile_px}_m{max_iter}_{palette}_{'-'.join(sites)}"
+    encoder = hashlib.sha256(Path(encode.__file__).read_bytes()).hexdigest()[:12]
+    folder = CACHE_DIR / f"g{grid}_p{tile_px}_m{max_iter}_{palette}_{'-'.join(sites)}_{encoder}"
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         _render_tile_set(config, folder)

@@ -1,10 +1,10 @@
-"""PNG encoding of a tile: 8-bit palette ('P') image, zlib level 1 with run-length matching.
+"""PNG encoding of a tile: 8-bit palette ('P') image, zlib level 1, written directly.
 
 Palette PNGs are 3-6x faster to encode and 2-3x smaller than RGB at the same zlib level, and
 level 1 is 2-3x faster than Pillow's default 6 for 10-20 % more bytes (shared/bench/KERNELS.md).
-zlib's ``Z_RLE`` strategy (matches at distance 1 only) suits bands of equal palette indices: on
-full-view tiles it is 13-23 % faster than plain level 1 at the same size or smaller, on
-filament-rich deep zooms 30-35 % faster for 7 % more bytes (docs/PERFORMANCE.md).
+zlib's ``Z_RLE`` strategy was 13-35 % faster to encode, but its distance-1 matches inflate
+1.1-1.9x slower, and the dashboard inflates every tile to validate it (and every browser decodes
+it): ingest fell below its target, so plain level 1 it is (docs/PERFORMANCE.md, "Tile pipeline").
 The file is assembled here (signature, IHDR, PLTE, one IDAT, IEND) rather than through Pillow:
 every row uses filter type 0 (palette indices gain nothing from prediction filters), and it skips
 Pillow's per-image object overhead: half the encode time of Pillow's palette PNG at the same level
@@ -29,12 +29,6 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
 
 
-def _deflate(data: bytes) -> bytes:
-    """A zlib stream of ``data`` (the PNG IDAT payload) at ``COMPRESS_LEVEL`` with ``Z_RLE``."""
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS, 8, zlib.Z_RLE)
-    return compressor.compress(data) + compressor.flush()
-
-
 def encode_png(indices: np.ndarray, palette: bytes) -> bytes:
     """Encode a (height, width) uint8 index array with a 768-byte RGB palette as PNG bytes.
 
@@ -53,5 +47,5 @@ def encode_png(indices: np.ndarray, palette: bytes) -> bytes:
     scanlines[:, 1:] = indices
     header = struct.pack(">IIBBBBB", width, height, _BIT_DEPTH, _COLOUR_TYPE_PALETTE, 0, 0, 0)
     return b"".join((PNG_SIGNATURE, png_chunk(b"IHDR", header), png_chunk(b"PLTE", bytes(palette)),
-                     png_chunk(b"IDAT", _deflate(scanlines.tobytes())),
+                     png_chunk(b"IDAT", zlib.compress(scanlines.tobytes(), COMPRESS_LEVEL)),
                      png_chunk(b"IEND", b"")))

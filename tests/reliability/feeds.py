@@ -31,9 +31,9 @@ def synthetic_png(tile_px: int, index: int, noise_rows: int = 0) -> bytes:
 
 @functools.cache
 def _gradient(tile_px: int) -> np.ndarray:
-    """Bands of equal indices, 32 pixels wide and 16 tall, like a tile's escape-time bands: they
-    compress by runs, as the PNG writer's ``Z_RLE`` strategy expects (a one-pixel diagonal
-    gradient has no runs and would come out 66 KB instead of ~3 KB at 256 px)."""
+    """Bands of equal indices, 32 pixels wide and 16 tall, like a tile's escape-time bands (a
+    one-pixel diagonal gradient compresses only by matching the previous row, which a
+    run-length strategy cannot: 66 KB instead of ~3 KB at 256 px)."""
     return np.add.outer(np.arange(tile_px) // 16, np.arange(tile_px) // 32).astype(np.uint8)
 
 

@@ -20,7 +20,7 @@ from mpi_render.config import RenderConfig
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
 
 READERS = 50
-LOAD_NOISE_ROWS = 8  # ~6 KB per 256 px tile, like a full-view Mandelbrot tile (5.8 KB mean)
+LOAD_NOISE_ROWS = 8  # ~4 KB per 256 px tile, like a full-view Mandelbrot tile (5.8 KB mean)
 # 256 random rows (~66 KB per tile): 256 tiles are a ~17 MB stream per client, more than the
 # dashboard's 8 MiB per-client buffer plus what the kernel buffers for the stalled client (~3 MB).
 DROP_NOISE_ROWS = 256
