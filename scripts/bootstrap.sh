@@ -9,8 +9,9 @@
 # warm-up fills numba's cache and builds the native kernel library (0.2 s when both exist).
 #
 # usage: scripts/bootstrap.sh [demo|bench|test]      (default: test)
-#   demo   gcc and libc6-dev (`cc -shared` links the numba kernel's native library once, so
-#          ranks start without importing numba: mpi_render/kernel_native.py), and the venv
+#   demo   the venv, and gcc and libc6-dev when it can install them (`cc -shared` links the numba
+#          kernel's native library once, so ranks start without importing numba:
+#          mpi_render/kernel_native.py); without root or sudo it notes what is missing and goes on
 #   bench  + make (the C yardstick ../shared/bench/cref.py compiles ref.c; -fopenmp
 #          needs libgomp, which gcc brings), chromium and a font (the browser replay benchmark)
 #   test   + chromium and a font (browser tests and screenshots), slurmctld slurmd slurm-client
@@ -22,8 +23,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${MPI_RENDER_VENV:-$repo/.venv}
 python=${PYTHON:-python3}
 
+# optional_pkgs are installed when the script can (root or sudo); without them it goes on.
+optional_pkgs=()
 case $profile in
-  demo)  apt_pkgs=(gcc libc6-dev) ;;
+  demo)  apt_pkgs=(); optional_pkgs=(gcc libc6-dev) ;;
   bench) apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core) ;;
   test)  apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core slurmctld slurmd slurm-client
                    munge iproute2 procps curl) ;;
@@ -37,22 +40,35 @@ if [ ! -x "$venv/bin/python" ] && ! "$python" -c 'import ensurepip, venv' 2>/dev
   apt_pkgs+=(python3-venv)
 fi
 
-missing=()
-for pkg in "${apt_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' \
-    || missing+=("$pkg")
-done
+not_installed() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' \
+      || echo "$pkg"
+  done
+}
+missing=($(not_installed "${apt_pkgs[@]}"))
+missing_optional=($(not_installed "${optional_pkgs[@]}"))
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+elif [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: missing Debian packages: ${missing[*]}; as root run:" \
+       "apt-get install -y ${missing[*]}" >&2
+  exit 1
+else
+  if [ ${#missing_optional[@]} -gt 0 ]; then
+    echo "bootstrap: note: ${missing_optional[*]} not installed (no root or sudo): the numba" \
+         "kernel's native library cannot be linked, so every process loads numba (~1 s more" \
+         "per rank); as root: apt-get install -y ${missing_optional[*]}" >&2
+  fi
+  missing_optional=()
+fi
+missing+=("${missing_optional[@]}")
 
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=()
-  elif command -v sudo >/dev/null; then
-    sudo=(sudo)
-  else
-    echo "bootstrap: missing Debian packages: ${missing[*]}; as root run:" \
-         "apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
   echo "bootstrap: installing ${missing[*]}"
   # Packages like munge and slurmd would start their daemons from the postinst script; the tests
   # start their own, so forbid service starts for the duration (the Docker idiom), unless the
