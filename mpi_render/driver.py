@@ -14,7 +14,7 @@ with ``isend`` and keep up to ``MAX_BYTES_IN_FLIGHT`` of tiles in flight, so the
 for rank 0 either: a tile PNG is above MPI's eager limit, so its send only completes once rank 0
 posts the receive, between two of its own tiles. With a window of 4 tiles, a worker rendering
 fast exterior tiles stalled while rank 0 rendered one slow interior tile; 2 ranks reached 83 %
-efficiency instead of 9x % (docs/PERFORMANCE.md, "MPI scaling").
+efficiency instead of 98 % (docs/PERFORMANCE.md, "MPI scaling").
 
 Every wait (rank 0 waiting for workers, workers waiting for rank 0 to finish delivering) polls
 with short sleeps instead of a blocking MPI call, for the same reason. The job ends with an

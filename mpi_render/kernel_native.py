@@ -67,13 +67,20 @@ def cache_dir() -> Path:
 
 
 def _cpu_identity() -> bytes | None:
-    """The first CPU's model name and flags, or None where ``/proc/cpuinfo`` is missing."""
+    """The first CPU's model name and flags, or None where ``/proc/cpuinfo`` is missing.
+
+    Reads only the first CPU's block: the kernel generates the file as it is read, and on a
+    node with hundreds of cores the whole file is large."""
+    keep = []
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if not line.strip():
+                    break
+                if line.split(":", 1)[0].strip() in ("model name", "flags"):
+                    keep.append(line.rstrip("\n"))
     except OSError:
         return None
-    first = text.split("\n\n", 1)[0].splitlines()
-    keep = [line for line in first if line.split(":", 1)[0].strip() in ("model name", "flags")]
     return "\n".join(keep).encode() if keep else None
 
 

@@ -182,21 +182,10 @@ def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
 
 
 @numba.njit(cache=True)
-def in_main_bulbs(x: float, y: float) -> bool:
-    """Main cardioid or period-2 bulb test, in ref.c's exact operation order."""
-    xq = x - 0.25
-    y2 = y * y
-    q = xq * xq + y2
-    if q * (q + xq) <= 0.25 * y2:
-        return True
-    xp = x + 1.0
-    return xp * xp + y2 <= 0.0625
-
-
-@numba.njit(cache=True)
 def _skipped_lanes(cr_padded, width, ci_row, precheck, skip):
     """Mark the lanes of one row that are not iterated: padding past ``width``, and with
-    ``precheck`` the pixels inside the main bulbs. Branch-free, so LLVM vectorises it."""
+    ``precheck`` the pixels inside the main cardioid or period-2 bulb (ref.c's ``in_main_bulbs``,
+    same operation order). Branch-free, so LLVM vectorises it."""
     for col in range(cr_padded.size):
         x = cr_padded[col]
         xq = x - 0.25

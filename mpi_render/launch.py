@@ -66,7 +66,7 @@ def spawn(name: str, cmd: list[str], log_path: Path, env: dict | None = None,
     return Child(name, proc, log_path)
 
 
-def _stat(pid: int) -> list[str] | None:
+def proc_stat(pid: int) -> list[str] | None:
     """Fields of ``/proc/PID/stat`` after the command name (state first), or ``None``."""
     try:
         # The command name may contain spaces and parentheses: split after the last ')'.
@@ -83,7 +83,7 @@ def descendants(pid: int) -> dict[int, str]:
     """
     children: dict[int, list[tuple[int, str]]] = {}
     for entry in os.listdir("/proc"):
-        fields = _stat(int(entry)) if entry.isdigit() else None
+        fields = proc_stat(int(entry)) if entry.isdigit() else None
         if fields is not None:
             children.setdefault(int(fields[1]), []).append((int(entry), fields[19]))
     found, todo = {}, [pid]
@@ -97,7 +97,7 @@ def descendants(pid: int) -> dict[int, str]:
 
 def alive(pid: int, start: str | None = None) -> bool:
     """True while ``pid`` exists, is not a zombie and (if given) started at ``start``."""
-    fields = _stat(pid)
+    fields = proc_stat(pid)
     return fields is not None and fields[0] != "Z" and start in (None, fields[19])
 
 

@@ -81,6 +81,6 @@ def warm_up(backend: str = "auto") -> str:
     for precheck in (False, True):
         escape_counts(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
                       precheck=precheck)
-    if name == "numba":
+    if name == "numba" and kernel_native.load() is None:  # running on numba's JIT
         kernel_native.ensure_built()
     return name
