@@ -28,9 +28,6 @@ fixed per-process costs are measured one by one.
 """
 from __future__ import annotations
 
-import os
-import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,8 +37,11 @@ from pathlib import Path
 import harness
 from harness import VENV_BIN, Dashboard, mpi_env, mpiexec
 
+from mpi_render import launch
+
 SITES = ("cloud", "onprem")
 JOB_TIMEOUT_S = 240
+STARTUP_REPEATS = 3
 
 
 def site_command(dash: Dashboard, run_id: str, site: str, grid: int, tile_px: int,
@@ -60,53 +60,41 @@ def run_jobs(commands: list[list[str]], workdir: Path) -> list[float]:
         RuntimeError: a job exited non-zero or outlived JOB_TIMEOUT_S (every job's output
             attached).
     """
-    logs = [open(workdir / f"job{i}.log", "w+") for i in range(len(commands))]
-    # Each job in its own session, so a hung job is killed whole (mpiexec, proxy and ranks).
-    procs = [subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=mpi_env(),
-                              stdin=subprocess.DEVNULL, start_new_session=True)
-             for cmd, log in zip(commands, logs)]
-    ends = [None] * len(procs)
+    # launch.spawn: each job in its own session, so a hung one is stopped whole (mpiexec, proxy
+    # and ranks) by launch.stop.
+    jobs = [launch.spawn(f"job{i}", cmd, workdir / f"job{i}.log", mpi_env())
+            for i, cmd in enumerate(commands)]
+    ends = [None] * len(jobs)
     deadline = time.monotonic() + JOB_TIMEOUT_S
     try:
         while None in ends and time.monotonic() < deadline:
-            for i, proc in enumerate(procs):
-                if ends[i] is None and proc.poll() is not None:
+            for i, job in enumerate(jobs):
+                if ends[i] is None and job.poll() is not None:
                     ends[i] = time.time()
             time.sleep(0.01)
-        failed = [proc.returncode for proc in procs if proc.returncode != 0]
+        failed = [job.proc.returncode for job in jobs if job.proc.returncode != 0]
         if failed:
             why = (f"exited {failed}" if None not in ends
                    else f"still running after {JOB_TIMEOUT_S} s")
             raise RuntimeError(f"site jobs {why}\n" + "\n".join(
-                f"--- {' '.join(cmd)}\n{_tail(log)}" for cmd, log in zip(commands, logs)))
+                f"--- {' '.join(cmd)}\n{job.log_tail(3000)}" for cmd, job in zip(commands, jobs)))
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        for log in logs:
-            log.close()
+        for job in jobs:
+            launch.stop(job)
     return ends
-
-
-def _tail(log, chars: int = 3000) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read()[-chars:]
 
 
 def e2e_round(dash: Dashboard, workdir: Path, run_id: str, grid: int, tile_px: int) -> dict:
     """One two-site run; returns the figures defined in the module docstring."""
     commands = [site_command(dash, run_id, site, grid, tile_px) for site in SITES]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    jobs_cpu_before = harness.children_cpu_s()
     dash_cpu_before = harness.proc_cpu_s(dash.proc.pid)
     launched = time.time()
     try:
         exits = run_jobs(commands, workdir)
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}\n--- dashboard log\n{dash.log()}") from None
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    jobs_cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    jobs_cpu_s = harness.children_cpu_s() - jobs_cpu_before
     dash_cpu_s = harness.proc_cpu_s(dash.proc.pid) - dash_cpu_before
     headers, _ = harness.replay_headers(dash, run_id, grid * grid)
     stored = sorted(h["stored_at"] for h in headers)
@@ -120,7 +108,7 @@ def e2e_round(dash: Dashboard, workdir: Path, run_id: str, grid: int, tile_px: i
             "dashboard_cpu_s": dash_cpu_s}
 
 
-def startup_costs(workdir: Path, repeats: int = 3) -> dict[str, tuple[float, float]]:
+def startup_costs(workdir: Path) -> dict[str, tuple[float, float]]:
     """Fixed per-process costs, each probe run alone: ``{what: (wall s, CPU s)}``, medians.
 
     CPU seconds (user + system of the child, from ``getrusage``) hardly depend on what else
@@ -139,13 +127,12 @@ def startup_costs(workdir: Path, repeats: int = 3) -> dict[str, tuple[float, flo
     costs = {}
     for label, cmd in probes.items():
         walls, cpus = [], []
-        for _ in range(repeats):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for _ in range(STARTUP_REPEATS):
+            cpu_before = harness.children_cpu_s()
             start = time.perf_counter()
             subprocess.run(cmd, check=True, env=mpi_env(), cwd=workdir, capture_output=True)
             walls.append(time.perf_counter() - start)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            cpus.append(harness.children_cpu_s() - cpu_before)
         costs[label] = (harness.median(walls), harness.median(cpus))
     return costs
 
@@ -220,8 +207,8 @@ def main(argv=None) -> int:
           "schedule on 2 idle cores could reach; wall ratio = wall / (kernel CPU / 2)\n")
     print(harness.table(["grid x tile", "kernel CPU s", "site jobs CPU s", "dashboard CPU s",
                          "CPU floor of ratio", "wall / (kernel CPU / 2)"], cpu_rows), "\n")
-    print(f"Fixed costs per job (median of 3, each alone; numba warm-up job with cold-or-warm "
-          f"cache took {warm_s:.2f} s)\n")
+    print(f"Fixed costs per job (median of {STARTUP_REPEATS}, each alone; numba warm-up job "
+          f"with cold-or-warm cache took {warm_s:.2f} s)\n")
     print(harness.table(["what", "wall s", "CPU s"],
                         [[k, f"{wall:.2f}", f"{cpu:.2f}"] for k, (wall, cpu) in costs.items()]))
     return 0

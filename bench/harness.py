@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from support import Dashboard, free_port, mpi_env, mpiexec, run
 
 from dashboard.protocol import encode_batch
+from mpi_render import launch
 
 VENV_BIN = Path(sys.executable).parent
 CACHE_DIR = Path(os.environ.get("MPI_RENDER_BENCH_CACHE", "/tmp/mpi-render-bench-cache"))
@@ -38,6 +40,7 @@ __all__ = [
     "BatchPoster",
     "Dashboard",
     "bench_args",
+    "children_cpu_s",
     "create_run",
     "descendants_cpu_s",
     "free_port",
@@ -115,16 +118,19 @@ def tile_set(grid: int, tile_px: int, max_iter: int = 256, palette: str = "elect
     The metadata names the owning site under the default contiguous split, so the whole set
     can be posted to a run created with the same settings. Rendering uses the project's own
     tile pipeline (``mpi_render.tile.render_tile``), so sizes are realistic. The cache key
-    includes a hash of the PNG writer, so a change to the encoding renders the set again
-    (stale tiles once made the dashboard benchmark measure the old encoding).
+    includes a hash of the pipeline's sources, so a change to how tiles are made renders the set
+    again (stale tiles once made the dashboard benchmark measure an old encoding).
     """
-    from mpi_render import encode
+    from mpi_render import encode, palettes, tile, tiling
     from mpi_render.config import RenderConfig
 
     config = RenderConfig(grid=grid, tile_px=tile_px, max_iter=max_iter, palette=palette,
                           sites=tuple(sites))
-    encoder = hashlib.sha256(Path(encode.__file__).read_bytes()).hexdigest()[:12]
-    folder = CACHE_DIR / f"g{grid}_p{tile_px}_m{max_iter}_{palette}_{'-'.join(sites)}_{encoder}"
+    pipeline = hashlib.sha256()
+    for module in (encode, palettes, tile, tiling):
+        pipeline.update(Path(module.__file__).read_bytes())
+    folder = (CACHE_DIR / f"g{grid}_p{tile_px}_m{max_iter}_{palette}_{'-'.join(sites)}_"
+              f"{pipeline.hexdigest()[:12]}")
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         _render_tile_set(config, folder)
@@ -219,41 +225,24 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
 
 
 def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds used so far by a process (``/proc/PID/stat``)."""
-    return _stat_cpu(_read_stat(pid))
+    """User + system CPU seconds used so far by a process (``/proc/PID/stat``); 0 once gone."""
+    fields = launch.proc_stat(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def descendants_cpu_s(root_pid: int, exclude: tuple[int, ...] = ()) -> float:
     """CPU seconds used so far by the live descendants of ``root_pid`` (not by ``root_pid``
     itself), skipping the subtrees rooted at the pids in ``exclude``."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            fields = _read_stat(int(name))
-        except OSError:  # the process ended while we looked
-            continue
-        children.setdefault(int(fields[1]), []).append(int(name))
-        cpu[int(name)] = _stat_cpu(fields)
-    total, todo = 0.0, [root_pid]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in exclude:
-                total += cpu[child]
-                todo.append(child)
-    return total
+    pids = set(launch.descendants(root_pid))
+    for pid in exclude:
+        pids -= {pid, *launch.descendants(pid)}
+    return sum(proc_cpu_s(pid) for pid in pids)
 
 
-def _read_stat(pid: int) -> list[str]:
-    """Fields of ``/proc/PID/stat`` after the command name (index 1 = ppid, 11/12 = times)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()
-
-
-def _stat_cpu(fields: list[str]) -> float:
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def children_cpu_s() -> float:
+    """User + system CPU seconds of every waited-for child process so far (``getrusage``)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def replay_headers(dash: Dashboard, run_id: str, n_tiles: int,
