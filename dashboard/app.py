@@ -51,6 +51,12 @@ class Services:
     def __post_init__(self):
         self.overviews = OverviewCache(self.store)
 
+    def shutdown_executors(self, cancel_futures: bool = False) -> None:
+        """Stop the worker threads; the SQLite writer always finishes its current batch."""
+        self.pool.shutdown(wait=True, cancel_futures=cancel_futures)
+        self.overview_thread.shutdown(wait=True, cancel_futures=cancel_futures)
+        self.writer.shutdown(wait=True)  # the batch being written is committed, not cut
+
 
 def parse_origins(values: Iterable[str]) -> frozenset[str]:
     """``--allow-origin`` values (comma-separated, repeatable) -> normalised origins."""
@@ -114,6 +120,4 @@ async def shutdown(app: tornado.web.Application, timeout_s: float = 3.0) -> None
     # clients answer the close frame; waiting lets 1001 reach them before the process exits
     while any(not stream.closed() for stream in streams) and loop.time() < deadline:
         await asyncio.sleep(0.02)
-    services.pool.shutdown(wait=True, cancel_futures=True)
-    services.overview_thread.shutdown(wait=True, cancel_futures=True)
-    services.writer.shutdown(wait=True)  # the batch being written is committed, not cut
+    services.shutdown_executors(cancel_futures=True)

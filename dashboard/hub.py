@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from .protocol import encode_frame, ws_binary_frame
+from .protocol import ws_tile_frame
 from .store import StoredTile
 
 
 def tile_frame(tile: StoredTile) -> bytes:
     """The complete WebSocket binary frame (wire bytes) of a stored tile."""
-    return ws_binary_frame(encode_frame(tile.header(), tile.png))
+    return ws_tile_frame(tile.header(), tile.png)
 
 
 @dataclass

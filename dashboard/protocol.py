@@ -148,8 +148,18 @@ def _parse_manifest(raw: bytes) -> list[dict]:
 
 def encode_frame(header: dict, png: bytes) -> bytes:
     """One binary WebSocket tile frame (layout in the module docstring)."""
+    return b"".join(_frame_parts(header, png))
+
+
+def ws_tile_frame(header: dict, png: bytes) -> bytes:
+    """``ws_binary_frame(encode_frame(header, png))``, assembled with one copy of the PNG."""
+    parts = _frame_parts(header, png)
+    return b"".join((_ws_frame_head(sum(len(part) for part in parts)), *parts))
+
+
+def _frame_parts(header: dict, png: bytes) -> tuple[bytes, ...]:
     head = json.dumps(header, separators=(",", ":")).encode()
-    return FRAME_MAGIC + struct.pack(">I", len(head)) + head + png
+    return FRAME_MAGIC, struct.pack(">I", len(head)), head, png
 
 
 def decode_frame(frame: bytes) -> tuple[dict, bytes]:
@@ -166,18 +176,19 @@ def decode_frame(frame: bytes) -> tuple[dict, bytes]:
     return json.loads(frame[8:8 + size].decode()), frame[8 + size:]
 
 
-
 def ws_binary_frame(payload: bytes) -> bytes:
     """``payload`` as one complete, unmasked WebSocket binary frame (RFC 6455 section 5.2).
 
     The dashboard builds each tile's frame once and writes the same bytes to every client
     (server frames are never masked), instead of re-framing per client.
     """
-    size = len(payload)
+    return _ws_frame_head(len(payload)) + payload
+
+
+def _ws_frame_head(size: int) -> bytes:
+    """The header of an unmasked, final binary frame of ``size`` payload bytes."""
     if size < 126:
-        head = struct.pack(">BB", 0x82, size)  # FIN + opcode 2 (binary), 7-bit length
-    elif size < 1 << 16:
-        head = struct.pack(">BBH", 0x82, 126, size)
-    else:
-        head = struct.pack(">BBQ", 0x82, 127, size)
-    return head + payload
+        return struct.pack(">BB", 0x82, size)  # FIN + opcode 2 (binary), 7-bit length
+    if size < 1 << 16:
+        return struct.pack(">BBH", 0x82, 126, size)
+    return struct.pack(">BBQ", 0x82, 127, size)

@@ -207,16 +207,15 @@ class TilesSocket(_Socket):
         self.check_backlog()
         if self.closed:
             return
-        if batch.first_seq > self.floor:
-            fresh, wire = batch.frames, None
-        else:  # only after a reconnect with a since ahead of the store, or a replay overlap
-            fresh = [(seq, frame) for seq, frame in batch.frames if seq > self.floor]
-            wire = b"".join(frame for _, frame in fresh)
+        # Filtering happens only after a reconnect with a since ahead of the store, or a replay
+        # overlap; otherwise the batch goes out as the wire bytes built once for every client.
+        whole = batch.first_seq > self.floor
+        fresh = batch.frames if whole else [(s, f) for s, f in batch.frames if s > self.floor]
         if self.replaying:
             self.buffered.extend(fresh)
             self.pending_bytes += sum(len(frame) for _, frame in fresh)
         else:
-            self.send_wire(batch.wire if wire is None else wire)
+            self.send_wire(batch.wire if whole else b"".join(frame for _, frame in fresh))
 
     def on_close(self):
         if not self.closed:

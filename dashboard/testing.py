@@ -104,9 +104,7 @@ class DashboardTestCase(AsyncHTTPTestCase):
 
     def tearDown(self):
         super().tearDown()
-        self.services.pool.shutdown(wait=True)
-        self.services.overview_thread.shutdown(wait=True)
-        self.services.writer.shutdown(wait=True)
+        self.services.shutdown_executors()
         self.store.close()
         self._tmp.cleanup()
 

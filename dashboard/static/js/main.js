@@ -51,6 +51,7 @@ function showRun(runId) {
   $.runId.textContent = runId;
   updateMosaicLink();
   page.overview = null;
+  page.runDoc = null;
   const socket = new TileSocket(runId, {
     onHello: (hello) => receiveHello(hello),
     onFrame: (buffer) => receiveFrame(buffer),
@@ -59,11 +60,13 @@ function showRun(runId) {
   });
   page.socket = socket;
   showConnection("connecting");
-  loadOverview().then((overview) => {
+  loadRunDoc().then(async (doc) => {
+    const overview = doc && (await loadOverview(doc));
     if (page.socket !== socket) {
       overview?.bitmap.close(); // the page moved on to another run meanwhile
       return;
     }
+    page.runDoc = doc; // its missing list outlines the tiles at hello (loadOwners)
     if (overview) {
       page.overview = overview;
       socket.imagesAfter = overview.seq; // those tiles come header-only
@@ -72,15 +75,22 @@ function showRun(runId) {
   });
 }
 
+/** The run document (GET api/runs/{id}), or null when the dashboard cannot give it now. */
+async function loadRunDoc() {
+  try {
+    const response = await fetch(runUrl());
+    return response.ok ? await response.json() : null;
+  } catch (err) {
+    return null; // the dashboard is away: the socket shows it and retries
+  }
+}
+
 /**
  * The run's overview image as {seq, bitmap} when a late join is worth it (many tiles stored,
  * each shown smaller than its size), else null; null too on any failure (tiles then come whole).
  */
-async function loadOverview() {
+async function loadOverview({ stored, config }) {
   try {
-    const response = await fetch(runUrl());
-    if (!response.ok) return null;
-    const { stored, config } = await response.json();
     const wanted = Number(new URLSearchParams(location.search).get("overview_min"));
     const minTiles = wanted > 0 ? wanted : OVERVIEW_MIN_TILES;
     if (stored < minTiles || cellPx(config.grid, config.tile_px) >= config.tile_px) return null;
@@ -124,16 +134,15 @@ function receiveHello(hello) {
   loadOwners(page.stats);
 }
 
-/** Outline the tiles still missing, in their owner's colour (the server knows the split). */
+/**
+ * Outline the tiles still missing, in their owner's colour (the server knows the split). The
+ * run document read before the socket opened serves (tiles stored since then arrive as frames
+ * after the hello and clear their outline); it is fetched again only if that read failed.
+ */
 async function loadOwners(stats) {
-  let doc;
-  try {
-    const response = await fetch(runUrl());
-    if (!response.ok) return;
-    doc = await response.json();
-  } catch (err) {
-    return; // the dashboard went away; the outlines come with the next hello
-  }
+  const doc = page.runDoc ?? (await loadRunDoc());
+  page.runDoc = null;
+  if (!doc) return; // the dashboard went away; the outlines come with the next hello
   if (stats !== page.stats) return;
   stats.setMissing(doc.missing || []);
   for (const [key, site] of stats.owner) {
