@@ -140,22 +140,13 @@ def startup_costs(workdir: Path) -> dict[str, tuple[float, float]]:
 def kernel_cpu_s(grid: int, tile_px: int) -> float:
     """CPU seconds of ``escape_counts`` (the job's backend and settings) for every tile of the
     full view, in this process: the same work as the jobs' kernels, unaffected by other
-    tenants' load (wall-clock ``render_ms`` is not)."""
-    from mpi_render.config import RenderConfig
-    from mpi_render.kernel import escape_counts
-    from mpi_render.tile import warm_up
-    from mpi_render.tiling import tile_bounds
+    tenants' load (wall-clock ``render_ms`` is not). The tile benchmark's per-stage loop."""
+    from bench_tile import one_round
 
-    config = RenderConfig(grid=grid, tile_px=tile_px)
-    warm_up()
-    total = 0.0
-    for row in range(grid):
-        for col in range(grid):
-            b = tile_bounds(grid, tile_px, config.center, config.width, row, col)
-            start = time.process_time()
-            escape_counts(b.xmin, b.ymax, b.dx, b.dy, tile_px, tile_px, config.max_iter)
-            total += time.process_time() - start
-    return total
+    from mpi_render.config import RenderConfig
+    from mpi_render.tile import warm_up
+
+    return one_round(RenderConfig(grid=grid, tile_px=tile_px), warm_up())["render"]
 
 
 def warm_numba_cache(workdir: Path) -> float:
