@@ -32,6 +32,7 @@ from support import Dashboard, wait_for
 
 from dashboard.protocol import encode_frame
 from mpi_render.config import RenderConfig
+from mpi_render.encode import PNG_SIGNATURE
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -307,7 +308,7 @@ def test_page_modules_agree_with_the_server_formats(server, page):
       };
     }""", frame)
     assert result["header"] == header
-    assert bytes(result["pngBytes"]) == png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bytes(result["pngBytes"]) == png[:8] == PNG_SIGNATURE
     assert result["badMagic"] == "not a tile frame (bad magic)"
     # The overview is capped at 2048 px a side: 32 x 512 px tiles are drawn at 64 px.
     assert result["cells"] == [128, 64, 32, 256]

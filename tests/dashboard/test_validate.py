@@ -9,12 +9,11 @@ from dashboard.testing import bomb_png, small_config, tile_meta, tile_png
 from dashboard.validate import TileRejected, check_meta, check_png, check_tile
 from mpi_render.encode import PNG_SIGNATURE, png_chunk
 
-SIG = PNG_SIGNATURE
-
 
 def grey_png(width, height, rows, depth=8, colour=0, interlace=0, compress=zlib.compress):
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, interlace)
-    return SIG + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", compress(rows)) + png_chunk(b"IEND", b"")
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", compress(rows))
+            + png_chunk(b"IEND", b""))
 
 
 def test_a_palette_tile_from_pillow_passes():

@@ -16,7 +16,7 @@ from reliability.paced_site import PACE_ENV
 from support import Dashboard, http_json, mpi_env, mpiexec, wait_for
 
 from mpi_render.config import RenderConfig
-from mpi_render.launch import descendants
+from mpi_render.launch import descendants, spawn
 
 PACED_SITE = Path(__file__).with_name("paced_site.py")
 # Small and cheap: 32 tiles per site; the pace (sleep per tile) makes the run last.
@@ -51,11 +51,9 @@ class SiteJob:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> SiteJob:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=self.env,
-                                         cwd=self.workdir, start_new_session=True)
+        # spawn creates the log's directory (the workdir) and starts a new session.
+        self.proc = spawn(f"site {self.site}", self.cmd, self.log_path, self.env,
+                          self.workdir).proc
         return self
 
     def output(self) -> str:
@@ -125,7 +123,7 @@ def site_stored(dashboard: Dashboard, run_id: str, site: str) -> int:
 def wait_stored(dashboard: Dashboard, run_id: str, site: str, at_least: int,
                 timeout_s: float = 60) -> int:
     return wait_for(lambda: (n := site_stored(dashboard, run_id, site)) >= at_least and n,
-                    timeout_s, f"{at_least} tiles of {site} stored", interval=0.05)
+                    timeout_s, f"{at_least} tiles of {site} stored")
 
 
 def assert_stored_exactly_once(dashboard: Dashboard, run_id: str, *jobs: SiteJob) -> dict:

@@ -14,7 +14,7 @@ import time
 
 import pytest
 from reliability.sitejob import FAULT_CONFIG, SiteJob, assert_stored_exactly_once, wait_stored
-from support import Dashboard, mpi_env, run
+from support import Dashboard, run
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(150)]
 
@@ -62,7 +62,7 @@ def test_dashboard_down_for_a_whole_run_then_spool_is_resent(tmp_path):
     assert int(spooled.group(1)) == owned, output
 
     with dashboard:
-        result = run(shlex.split(resend.group(1)), timeout=60, env=mpi_env(), cwd=tmp_path)
+        result = run(shlex.split(resend.group(1)), timeout=60, cwd=tmp_path)
         doc = assert_stored_exactly_once(dashboard, RUN, job)
     assert doc["sites"]["onprem"]["stored"] == owned, (doc, result.stderr)
     print(f"dashboard down: job exited {code} with {spooled.group(1)} tiles spooled; the "

@@ -49,10 +49,9 @@ def test_disk_full_answers_507_keeps_runs_and_the_poster_delivers_later(tmp_path
     dashboard = Dashboard(tmp_path / "dash")
     with tmpfs(dashboard.data_dir, DATA_KIB), dashboard:
         create_run(dashboard.url, dashboard.token, "kept", KEPT)
-        kept = {(m["row"], m["col"]): png for site in KEPT.sites
-                for m, png in site_tiles(KEPT, site, noise_rows=16)}
-        post_tiles(dashboard.url, dashboard.token, "kept",
-                   [(m, png) for site in KEPT.sites for m, png in site_tiles(KEPT, site, 16)])
+        kept_tiles = [tile for site in KEPT.sites for tile in site_tiles(KEPT, site, noise_rows=16)]
+        kept = {(m["row"], m["col"]): png for m, png in kept_tiles}
+        post_tiles(dashboard.url, dashboard.token, "kept", kept_tiles)
 
         accepted, status, error = _fill_with_tiles(dashboard)
         assert status == 507 and isinstance(error.get("error"), str), (status, error)

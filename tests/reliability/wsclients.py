@@ -83,7 +83,7 @@ class StalledClient:
         status_line = self.buffer.split(b"\r\n", 1)[0]
         if b" 101 " not in status_line:
             raise ConnectionError(f"handshake refused: {status_line!r}")
-        self.buffer = b""
+        self.buffer = bytearray()
 
     def drain(self, timeout_s: float, until_tiles: int | None = None) -> tuple[int, int | None,
                                                                            bool]:
@@ -98,6 +98,7 @@ class StalledClient:
         deadline = time.monotonic() + timeout_s
         self.sock.settimeout(1)
         closed = False
+        tiles, close_code, pos = 0, None, 0  # pos: just after the last complete frame parsed
         while not closed and time.monotonic() < deadline:
             try:
                 chunk = self.sock.recv(1 << 20)
@@ -107,31 +108,39 @@ class StalledClient:
                 chunk = b""
             closed = not chunk
             self.buffer += chunk
-            if until_tiles is not None and _count_frames(self.buffer)[0] >= until_tiles:
+            new_tiles, new_close, pos = _count_frames(self.buffer, pos)
+            tiles += new_tiles
+            close_code = close_code if new_close is None else new_close
+            if until_tiles is not None and tiles >= until_tiles:
                 break
         self.sock.close()
-        return (*_count_frames(self.buffer), closed)
+        return tiles, close_code, closed
 
 
-def _count_frames(data: bytes) -> tuple[int, int | None]:
-    """Parse unmasked server frames: count complete binary frames, return the close code if any.
+_EXTENDED_LENGTH_BYTES = {126: 2, 127: 8}
+
+
+def _count_frames(data: bytes | bytearray, pos: int = 0) -> tuple[int, int | None, int]:
+    """Parse unmasked server frames from ``pos``: count complete binary frames, return the
+    close code if any, and the position just after the last complete frame (where to resume
+    once more data arrived).
 
     A frame cut short (the connection was aborted, or more is still to come) is not counted.
     """
-    tiles, close_code, pos = 0, None, 0
-    while pos + 2 <= len(data):
+    tiles, close_code, end = 0, None, len(data)
+    while pos + 2 <= end:
         opcode, length = data[pos] & 0x0F, data[pos + 1] & 0x7F
-        extra = {126: 2, 127: 8}.get(length, 0)
-        if pos + 2 + extra > len(data):
+        extra = _EXTENDED_LENGTH_BYTES.get(length, 0)
+        if pos + 2 + extra > end:
             break
         if extra:
             length = int.from_bytes(data[pos + 2:pos + 2 + extra], "big")
-        pos += 2 + extra
-        if pos + length > len(data):
+        start = pos + 2 + extra
+        if start + length > end:
             break
-        payload, pos = data[pos:pos + length], pos + length
         if opcode == 0x2:
             tiles += 1
-        elif opcode == 0x8 and len(payload) >= 2:
-            close_code = struct.unpack(">H", payload[:2])[0]
-    return tiles, close_code
+        elif opcode == 0x8 and length >= 2:
+            close_code = struct.unpack(">H", data[start:start + 2])[0]
+        pos = start + length
+    return tiles, close_code, pos

@@ -1,7 +1,8 @@
 """Kernels: every backend bit-identical to the C yardstick and to the plain-Python reference.
 
 The numba backend is tested both ways it runs: numba's JIT and the prebuilt native library of
-the same kernel (``mpi_render.kernel_native``, built here into a temporary directory).
+the same kernel (``mpi_render.kernel_native``, built once per session into a temporary
+directory by the ``native_library_path`` fixture in ``conftest.py``).
 
 The C yardstick is ``shared/bench/cref.py`` (built with make + gcc into ~/.cache on first use);
 it is loaded from the shared folder, never copied into the repository.
@@ -33,9 +34,8 @@ def cref():
 
 
 @pytest.fixture(scope="session")
-def native_kernel(tmp_path_factory):
-    return kernel_native.open_library(
-        kernel_native.build(tmp_path_factory.mktemp("native") / "escape_counts.so"))
+def native_kernel(native_library_path):
+    return kernel_native.open_library(native_library_path)
 
 
 @pytest.fixture(params=["numpy", "numba-jit", "numba-native"])

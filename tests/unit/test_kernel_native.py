@@ -36,10 +36,9 @@ def test_first_process_builds_the_library_and_later_ones_skip_numba(tmp_path):
     assert jit == built
 
 
-def test_library_needs_nothing_but_libc(tmp_path):
-    path = kernel_native.build(tmp_path / "k.so")
-    undefined = subprocess.run(["nm", "-D", "--undefined-only", str(path)], check=True,
-                               capture_output=True, text=True).stdout.split()
+def test_library_needs_nothing_but_libc(native_library_path):
+    undefined = subprocess.run(["nm", "-D", "--undefined-only", str(native_library_path)],
+                               check=True, capture_output=True, text=True).stdout.split()
     names = {word.split("@")[0] for word in undefined if word not in ("U", "w")}
     assert names - {"memset", "memcpy", "memmove", "__cxa_finalize", "__gmon_start__",
                     "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable"} == set()

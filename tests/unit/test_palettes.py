@@ -6,6 +6,7 @@ import pytest
 
 from mpi_render import palettes
 from mpi_render.palettes import (
+    INTERIOR_INDEX,
     PALETTE_NAMES,
     check_palette_name,
     palette_bytes,
@@ -70,7 +71,6 @@ def test_palette_doctests_pass():
 
 
 def test_counts_above_max_iter_are_interior():
-    from mpi_render.palettes import INTERIOR_INDEX, palette_indices
     counts = np.array([[0, 9, 10, 11, 4_000_000]], dtype=np.uint32)
     assert palette_indices(counts, 10).tolist() == [[0, 9, INTERIOR_INDEX, INTERIOR_INDEX,
                                                      INTERIOR_INDEX]]

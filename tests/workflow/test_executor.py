@@ -16,6 +16,8 @@ import pytest
 from support import REPO, http_json
 from workflow.executor import Executor, Resource, load_workflow
 
+from mpi_render.launch import alive
+
 pytestmark = [pytest.mark.integration, pytest.mark.slurm]
 SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://user/cloud_cluster",
         # The seed's shape; grid 4 / 128 px (allowed values) keep it fast.
@@ -30,12 +32,10 @@ def processes_with_env(key: str, value: str) -> dict[int, str]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if state != "Z":
-                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(
-                        b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
+            if wanted in (entry / "environ").read_bytes().split(b"\0") and alive(int(entry.name)):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(
+                    b"\0", b" ").decode(errors="replace")
+        except OSError:
             continue
     return found
 

@@ -7,6 +7,8 @@ import sys
 import pytest
 from support import free_port, http, http_json, mpi_env, wait_for
 
+from mpi_render import launch
+
 pytestmark = pytest.mark.integration
 
 
@@ -14,27 +16,24 @@ pytestmark = pytest.mark.integration
 def relay(dashboard, tmp_path):
     """A relay subprocess forwarding to the ``dashboard`` fixture; yields its root URL."""
     port = free_port()
-    log = open(tmp_path / "relay.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "mpi_render.relay", "--listen",
-                             f"127.0.0.1:{port}", "--upstream", dashboard.url,
-                             "--token-file", str(dashboard.token_file)],
-                            stdout=log, stderr=subprocess.STDOUT, env=mpi_env())
+    child = launch.spawn("relay", [sys.executable, "-m", "mpi_render.relay", "--listen",
+                                   f"127.0.0.1:{port}", "--upstream", dashboard.url,
+                                   "--token-file", str(dashboard.token_file)],
+                         tmp_path / "relay.log", mpi_env())
     url = f"http://127.0.0.1:{port}/"
 
     def up():
         try:
             return http("GET", url + "healthz", timeout=1)[0] == 200
         except OSError:
-            return proc.poll() is not None  # ended: the assert below says why
+            return child.proc.poll() is not None  # ended: the assert below says why
 
     try:
         wait_for(up, 30, "the relay to answer healthz")
-        assert proc.poll() is None, (tmp_path / "relay.log").read_text()
+        assert child.proc.poll() is None, child.log_path.read_text()
         yield url
     finally:
-        proc.terminate()
-        assert proc.wait(15) == 0, (tmp_path / "relay.log").read_text()
-        log.close()
+        assert launch.stop(child, 15) == 0, child.log_path.read_text()
 
 
 RUN = {"grid": 2, "tile_px": 16, "palette": "fire", "max_iter": 32,
