@@ -6,8 +6,8 @@ setup(
     version="0.1.0",
     description="MPI parallel Mandelbrot renderer that bursts one render across sites, live in a browser",
     python_requires=">=3.9",
-    packages=["mpi_render", "dashboard"],
-    package_data={"dashboard": ["static/*", "static/*/*", "templates/*"]},
+    packages=["mpi_render", "mpi_render.kernels", "mpi_render.site", "mpi_render.launch", "dashboard"],
+    package_data={"dashboard": ["static/*", "static/*/*", "templates/*"], "mpi_render.kernels": ["*.c"]},
     install_requires=[
         "mpi4py>=4.0",
         "numpy>=1.24",
@@ -32,7 +32,7 @@ setup(
         "console_scripts": [
             "mpi-render=mpi_render.cli:main",
             "mpi-render-dashboard=dashboard.server:main",
-            "mpi-render-demo=mpi_render.demo:main",
+            "mpi-render-demo=mpi_render.launch.demo:main",
         ],
     },
 )

@@ -37,7 +37,7 @@ from pathlib import Path
 import harness
 from harness import VENV_BIN, Dashboard, mpi_env, mpiexec
 
-from mpi_render import launch
+from mpi_render.launch import processes
 
 SITES = ("cloud", "onprem")
 JOB_TIMEOUT_S = 240
@@ -60,9 +60,9 @@ def run_jobs(commands: list[list[str]], workdir: Path) -> list[float]:
         RuntimeError: a job exited non-zero or outlived JOB_TIMEOUT_S (every job's output
             attached).
     """
-    # launch.spawn: each job in its own session, so a hung one is stopped whole (mpiexec, proxy
-    # and ranks) by launch.stop.
-    jobs = [launch.spawn(f"job{i}", cmd, workdir / f"job{i}.log", mpi_env())
+    # processes.spawn: each job in its own session, so a hung one is stopped whole (mpiexec, proxy
+    # and ranks) by processes.stop.
+    jobs = [processes.spawn(f"job{i}", cmd, workdir / f"job{i}.log", mpi_env())
             for i, cmd in enumerate(commands)]
     ends = [None] * len(jobs)
     deadline = time.monotonic() + JOB_TIMEOUT_S
@@ -80,7 +80,7 @@ def run_jobs(commands: list[list[str]], workdir: Path) -> list[float]:
                 f"--- {' '.join(cmd)}\n{job.log_tail(3000)}" for cmd, job in zip(commands, jobs)))
     finally:
         for job in jobs:
-            launch.stop(job)
+            processes.stop(job)
     return ends
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from harness import bench_args, machine_line
 
-from mpi_render import kernel_numba, reference
-from mpi_render.kernel import escape_counts, pixel_centres
+from mpi_render.kernels import numba_backend, reference
+from mpi_render.kernels.dispatch import escape_counts, pixel_centres
 from mpi_render.tile import warm_up
 
 SHARED_BENCH = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
@@ -76,7 +76,7 @@ def one_round(cref, args: tuple, precheck: bool, reverse: bool) -> dict[str, flo
         "C g4": lambda: cref.tile(*args, kernel="g4", precheck=precheck),
         "C r8": lambda: cref.tile(*args, kernel="r8", precheck=precheck),
         "numba": lambda: escape_counts(*args, backend="numba", precheck=precheck),
-        "numba JIT": lambda: kernel_numba.escape_counts(*pixel_centres(*args[:6]), args[6],
+        "numba JIT": lambda: numba_backend.escape_counts(*pixel_centres(*args[:6]), args[6],
                                                         precheck),
         "numpy": lambda: escape_counts(*args, backend="numpy", precheck=precheck),
     }
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     rounds = bench_args(__doc__, argv, rounds=7).rounds
     cref = load_cref()
     warm_up("numba")
-    kernel_numba.escape_counts(*pixel_centres(-2.0, 1.0, 0.5, 0.5, 4, 4), 8)  # load the JIT too
+    numba_backend.escape_counts(*pixel_centres(-2.0, 1.0, 0.5, 0.5, 4, 4), 8)  # load the JIT too
     rng = np.random.default_rng(2024)
     print(f"kernel benchmark: {machine_line()}; {rounds} paired rounds, one core, CPU time\n")
     print("| workload | precheck | G-iter | C best ms (G-it/s) | numba ms | numba/C | "
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
             print(report(name, precheck, results, None if precheck else python_s), flush=True)
     print("\nratios = median over rounds of (best of C g4/r8 in the same round) / ours; "
           "'numba/C worst' is the lowest round. 'numba' is the backend as a rank runs it (the "
-          "native library of mpi_render.kernel_native when built), 'numba JIT' the same kernel "
+          "native library of mpi_render.kernels.native when built), 'numba JIT' the same kernel "
           "through numba's dispatcher.")
     return 0
 

@@ -19,7 +19,7 @@ from harness import bench_args, machine_line
 
 from mpi_render.config import RenderConfig
 from mpi_render.encode import encode_png
-from mpi_render.kernel import available_backends, escape_counts
+from mpi_render.kernels.dispatch import available_backends, escape_counts
 from mpi_render.palettes import palette_bytes, palette_indices
 from mpi_render.tile import warm_up
 from mpi_render.tiling import tile_bounds

@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from support import Dashboard, free_port, mpi_env, mpiexec, run
 
-from dashboard.protocol import encode_batch
-from mpi_render import launch
+from mpi_render.launch import processes
+from mpi_render.protocol import encode_batch
 
 VENV_BIN = Path(sys.executable).parent
 CACHE_DIR = Path(os.environ.get("MPI_RENDER_BENCH_CACHE", "/tmp/mpi-render-bench-cache"))
@@ -226,16 +226,16 @@ def proc_memory_kb(pid: int) -> dict[str, int]:
 
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds used so far by a process (``/proc/PID/stat``); 0 once gone."""
-    fields = launch.proc_stat(pid)
+    fields = processes.proc_stat(pid)
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def descendants_cpu_s(root_pid: int, exclude: tuple[int, ...] = ()) -> float:
     """CPU seconds used so far by the live descendants of ``root_pid`` (not by ``root_pid``
     itself), skipping the subtrees rooted at the pids in ``exclude``."""
-    pids = set(launch.descendants(root_pid))
+    pids = set(processes.descendants(root_pid))
     for pid in exclude:
-        pids -= {pid, *launch.descendants(pid)}
+        pids -= {pid, *processes.descendants(pid)}
     return sum(proc_cpu_s(pid) for pid in pids)
 
 
@@ -257,7 +257,7 @@ def replay_headers(dash: Dashboard, run_id: str, n_tiles: int,
 
     from tornado.websocket import websocket_connect
 
-    from dashboard.protocol import decode_frame
+    from mpi_render.protocol import decode_frame
 
     async def replay():
         start = time.perf_counter()

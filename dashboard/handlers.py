@@ -13,11 +13,11 @@ from pathlib import Path
 import tornado.web
 
 from mpi_render.config import RenderConfig, check_run_id
+from mpi_render.protocol import BatchError
 
 from . import mosaic, overview
 from .auth import check_bearer
 from .ingest import read_batch
-from .protocol import BatchError
 from .store import RunConflict, StorageFull, StorageUnavailable, TileConflict
 from .validate import TileRejected
 

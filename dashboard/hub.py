@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from .protocol import ws_tile_frame
 from .store import StoredTile
+from .wsframe import ws_tile_frame
 
 
 def tile_frame(tile: StoredTile) -> bytes:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from mpi_render.config import RenderConfig
+from mpi_render.protocol import BatchError, parse_batch
 
-from .protocol import BatchError, parse_batch
 from .validate import check_batch, check_meta
 
 MAX_TILES_PER_BATCH = 4096

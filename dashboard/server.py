@@ -10,8 +10,9 @@ import sys
 
 import tornado.httpserver
 
+from mpi_render.tokens import TokenFileError, load_or_create_token
+
 from .app import DEFAULT_MAX_BODY_BYTES, make_app, shutdown
-from .auth import TokenFileError, load_or_create_token
 from .store import StorageUnavailable, TileStore
 
 log = logging.getLogger(__name__)

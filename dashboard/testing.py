@@ -20,9 +20,9 @@ from tornado.websocket import websocket_connect
 
 from mpi_render.config import RenderConfig
 from mpi_render.encode import PNG_SIGNATURE, png_chunk
+from mpi_render.protocol import decode_frame, encode_batch
 
 from .app import make_app
-from .protocol import decode_frame, encode_batch
 from .store import TileStore
 
 

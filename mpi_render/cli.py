@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .cliargs import Options, UsageError, build_parser, resolve
-from .sinks import EXIT_OK, EXIT_USAGE, DirSink, SetupError, TeeSink
+from .site.sinks import EXIT_OK, EXIT_USAGE, DirSink, SetupError, TeeSink
 
 log = logging.getLogger(__name__)
 PROG = "mpi-render"
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None, environ=None) -> int:
             print(f"{PROG}: error: {mismatch}", file=sys.stderr)
         code = EXIT_USAGE
     else:
-        from . import driver
+        from .site import driver
         sink = make_sink(opts, time.monotonic()) if rank == 0 else None
         code = driver.run(opts.config, opts.site, backend=opts.backend, comm=comm, sink=sink)
     # Every rank agrees on `code`: finalize cleanly, else `python -m mpi4py` turns a non-zero
@@ -99,9 +99,9 @@ def make_sink(opts: Options, started_at: float):
 
 
 def _poster(opts: Options, started_at: float):
-    from .client import DashboardClient
-    from .publish import BatchLimits, Poster
-    from .spool import Spool
+    from .site.client import DashboardClient
+    from .site.poster import BatchLimits, Poster
+    from .site.spool import Spool
     client = DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
     limits = BatchLimits(opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms / 1000)
     return Poster(client, opts.run, opts.config, opts.site, Spool(opts.spool),
@@ -118,9 +118,9 @@ def resend_command(opts: Options) -> str:
 
 
 def _resend(opts: Options) -> int:
-    from .client import DashboardClient
-    from .publish import resend
-    from .spool import Spool
+    from .site.client import DashboardClient
+    from .site.poster import resend
+    from .site.spool import Spool
     client = DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
     try:
         delivery = resend(Spool(opts.spool), client, time.monotonic() + opts.deadline_s,

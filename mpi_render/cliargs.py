@@ -15,8 +15,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .client import check_dashboard_url
 from .config import RenderConfig, check_run_id
+from .site.client import check_dashboard_url
+from .tokens import TokenFileError, read_token
 
 _DEFAULT = RenderConfig()
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -220,7 +221,7 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
     return Options(
         config=config, site=site, backend=_backend(raw) if not resend else "auto",
         dashboard=dashboard, run=run, token_file=token_file,
-        token=read_token(token_file) if dashboard else None, out=raw.get("out"), spool=spool,
+        token=_token(token_file) if dashboard else None, out=raw.get("out"), spool=spool,
         only_missing=bool(raw.get("only_missing")), deadline_s=raw.number("deadline"),
         batch_tiles=raw.number("batch_tiles", int, 1, False),
         batch_bytes=raw.number("batch_bytes", int, 1, False),
@@ -261,7 +262,7 @@ def _check_targets(raw: _Raw, dashboard: str | None, resend: bool) -> None:
 
 
 def _backend(raw: _Raw) -> str:
-    from .kernel import resolve_backend  # imports numba when asked: only after cheap checks
+    from .kernels.dispatch import resolve_backend  # imports numba when asked: only after cheap checks
     backend = raw.get("backend")
     try:
         resolve_backend(backend)
@@ -277,19 +278,11 @@ def _log_level(raw: _Raw) -> str:
     return level
 
 
-def read_token(path: str) -> str:
-    """The token in ``path`` (whitespace stripped).
-
-    Raises:
-        UsageError: unreadable or empty file.
-    """
+def _token(path: str) -> str:
     try:
-        token = Path(path).read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read token file {path}: {exc}") from None
-    if not token:
-        raise UsageError(f"token file {path} is empty")
-    return token
+        return read_token(path)
+    except TokenFileError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def derived_run_id(config: RenderConfig) -> str:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernel_native
 from .config import RenderConfig
 from .encode import encode_png
-from .kernel import escape_counts, resolve_backend
+from .kernels import native
+from .kernels.dispatch import escape_counts, resolve_backend
 from .palettes import palette_bytes, palette_indices
 from .tiling import tile_bounds, tile_index
 
@@ -69,7 +69,7 @@ def warm_up(backend: str = "auto") -> str:
     """Compile or load the backend's kernels once per process, so no tile pays for it.
 
     With numba's JIT (no native library for this code and CPU yet), it then builds that library
-    so that later processes start without numba (:mod:`.kernel_native`).
+    so that later processes start without numba (:mod:`.kernels.native`).
 
     Returns:
         The resolved backend name (``auto`` becomes ``numba`` or ``numpy``).
@@ -81,6 +81,6 @@ def warm_up(backend: str = "auto") -> str:
     for precheck in (False, True):
         escape_counts(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
                       precheck=precheck)
-    if name == "numba" and kernel_native.load() is None:  # running on numba's JIT
-        kernel_native.ensure_built()
+    if name == "numba" and native.load() is None:  # running on numba's JIT
+        native.ensure_built()
     return name

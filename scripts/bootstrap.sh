@@ -11,7 +11,7 @@
 # usage: scripts/bootstrap.sh [demo|bench|test]      (default: test)
 #   demo   the venv, and gcc and libc6-dev when it can install them (`cc -shared` links the numba
 #          kernel's native library once, so ranks start without importing numba:
-#          mpi_render/kernel_native.py); without root or sudo it notes what is missing and goes on
+#          mpi_render/kernels/native.py); without root or sudo it notes what is missing and goes on
 #   bench  + make (the C yardstick ../shared/bench/cref.py compiles ref.c; -fopenmp
 #          needs libgomp, which gcc brings), chromium and a font (the browser replay benchmark)
 #   test   + chromium and a font (browser tests and screenshots), slurmctld slurmd slurm-client
@@ -100,6 +100,6 @@ then
   echo "$want" > "$stamp"
   echo "bootstrap: pip done after ${SECONDS} s"
 fi
-# numba's kernel cache and the native kernel library (mpi_render/kernel_native.py), so that no
+# numba's kernel cache and the native kernel library (mpi_render/kernels/native.py), so that no
 # test or demo process pays for compiling them; a no-op (0.2 s) when both are there.
 "$venv/bin/python" -c 'from mpi_render.tile import warm_up; warm_up()'

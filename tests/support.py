@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mpi_render.launch import free_port, mpiexec_path
+from mpi_render.launch.processes import free_port, mpiexec_path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

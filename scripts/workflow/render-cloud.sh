@@ -22,7 +22,7 @@ for _ in $(seq 600); do
 done
 [ -s "$work/token" ] || die "no token in $work after 600 s: did the tunnel job start?"
 
-setsid "$python" -m mpi_render.relay --listen "0.0.0.0:$relay_port" \
+setsid "$python" -m mpi_render.launch.relay --listen "0.0.0.0:$relay_port" \
   --upstream "http://127.0.0.1:$tunnel_port/" --token-file "$work/token" \
   >> "$work/relay.log" 2>&1 &
 record_pid relay $!

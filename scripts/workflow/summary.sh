@@ -13,7 +13,7 @@ port=$2 run_id=$3 session=$4
 platform=${PW_PLATFORM_HOST:-}
 platform=${platform#*://}  # PW_PLATFORM_HOST may or may not carry the scheme
 status=0
-"$python" -m mpi_render.report --dashboard "http://127.0.0.1:$port/" --run "$run_id" || status=$?
+"$python" -m mpi_render.launch.report --dashboard "http://127.0.0.1:$port/" --run "$run_id" || status=$?
 url=https://${platform:-<platform host>}/me/session/${PW_USER:-<user>}/$session/
 echo "dashboard: $url?run=$run_id"
 echo "the dashboard stays up until this workflow run is cancelled"

@@ -32,7 +32,7 @@ ssh "${ssh_opts[@]}" "$cloud_host" "umask 077 && mkdir -p $cloud_work && cat > $
 say "token copied to $cloud_host:$cloud_work/token"
 
 run_complete() {
-  "$python" -m mpi_render.report --dashboard "$dashboard" --run "$run_id" >/dev/null 2>&1
+  "$python" -m mpi_render.launch.report --dashboard "$dashboard" --run "$run_id" >/dev/null 2>&1
 }
 
 delay_s=2

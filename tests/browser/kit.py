@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from support import REPO, http_json, wait_for
 
-from dashboard.protocol import encode_batch
 from mpi_render.config import RenderConfig
+from mpi_render.protocol import encode_batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -30,9 +30,9 @@ from browser.prefix_proxy import PrefixProxy
 from playwright.sync_api import sync_playwright
 from support import Dashboard, wait_for
 
-from dashboard.protocol import encode_frame
 from mpi_render.config import RenderConfig
 from mpi_render.encode import PNG_SIGNATURE
+from mpi_render.protocol import encode_frame
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

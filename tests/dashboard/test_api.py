@@ -6,7 +6,6 @@ import sqlite3
 import pytest
 from PIL import Image
 
-from dashboard.protocol import encode_batch
 from dashboard.testing import (
     DashboardTestCase,
     bomb_png,
@@ -15,6 +14,7 @@ from dashboard.testing import (
     tile_meta,
     tile_png,
 )
+from mpi_render.protocol import encode_batch
 
 
 class RunsTest(DashboardTestCase):

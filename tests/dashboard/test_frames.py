@@ -3,7 +3,7 @@ import struct
 
 import pytest
 
-from dashboard.protocol import ws_binary_frame
+from dashboard.wsframe import ws_binary_frame
 
 
 def read_frame(wire: bytes) -> tuple[int, bytes]:

@@ -10,8 +10,8 @@ import pytest
 from support import Dashboard, free_port, http, run, wait_for
 from tornado.websocket import websocket_connect
 
-from dashboard.protocol import encode_batch
 from dashboard.testing import site_batch, small_config, tile_meta, tile_png
+from mpi_render.protocol import encode_batch
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ README = (REPO / "README.md").read_text()
 
 
 COMMANDS = {"mpi-render": "mpi_render", "mpi-render-dashboard": "dashboard",
-            "mpi-render-demo": "mpi_render.demo"}
+            "mpi-render-demo": "mpi_render.launch.demo"}
 
 
 def _help_flags(module: str) -> set[str]:

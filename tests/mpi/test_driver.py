@@ -8,10 +8,10 @@ sizes, and their union must be the whole grid, byte-identical to a single-proces
 """
 import pytest
 
-from mpi_render import driver
 from mpi_render import tile as tile_mod
 from mpi_render.config import RenderConfig
-from mpi_render.sinks import EXIT_FAILED, MemorySink, SetupError
+from mpi_render.site import driver
+from mpi_render.site.sinks import EXIT_FAILED, MemorySink, SetupError
 from mpi_render.tiling import tile_position
 
 pytestmark = [pytest.mark.mpi, pytest.mark.timeout(240)]

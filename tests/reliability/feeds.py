@@ -11,9 +11,9 @@ import functools
 import numpy as np
 from support import http_json
 
-from dashboard.protocol import encode_batch
 from mpi_render.config import RenderConfig
 from mpi_render.encode import encode_png
+from mpi_render.protocol import encode_batch
 
 GREY_PALETTE = bytes(value for value in range(256) for _ in range(3))
 

@@ -16,7 +16,7 @@ from reliability.paced_site import PACE_ENV
 from support import Dashboard, http_json, mpi_env, mpiexec, wait_for
 
 from mpi_render.config import RenderConfig
-from mpi_render.launch import descendants, spawn
+from mpi_render.launch.processes import descendants, spawn
 
 PACED_SITE = Path(__file__).with_name("paced_site.py")
 # Small and cheap: 32 tiles per site; the pace (sleep per tile) makes the run last.

@@ -1,4 +1,4 @@
-"""Fuzz the batch parser (``dashboard.protocol.parse_batch``) with hypothesis.
+"""Fuzz the batch parser (``mpi_render.protocol.parse_batch``) with hypothesis.
 
 Contract under test: for ANY content type and body, ``parse_batch`` either returns well-formed
 ``(metadata, png)`` pairs or raises ``BatchError`` (the dashboard answers 400). Any other exception
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dashboard.protocol import BatchError, encode_batch, parse_batch, tile_field
+from mpi_render.protocol import BatchError, encode_batch, parse_batch, tile_field
 
 pytestmark = pytest.mark.reliability
 

@@ -23,7 +23,7 @@ from reliability.feeds import create_run, post_tiles, site_tiles
 from support import REPO, VENV_BIN, Dashboard, http, mpi_env
 
 from mpi_render.config import RenderConfig
-from mpi_render.launch import descendants
+from mpi_render.launch.processes import descendants
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
 
@@ -37,7 +37,7 @@ ABSOLUTE_URL_PATTERNS = [
     re.compile(r"""url\(\s*["']?/"""),
     re.compile(r"""\b(?:https?|wss?)://(?!www\.w3\.org/)"""),
 ]
-TOKEN_COMPARERS = [REPO / "dashboard" / "auth.py", REPO / "mpi_render" / "relay.py"]
+TOKEN_COMPARERS = [REPO / "dashboard" / "auth.py", REPO / "mpi_render" / "launch" / "relay.py"]
 
 
 def _private(path: Path) -> bool:
@@ -135,7 +135,7 @@ class _DefaultHostDashboard(Dashboard):
 
 
 def test_dashboard_and_demo_bind_loopback_unless_told_otherwise(tmp_path):
-    from mpi_render.demo import parse_args
+    from mpi_render.launch.demo import parse_args
     with _DefaultHostDashboard(tmp_path / "dash") as dashboard:
         assert _listening_addresses(dashboard.port) == {"127.0.0.1"}, dashboard.log()
     assert parse_args([]).host == "127.0.0.1"

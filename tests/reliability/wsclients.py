@@ -1,6 +1,6 @@
 """WebSocket clients for load tests: many readers in one asyncio loop, and one that never reads.
 
-A reader collects every tile frame of a run (``dashboard.protocol.decode_frame``) until it has
+A reader collects every tile frame of a run (``mpi_render.protocol.decode_frame``) until it has
 ``total`` tiles. The stalled client speaks just enough of RFC 6455 by hand on a blocking socket
 with a tiny receive buffer, so the server's bytes pile up on the server side, as with a browser
 tab whose machine froze.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import tornado.websocket
 
-from dashboard.protocol import decode_frame
+from mpi_render.protocol import decode_frame
 
 STALLED_RCVBUF_BYTES = 4096
 

@@ -1,7 +1,7 @@
 """Wire formats: the multipart batch and the binary WebSocket tile frame."""
 import pytest
 
-from dashboard.protocol import BatchError, decode_frame, encode_batch, encode_frame, parse_batch
+from mpi_render.protocol import BatchError, decode_frame, encode_batch, encode_frame, parse_batch
 
 TILES = [({"row": 0, "col": 1, "site": "cloud", "render_ms": 1.5}, b"\x89PNG first"),
          ({"row": 2, "col": 0, "site": "cloud"}, b"second\r\n--not-a-boundary")]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mpi_render import reference
 from mpi_render.config import RenderConfig
+from mpi_render.kernels import reference
 from mpi_render.palettes import palette_bytes
 from mpi_render.tile import RenderedTile, render_tile, warm_up
 

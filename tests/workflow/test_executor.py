@@ -16,7 +16,7 @@ import pytest
 from support import REPO, http_json
 from workflow.executor import Executor, Resource, load_workflow
 
-from mpi_render.launch import alive
+from mpi_render.launch.processes import alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slurm]
 SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://user/cloud_cluster",

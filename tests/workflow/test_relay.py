@@ -1,4 +1,4 @@
-"""The login-node relay (mpi_render.relay) in front of a real dashboard: token or nothing."""
+"""The login-node relay (mpi_render.launch.relay) in front of a real dashboard: token or nothing."""
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import pytest
 from support import free_port, http, http_json, mpi_env, wait_for
 
-from mpi_render import launch
+from mpi_render.launch import processes
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def relay(dashboard, tmp_path):
     """A relay subprocess forwarding to the ``dashboard`` fixture; yields its root URL."""
     port = free_port()
-    child = launch.spawn("relay", [sys.executable, "-m", "mpi_render.relay", "--listen",
+    child = processes.spawn("relay", [sys.executable, "-m", "mpi_render.launch.relay", "--listen",
                                    f"127.0.0.1:{port}", "--upstream", dashboard.url,
                                    "--token-file", str(dashboard.token_file)],
                          tmp_path / "relay.log", mpi_env())
@@ -33,7 +33,7 @@ def relay(dashboard, tmp_path):
         assert child.proc.poll() is None, child.log_path.read_text()
         yield url
     finally:
-        assert launch.stop(child, 15) == 0, child.log_path.read_text()
+        assert processes.stop(child, 15) == 0, child.log_path.read_text()
 
 
 RUN = {"grid": 2, "tile_px": 16, "palette": "fire", "max_iter": 32,
@@ -66,7 +66,7 @@ def test_dashboard_down_is_a_502_with_a_json_error(relay, dashboard):
 
 
 def test_bad_arguments_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "mpi_render.relay", "--listen", "nowhere",
+    proc = subprocess.run([sys.executable, "-m", "mpi_render.launch.relay", "--listen", "nowhere",
                            "--upstream", "http://127.0.0.1:1/", "--token-file",
                            str(tmp_path / "absent")], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "--listen must be HOST:PORT" in proc.stderr

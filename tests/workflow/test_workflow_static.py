@@ -23,8 +23,8 @@ RESOURCE_FIELDS = ("id", "ip", "name", "schedulerType", "provider")
 SCRIPT_RE = re.compile(r"scripts/workflow/[\w.-]+\.sh")
 OUTPUT_RE = re.compile(r"""echo\s+"?([A-Za-z0-9_-]+)=[^\n]*>>\s*"?\$OUTPUTS""")
 # Which program a command line runs, by its `python -m` module.
-PROGRAMS = {"mpi_render": "mpi_render", "mpi_render.relay": "mpi_render.relay",
-            "mpi_render.report": "mpi_render.report", "dashboard": "dashboard"}
+PROGRAMS = {"mpi_render": "mpi_render", "mpi_render.launch.relay": "mpi_render.launch.relay",
+            "mpi_render.launch.report": "mpi_render.launch.report", "dashboard": "dashboard"}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-// Decoding of the binary WebSocket tile frame (layout in dashboard/protocol.py and docs/API.md):
+// Decoding of the binary WebSocket tile frame (layout in mpi_render/protocol.py and docs/API.md):
 //   bytes 0..3 "MRT1", bytes 4..7 header length H (u32 big-endian),
 //   bytes 8..8+H UTF-8 JSON header, then the PNG bytes.
 

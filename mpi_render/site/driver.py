@@ -29,11 +29,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from . import tile as tile_mod
-from .config import RenderConfig
+from .. import tile as tile_mod
+from ..config import RenderConfig
+from ..tiling import rank_tiles, site_tiles, tile_position
 from .progress import Progress
 from .sinks import EXIT_FAILED, EXIT_OK, MemorySink, SetupError, Sink
-from .tiling import rank_tiles, site_tiles, tile_position
 
 log = logging.getLogger(__name__)
 TILE_TAG = 71

@@ -3,14 +3,14 @@ import sys
 import time
 
 import pytest
-from integration.fake_dashboard import FakeDashboard
+from site_fakes import FakeDashboard
 from support import free_port, run
 
-from mpi_render.client import DashboardClient
 from mpi_render.config import RenderConfig
-from mpi_render.publish import Backoff, BatchLimits, Poster, resend
-from mpi_render.sinks import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED, SetupError
-from mpi_render.spool import Spool, content_type_of
+from mpi_render.site.client import DashboardClient
+from mpi_render.site.poster import Backoff, BatchLimits, Poster, resend
+from mpi_render.site.sinks import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED, SetupError
+from mpi_render.site.spool import Spool, content_type_of
 from mpi_render.tiling import tile_position
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -41,7 +41,7 @@ def deliver(poster: Poster, indices) -> object:
 
 
 def test_a_flaky_dashboard_loses_nothing_and_stores_nothing_twice(tmp_path, caplog):
-    caplog.set_level("WARNING", logger="mpi_render.publish")
+    caplog.set_level("WARNING", logger="mpi_render.site.poster")
     with FakeDashboard() as fake:
         fake.failures = ["503", "drop", "store-then-500", "429", "500", "drop"]
         delivery = deliver(make_poster(fake.url, tmp_path / "spool"), range(70))

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboard.protocol import BatchError, parse_batch
+from ..protocol import BatchError, parse_batch
 
 BATCH_SUFFIX = ".batch"
 RUN_FILE = "run.json"

@@ -2,7 +2,7 @@
 import io
 import logging
 
-from mpi_render.progress import Progress
+from mpi_render.site.progress import Progress
 
 
 class Clock:
@@ -35,7 +35,7 @@ def test_a_terminal_gets_a_redrawn_bar_and_a_summary():
 def test_a_pipe_gets_periodic_log_lines_instead(caplog):
     clock, stream = Clock(), io.StringIO()
     progress = Progress(10, lambda: 0, stream, log_every_s=5.0, clock=clock)
-    with caplog.at_level(logging.INFO, logger="mpi_render.progress"):
+    with caplog.at_level(logging.INFO, logger="mpi_render.site.progress"):
         for _ in range(10):
             clock.now_s += 1.0
             progress.tile_done(0)

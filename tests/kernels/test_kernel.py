@@ -1,7 +1,7 @@
 """Kernels: every backend bit-identical to the C yardstick and to the plain-Python reference.
 
 The numba backend is tested both ways it runs: numba's JIT and the prebuilt native library of
-the same kernel (``mpi_render.kernel_native``, built once per session into a temporary
+the same kernel (``mpi_render.kernels.native``, built once per session into a temporary
 directory by the ``native_library_path`` fixture in ``conftest.py``).
 
 The C yardstick is ``shared/bench/cref.py`` (built with make + gcc into ~/.cache on first use);
@@ -16,8 +16,15 @@ import numpy as np
 import pytest
 from support import SHARED
 
-from mpi_render import kernel, kernel_native, kernel_numpy, reference
-from mpi_render.kernel import available_backends, escape_counts, resolve_backend
+from mpi_render.kernels import (
+    available_backends,
+    dispatch,
+    escape_counts,
+    native,
+    numpy_backend,
+    reference,
+    resolve_backend,
+)
 from mpi_render.tiling import tile_bounds
 
 SEAHORSE = (-0.743643887037151, 0.131825904205330)
@@ -35,7 +42,7 @@ def cref():
 
 @pytest.fixture(scope="session")
 def native_kernel(native_library_path):
-    return kernel_native.open_library(native_library_path)
+    return native.open_library(native_library_path)
 
 
 @pytest.fixture(params=["numpy", "numba-jit", "numba-native"])
@@ -46,10 +53,10 @@ def backend(request, monkeypatch):
     if request.param == "numba-native":
         implementation = request.getfixturevalue("native_kernel")
     else:
-        from mpi_render import kernel_numba
-        implementation = kernel_numba.escape_counts
-    real = kernel._kernel
-    monkeypatch.setattr(kernel, "_kernel",
+        from mpi_render.kernels import numba_backend
+        implementation = numba_backend.escape_counts
+    real = dispatch._kernel
+    monkeypatch.setattr(dispatch, "_kernel",
                         lambda name: implementation if name == "numba" else real(name))
     return "numba"
 
@@ -98,7 +105,7 @@ def test_boundary_tiles_match_c_yardstick(cref, backend):
 @pytest.mark.parametrize("max_iter", [1, 7, 60])
 def test_backend_matches_python_reference(backend, max_iter):
     args = view((-0.6, 0.05), 2.8, 13, 9, max_iter)
-    cr, ci = kernel.pixel_centres(*args[:6])
+    cr, ci = dispatch.pixel_centres(*args[:6])
     want = reference.escape_counts(cr.tolist(), ci.tolist(), max_iter)
     assert escape_counts(*args, backend=backend).tolist() == want
 
@@ -111,7 +118,7 @@ def test_precheck_gives_interior_max_iter_without_iterating(backend):
 def test_precheck_set_is_the_cardioid_and_bulb():
     cr = np.array([0.0, 0.25, 0.3, -1.0, -1.26, -0.75, -0.5])
     ci = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.5])
-    assert kernel_numpy.in_main_bulbs(cr, ci).tolist() == [True, True, False, True, False,
+    assert numpy_backend.in_main_bulbs(cr, ci).tolist() == [True, True, False, True, False,
                                                            False, True]
 
 
@@ -141,20 +148,20 @@ def test_bad_arguments_are_refused(field, args):
 
 
 def test_kernel_doctests_pass():
-    for module in (kernel, kernel_numpy, reference):
+    for module in (dispatch, numpy_backend, reference):
         result = doctest.testmod(module)
         assert result.attempted >= 1 and result.failed == 0, module.__name__
 
 
 def test_importing_the_pipeline_does_not_import_numba():
-    code = ("import sys, mpi_render.tile, mpi_render.kernel; "
+    code = ("import sys, mpi_render.tile, mpi_render.kernels.dispatch; "
             "assert 'numba' not in sys.modules, 'numba imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_numba_kernel_is_loaded_from_cache_in_a_fresh_process(tmp_path):
     """cache=True must really hit: a second process compiles nothing (no closure pitfall)."""
-    code = ("from mpi_render.tile import warm_up; from mpi_render import kernel_numba as k; "
+    code = ("from mpi_render.tile import warm_up; from mpi_render.kernels import numba_backend as k; "
             "warm_up('numba'); s = k.escape_counts_flat.stats; "
             "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MPI_RENDER_NATIVE_KERNEL="0")
@@ -167,5 +174,5 @@ def test_numba_kernel_is_loaded_from_cache_in_a_fresh_process(tmp_path):
 
 def test_numba_kernel_releases_the_gil():
     """Rank 0's poster thread must not wait for a whole tile's render to get the interpreter."""
-    from mpi_render import kernel_numba
-    assert kernel_numba.escape_counts_flat.targetoptions.get("nogil") is True
+    from mpi_render.kernels import numba_backend
+    assert numba_backend.escape_counts_flat.targetoptions.get("nogil") is True

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import RenderConfig
+from ..config import RenderConfig
 
 POLL_S = 0.05
 

@@ -21,12 +21,11 @@ import time
 import webbrowser
 from pathlib import Path
 
-from dashboard.auth import TokenFileError, load_or_create_token
-
-from . import launch, report
-from .client import TRANSPORT_ERRORS, DashboardClient
-from .config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig, check_run_id
-from .tiling import SPLITS
+from ..config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig, check_run_id
+from ..site.client import TRANSPORT_ERRORS, DashboardClient
+from ..tiling import SPLITS
+from ..tokens import TokenFileError, load_or_create_token
+from . import processes, report
 
 HEALTH_TIMEOUT_S = 60.0
 POLL_S = 0.5
@@ -119,7 +118,7 @@ def child_env() -> dict:
     return env
 
 
-def wait_healthy(dashboard: launch.Child, client: DashboardClient) -> None:
+def wait_healthy(dashboard: processes.Child, client: DashboardClient) -> None:
     """Block until ``GET healthz`` answers 200 (raises RuntimeError if the dashboard dies)."""
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -170,7 +169,7 @@ class Progress:
             self.stream.write("\n")
 
 
-def watch(sites: dict[str, launch.Child], dashboard: launch.Child, client: DashboardClient,
+def watch(sites: dict[str, processes.Child], dashboard: processes.Child, client: DashboardClient,
           run_id: str) -> dict:
     """Show progress until every site job has ended; return the final run document."""
     progress = Progress()
@@ -196,7 +195,7 @@ def watch(sites: dict[str, launch.Child], dashboard: launch.Child, client: Dashb
         progress.close()
 
 
-def verdict(doc: dict, sites: dict[str, launch.Child]) -> int:
+def verdict(doc: dict, sites: dict[str, processes.Child]) -> int:
     """Print the summary and any failed site (with its missing tiles and log); return the code."""
     seconds = {name: job.ended_s - job.started_s for name, job in sites.items()}
     print("\n".join(report.summary_lines(doc, seconds)))
@@ -215,10 +214,10 @@ def verdict(doc: dict, sites: dict[str, launch.Child]) -> int:
 
 
 def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
-             children: list[launch.Child]) -> int:
+             children: list[processes.Child]) -> int:
     """Start everything (appending to ``children`` as it goes) and wait; return the exit code."""
     env = child_env()
-    port = args.port or launch.free_port()
+    port = args.port or processes.free_port()
     token_file = data_dir / "token"
     data_dir.mkdir(parents=True, exist_ok=True)
     try:  # the dashboard's own rules: created 0600, refused when others can read it
@@ -226,7 +225,7 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     except TokenFileError as exc:
         raise RuntimeError(str(exc)) from None
     logs = data_dir / "logs"
-    dashboard = launch.spawn("dashboard", launch.dashboard_command(
+    dashboard = processes.spawn("dashboard", processes.dashboard_command(
         args.host, port, data_dir / "dashboard", token_file), logs / "dashboard.log", env)
     children.append(dashboard)
     local_url = f"http://127.0.0.1:{port}/"
@@ -245,10 +244,10 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     backends = site_backends(args.backend, config.sites)
     sites = {}
     for name in config.sites:
-        cmd = launch.site_command(config, name, ranks, local_url, run_id, token_file,
+        cmd = processes.site_command(config, name, ranks, local_url, run_id, token_file,
                                   backends[name], args.hostfile)
         # cwd: the site job's default spool directory (unsent tiles) lands in the data dir.
-        sites[name] = launch.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env,
+        sites[name] = processes.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env,
                                    cwd=data_dir)
         children.append(sites[name])
     plural = "" if ranks == 1 else "s"
@@ -274,14 +273,14 @@ def main(argv: list[str] | None = None) -> int:
             check_run_id(args.run)
         if args.ranks_per_site is not None and args.ranks_per_site < 1:
             raise ValueError("ranks per site must be at least 1")
-        launch.mpiexec_path()
+        processes.mpiexec_path()
     except (ValueError, FileNotFoundError) as exc:
         print(f"mpi-render-demo: error: {exc}", file=sys.stderr)
         return 2
     own_dir = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="mpi-render-demo-")) if own_dir else args.data_dir
     data_dir = data_dir.resolve()
-    children: list[launch.Child] = []
+    children: list[processes.Child] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
     try:
@@ -296,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop short
             signal.signal(sig, signal.SIG_IGN)
         for child in reversed(children):  # sites first, the dashboard last
-            launch.stop(child)
+            processes.stop(child)
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
 

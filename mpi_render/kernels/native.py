@@ -2,7 +2,7 @@
 
 Before its first tile, a process that uses numba's cached kernel spends 0.7-1 s of CPU on the
 numba import, numba's target set-up and the cache load, in every rank of every job
-(``docs/PERFORMANCE.md``). The kernel (:func:`.kernel_numba.escape_counts_flat`) allocates
+(``docs/PERFORMANCE.md``). The kernel (:func:`.numba_backend.escape_counts_flat`) allocates
 nothing, so its compiled code can be kept as an ordinary shared library and called through
 ctypes with numpy alone:
 
@@ -39,11 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernel_workspace import workspace
+from .workspace import workspace
 
 SYMBOL = "mpi_render_escape_counts"
 LANES_SYMBOL = "mpi_render_lanes"
-_SOURCES = ("kernel_numba.py", "kernel_workspace.py", "kernel_native.py")
+_SOURCES = ("numba_backend.py", "workspace.py", "native.py")
 _LIBC = {"memset", "memcpy", "memmove"}
 _ARGTYPES = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
              ctypes.c_bool, ctypes.c_void_p) + (ctypes.c_void_p, ctypes.c_int64) * 3
@@ -130,7 +130,7 @@ def open_library(path: str | os.PathLike) -> EscapeCounts:
 
 def _escape_counts(kernel, lanes: int, cr: np.ndarray, ci: np.ndarray, max_iter: int,
                    precheck: bool = False) -> np.ndarray:
-    """Same contract as :func:`mpi_render.kernel_numba.escape_counts` (ctypes releases the
+    """Same contract as :func:`mpi_render.kernels.numba_backend.escape_counts` (ctypes releases the
     GIL for the call, as numba's ``nogil`` does)."""
     cr = np.ascontiguousarray(cr, dtype=np.float64)
     ci = np.ascontiguousarray(ci, dtype=np.float64)
@@ -194,7 +194,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
     import llvmlite.binding as llvm
     from numba import carray, cfunc, types
 
-    from . import kernel_numba
+    from . import numba_backend
 
     path = Path(path) if path is not None else library_path()
     if path is None:
@@ -208,7 +208,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
                       ptr(types.boolean), types.int64), nogil=True)
     def kernel(cr, width, ci, height, max_iter, precheck, out, floats, n_floats, ints, n_ints,
                skip, n_skip):
-        kernel_numba.escape_counts_flat(
+        numba_backend.escape_counts_flat(
             carray(cr, (width,)), carray(ci, (height,)), max_iter, precheck,
             carray(out, (width * height,)), carray(floats, (n_floats,)),
             carray(ints, (n_ints,)), carray(skip, (n_skip,)))
@@ -216,7 +216,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
     module = llvm.parse_assembly(kernel.inspect_llvm())
     module.get_function(kernel.native_name).name = SYMBOL
     module.link_in(llvm.parse_assembly(
-        _trap_definitions(module) + f"@{LANES_SYMBOL} = constant i64 {kernel_numba.LANES}\n"))
+        _trap_definitions(module) + f"@{LANES_SYMBOL} = constant i64 {numba_backend.LANES}\n"))
     module.verify()
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3,

@@ -1,10 +1,10 @@
 """Fixtures shared by the unit tests."""
 import pytest
 
-from mpi_render import kernel_native
+from mpi_render.kernels import native
 
 
 @pytest.fixture(scope="session")
 def native_library_path(tmp_path_factory):
     """The numba kernel's native library, built once per session into a temporary directory."""
-    return kernel_native.build(tmp_path_factory.mktemp("native") / "escape_counts.so")
+    return native.build(tmp_path_factory.mktemp("native") / "escape_counts.so")

@@ -3,8 +3,8 @@
 Contract (see also ``docs/CLI.md``):
 
 * Tiles are grouped into batches flushed by count, bytes or age (default 32 tiles / 4 MB /
-  250 ms after the batch's first tile) and encoded with :func:`dashboard.protocol.encode_batch`.
-* Every batch is written to the :class:`~mpi_render.spool.Spool` *before* it is sent and leaves
+  250 ms after the batch's first tile) and encoded with :func:`mpi_render.protocol.encode_batch`.
+* Every batch is written to the :class:`~mpi_render.site.spool.Spool` *before* it is sent and leaves
   it only after a 200, whose ``accepted + duplicates`` must cover the whole batch. Batches left in
   the spool by an earlier job of the same run and site are sent first.
 * Before the first POST the run is created or confirmed (``PUT api/runs/{id}``); 409 means the
@@ -27,13 +27,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dashboard.protocol import encode_batch
-
+from ..config import RenderConfig
+from ..protocol import encode_batch
+from ..tiling import tile_index, tile_position
 from .client import TRANSPORT_ERRORS, Answer, DashboardClient
-from .config import RenderConfig
 from .sinks import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED, EXIT_USAGE, Delivery, SetupError
 from .spool import Spool, SpooledBatch
-from .tiling import tile_index, tile_position
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -71,7 +70,7 @@ def _retryable(answer: Answer) -> bool:
 
 
 class Poster:
-    """Rank 0's batching, spooling, retrying sink (a :class:`~mpi_render.sinks.Sink`).
+    """Rank 0's batching, spooling, retrying sink (a :class:`~mpi_render.site.sinks.Sink`).
 
     Args:
         client: the dashboard client (used by the poster thread only, after :meth:`open`).

@@ -18,7 +18,7 @@ import pytest
 from support import mpi_env
 
 pytestmark = pytest.mark.integration
-DEMO = [sys.executable, "-m", "mpi_render.demo"]
+DEMO = [sys.executable, "-m", "mpi_render.launch.demo"]
 
 
 def processes_mentioning(text: str) -> dict[int, str]:

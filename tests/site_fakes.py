@@ -1,7 +1,7 @@
 """A small Tornado stand-in for the dashboard API, with scripted failures, for poster tests.
 
 It implements just what the poster uses (``PUT``/``GET api/runs/{id}``, ``POST .../tiles``)
-with the real wire format (:func:`dashboard.protocol.parse_batch`), and can be told to fail the
+with the real wire format (:func:`mpi_render.protocol.parse_batch`), and can be told to fail the
 next requests in chosen ways, so a test can check that nothing is lost and nothing is stored
 twice. It runs its own asyncio loop in a thread on a free loopback port.
 """
@@ -15,7 +15,7 @@ from collections import Counter
 import tornado.web
 from support import free_port
 
-from dashboard.protocol import BatchError, parse_batch
+from mpi_render.protocol import BatchError, parse_batch
 
 # Scripted failures for the next POSTs, consumed in order:
 #   "503", "429", "500"       answer that status without storing

@@ -1,4 +1,4 @@
-"""The numba kernel's prebuilt native library (``mpi_render.kernel_native``).
+"""The numba kernel's prebuilt native library (``mpi_render.kernels.native``).
 
 Its counts are checked against the C yardstick with the other backends in ``test_kernel.py``;
 here: a process builds it once, later processes start without numba, it depends on nothing
@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from mpi_render import kernel_native
+from mpi_render.kernels import native
 
-START = ("import sys; from mpi_render.tile import warm_up; from mpi_render.kernel import "
+START = ("import sys; from mpi_render.tile import warm_up; from mpi_render.kernels.dispatch import "
          "escape_counts; counts = escape_counts(-2.0, 1.0, 0.05, 0.05, 60, 40, 500); "
          "print(warm_up(), 'numba' in sys.modules, int(counts.sum()))")
 
@@ -46,10 +46,10 @@ def test_library_needs_nothing_but_libc(native_library_path):
 
 def test_library_name_depends_on_the_cache_dir_and_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("MPI_RENDER_CACHE_DIR", str(tmp_path))
-    path = kernel_native.library_path()
+    path = native.library_path()
     assert path.parent == tmp_path and path.name.startswith("escape_counts-")
-    monkeypatch.setattr(kernel_native, "_SOURCES", kernel_native._SOURCES[:-1])
-    assert kernel_native.library_path() != path
+    monkeypatch.setattr(native, "_SOURCES", native._SOURCES[:-1])
+    assert native.library_path() != path
 
 
 def test_missing_linker_is_a_clear_error_and_the_jit_keeps_working(tmp_path, monkeypatch,
@@ -57,10 +57,10 @@ def test_missing_linker_is_a_clear_error_and_the_jit_keeps_working(tmp_path, mon
     monkeypatch.setenv("MPI_RENDER_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("CC", "no-such-cc")
-    monkeypatch.setattr(kernel_native.sysconfig, "get_config_var", lambda name: None)
+    monkeypatch.setattr(native.sysconfig, "get_config_var", lambda name: None)
     with pytest.raises(RuntimeError, match="no C compiler driver"):
-        kernel_native.build()
-    with caplog.at_level(logging.WARNING, logger="mpi_render.kernel_native"):
-        kernel_native.ensure_built()
+        native.build()
+    with caplog.at_level(logging.WARNING, logger="mpi_render.kernels.native"):
+        native.ensure_built()
     assert "stays JIT-only" in caplog.text
     assert list(tmp_path.iterdir()) == []  # nothing half-built left behind

@@ -1,9 +1,9 @@
 """Scratch arrays of the SIMD kernel, sized without importing numba.
 
-Shared by :mod:`.kernel_numba` (numba's JIT) and :mod:`.kernel_native` (the same compiled
+Shared by :mod:`.numba_backend` (numba's JIT) and :mod:`.native` (the same compiled
 code from a prebuilt library), so both hand the kernel the same layout. The lane count is a
 parameter, not an import: it is compiled into the kernel, and numba's cache only notices
-edits to ``kernel_numba.py``, so the constant must live there.
+edits to ``numba_backend.py``, so the constant must live there.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Escape-time counts for one tile: pixel geometry, argument checks and backend choice.
 
-Backends (all bit-identical to ``bench/ref.c``): ``numpy`` (always there, :mod:`.kernel_numpy`)
-and ``numba`` (the optional extra, :mod:`.kernel_numba`, run from its prebuilt native library
-when there is one, :mod:`.kernel_native`). ``auto`` picks numba when it can run, else numpy.
+Backends (all bit-identical to ``bench/ref.c``): ``numpy`` (always there, :mod:`.numpy_backend`)
+and ``numba`` (the optional extra, :mod:`.numba_backend`, run from its prebuilt native library
+when there is one, :mod:`.native`). ``auto`` picks numba when it can run, else numpy.
 numba is imported only when first needed, and not at all when the native library exists, so
 ``import mpi_render`` stays cheap for the dashboard and the CLI's argument checks.
 """
@@ -23,15 +23,15 @@ def _kernel(backend: str):
     """The backend's ``escape_counts(cr, ci, max_iter, precheck)``, or None if it cannot run.
 
     For numba: the prebuilt native library of the numba kernel when one matches this code and
-    CPU (:mod:`.kernel_native`; no numba import), else numba's JIT.
+    CPU (:mod:`.native`; no numba import), else numba's JIT.
     """
     if backend == "numba":
-        from . import kernel_native
-        native = kernel_native.load()
-        if native is not None:
-            return native
+        from . import native
+        library = native.load()
+        if library is not None:
+            return library
     try:
-        return importlib.import_module(f"{__package__}.kernel_{backend}").escape_counts
+        return importlib.import_module(f"{__package__}.{backend}_backend").escape_counts
     except ImportError:
         return None
 

@@ -6,7 +6,7 @@ on an address the compute nodes can reach and forwards to the tunnel. Because th
 open to the whole cluster, every request except ``GET healthz`` must carry the run's bearer token
 (401 without, 403 wrong), so other cluster users can neither post tiles nor read runs through it.
 
-    python -m mpi_render.relay --listen 0.0.0.0:9123 --upstream http://127.0.0.1:9122/ \\
+    python -m mpi_render.launch.relay --listen 0.0.0.0:9123 --upstream http://127.0.0.1:9122/ \\
         --token-file ~/mpi-render-runs/42/cloud/token
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import tornado.httpclient
 import tornado.web
 
-from .client import check_dashboard_url
+from ..site.client import check_dashboard_url
 
 log = logging.getLogger(__name__)
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept")
@@ -110,7 +110,7 @@ async def serve(host: str, port: int, upstream: str, token: str, max_body_bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mpi_render.relay", description=(
+    parser = argparse.ArgumentParser(prog="python -m mpi_render.launch.relay", description=(
         "Forward HTTP to a dashboard, refusing requests without its token."))
     parser.add_argument("--listen", required=True, help="HOST:PORT to listen on")
     parser.add_argument("--upstream", required=True, help="dashboard root URL")

@@ -1,15 +1,15 @@
 """Progress and summary text for one run, from its ``GET api/runs/{id}`` document.
 
 Used by ``mpi-render-demo`` while it waits, and by the ACTIVATE workflow's summary step as
-``python -m mpi_render.report --dashboard URL --run ID`` (exit 0 only when every tile is stored).
+``python -m mpi_render.launch.report --dashboard URL --run ID`` (exit 0 only when every tile is stored).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .client import TRANSPORT_ERRORS, DashboardClient
-from .config import check_run_id
+from ..config import check_run_id
+from ..site.client import TRANSPORT_ERRORS, DashboardClient
 
 
 def progress_line(doc: dict) -> str:
@@ -70,7 +70,7 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
 
 def main(argv: list[str] | None = None) -> int:
     """Print a run's summary; exit 0 when complete, 1 when tiles are missing, 2 on bad input."""
-    parser = argparse.ArgumentParser(prog="python -m mpi_render.report",
+    parser = argparse.ArgumentParser(prog="python -m mpi_render.launch.report",
                                      description="Print a run's summary from its dashboard.")
     parser.add_argument("--dashboard", required=True, help="dashboard root URL")
     parser.add_argument("--run", required=True, help="run id")

@@ -60,7 +60,7 @@ from numba.core import cgutils
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-from .kernel_workspace import workspace
+from .workspace import workspace
 
 VECTOR_DOUBLES = 4  # doubles per AVX2 register; LLVM splits or widens on other targets
 VECTORS = 4
@@ -282,9 +282,9 @@ def _refill(max_iter, out, lanes, queue, queued, drain):
 def escape_counts_flat(cr, ci, max_iter, precheck, out, floats, ints, skip):
     """Fill ``out`` (flat uint32, ``ci.size * cr.size``, row-major) with escape counts.
 
-    ``floats``, ``ints`` and ``skip`` come from :func:`.kernel_workspace.workspace` for
+    ``floats``, ``ints`` and ``skip`` come from :func:`.workspace.workspace` for
     ``cr.size`` and ``LANES``. Nothing is allocated here, so the compiled code needs no numba
-    runtime (:mod:`.kernel_native` relies on that). Runs without the GIL: on rank 0 the poster
+    runtime (:mod:`.native` relies on that). Runs without the GIL: on rank 0 the poster
     thread (HTTP, spool) and the tile sink keep working while a tile renders, instead of
     waiting up to a whole tile for the interpreter.
     """
@@ -320,7 +320,7 @@ def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
                   precheck: bool = False) -> np.ndarray:
     """Escape counts for pixel centres ``cr`` (width,) x ``ci`` (height,) -> uint32 (height, width).
 
-    Same contract as :func:`mpi_render.kernel_numpy.escape_counts`.
+    Same contract as :func:`mpi_render.kernels.numpy_backend.escape_counts`.
     """
     out = np.empty(cr.size * ci.size, dtype=np.uint32)
     escape_counts_flat(np.ascontiguousarray(cr, dtype=np.float64),

@@ -1,4 +1,4 @@
-"""The wire formats shared by the poster (``mpi_render.publish``) and the dashboard. Stdlib only.
+"""The wire formats shared by the poster (``mpi_render.site.poster``) and the dashboard. Stdlib only.
 
 Tile batch (``POST api/runs/{id}/tiles``): ``multipart/form-data`` with one form field
 ``manifest`` (JSON list of tile metadata, one object per tile, each with at least ``row``,
@@ -148,16 +148,11 @@ def _parse_manifest(raw: bytes) -> list[dict]:
 
 def encode_frame(header: dict, png: bytes) -> bytes:
     """One binary WebSocket tile frame (layout in the module docstring)."""
-    return b"".join(_frame_parts(header, png))
+    return b"".join(frame_parts(header, png))
 
 
-def ws_tile_frame(header: dict, png: bytes) -> bytes:
-    """``ws_binary_frame(encode_frame(header, png))``, assembled with one copy of the PNG."""
-    parts = _frame_parts(header, png)
-    return b"".join((_ws_frame_head(sum(len(part) for part in parts)), *parts))
-
-
-def _frame_parts(header: dict, png: bytes) -> tuple[bytes, ...]:
+def frame_parts(header: dict, png: bytes) -> tuple[bytes, ...]:
+    """The pieces of a tile frame, in order (joined, they are :func:`encode_frame`'s bytes)."""
     head = json.dumps(header, separators=(",", ":")).encode()
     return FRAME_MAGIC, struct.pack(">I", len(head)), head, png
 
@@ -174,21 +169,3 @@ def decode_frame(frame: bytes) -> tuple[dict, bytes]:
     if 8 + size > len(frame):
         raise ValueError("tile frame header runs past the end of the frame")
     return json.loads(frame[8:8 + size].decode()), frame[8 + size:]
-
-
-def ws_binary_frame(payload: bytes) -> bytes:
-    """``payload`` as one complete, unmasked WebSocket binary frame (RFC 6455 section 5.2).
-
-    The dashboard builds each tile's frame once and writes the same bytes to every client
-    (server frames are never masked), instead of re-framing per client.
-    """
-    return _ws_frame_head(len(payload)) + payload
-
-
-def _ws_frame_head(size: int) -> bytes:
-    """The header of an unmasked, final binary frame of ``size`` payload bytes."""
-    if size < 126:
-        return struct.pack(">BB", 0x82, size)  # FIN + opcode 2 (binary), 7-bit length
-    if size < 1 << 16:
-        return struct.pack(">BBH", 0x82, 126, size)
-    return struct.pack(">BBQ", 0x82, 127, size)
