@@ -8,7 +8,8 @@ from support import free_port, run
 
 from mpi_render.config import RenderConfig
 from mpi_render.site.client import DashboardClient
-from mpi_render.site.poster import Backoff, BatchLimits, Poster, resend
+from mpi_render.site.courier import Backoff
+from mpi_render.site.poster import BatchLimits, Poster, resend
 from mpi_render.site.sinks import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED, SetupError
 from mpi_render.site.spool import Spool, content_type_of
 from mpi_render.tiling import tile_position
