@@ -18,7 +18,7 @@ from mpi_render.protocol import BatchError
 from . import mosaic, overview
 from .auth import check_bearer
 from .ingest import read_batch
-from .store import RunConflict, StorageFull, StorageUnavailable, TileConflict
+from .records import RunConflict, StorageFull, StorageUnavailable, TileConflict
 from .validate import TileRejected
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from .store import StoredTile
+from .records import StoredTile
 from .wsframe import ws_tile_frame
 
 

@@ -13,7 +13,8 @@ import tornado.httpserver
 from mpi_render.tokens import TokenFileError, load_or_create_token
 
 from .app import DEFAULT_MAX_BODY_BYTES, make_app, shutdown
-from .store import StorageUnavailable, TileStore
+from .records import StorageUnavailable
+from .store import TileStore
 
 log = logging.getLogger(__name__)
 EXIT_USAGE = 2

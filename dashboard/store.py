@@ -19,11 +19,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from mpi_render.config import RenderConfig
 
+from .records import BatchResult, RunConflict, StorageFull, StorageUnavailable, StoredTile, TileConflict
 from .runstate import RunState
 
 DB_NAME = "dashboard.sqlite3"
@@ -36,53 +36,6 @@ CREATE TABLE IF NOT EXISTS tiles (
     length INTEGER NOT NULL, stored_at REAL NOT NULL,
     PRIMARY KEY (run, seq), UNIQUE (run, row, col));
 """
-
-
-class StoreError(Exception):
-    """Base of the storage errors."""
-
-
-class RunConflict(StoreError):
-    """A run exists with a different config (answer 409)."""
-
-
-class TileConflict(StoreError):
-    """A tile is already stored with different bytes (answer 409); nothing was stored."""
-
-
-class StorageFull(StoreError):
-    """The disk (or the database's page limit) is full (answer 507); nothing was stored."""
-
-
-class StorageUnavailable(StoreError):
-    """The database cannot be written (read-only, I/O error) (answer 503); nothing was stored."""
-
-
-@dataclass(frozen=True)
-class StoredTile:
-    """One stored tile as replay and the tile endpoints see it."""
-
-    seq: int
-    row: int
-    col: int
-    site: str
-    meta: dict
-    png: bytes
-    stored_at: float
-
-    def header(self) -> dict:
-        """The JSON header of its WebSocket frame: the manifest metadata plus seq and stored_at."""
-        return {**self.meta, "seq": self.seq, "row": self.row, "col": self.col,
-                "site": self.site, "stored_at": self.stored_at}
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """Outcome of :meth:`TileStore.add_tiles`: the newly stored tiles (seq order), duplicates."""
-
-    stored: list[StoredTile]
-    duplicates: int
-    seq: int
 
 
 class TileStore:

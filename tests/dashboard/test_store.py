@@ -3,7 +3,8 @@ import sqlite3
 
 import pytest
 
-from dashboard.store import RunConflict, StorageFull, StorageUnavailable, TileConflict, TileStore
+from dashboard.records import RunConflict, StorageFull, StorageUnavailable, TileConflict
+from dashboard.store import TileStore
 from dashboard.testing import small_config, tile_meta, tile_png
 
 
