@@ -59,7 +59,7 @@ FLAGS = (
     Flag("--site", "MPI_RENDER_SITE", None, "this job's site, one of --sites (required)", "NAME"),
     Flag("--sites", "MPI_RENDER_SITES", _fmt(_DEFAULT.sites), "all sites of the run, in order",
          "A,B"),
-    Flag("--split", "MPI_RENDER_SPLIT", _DEFAULT.split, "contiguous or interleaved", "SPLIT"),
+    Flag("--split", "MPI_RENDER_SPLIT", _DEFAULT.split, "contiguous, interleaved or dynamic", "SPLIT"),
     Flag("--weights", "MPI_RENDER_WEIGHTS", None,
          "contiguous shares per site, summing to 1 (default equal)", "W1,W2"),
     Flag("--backend", "MPI_RENDER_BACKEND", "auto", "kernel: auto, numpy or numba", "NAME"),

@@ -49,7 +49,8 @@ class RenderConfig:
         center: ``(cx, cy)`` of the whole image in the complex plane.
         width: width of the whole (square) image in complex-plane units.
         sites: ordered site names.
-        split: ``contiguous`` or ``interleaved``.
+        split: ``contiguous``, ``interleaved`` (each site owns its share) or ``dynamic`` (sites
+            claim tiles from the dashboard while they render).
         weights: contiguous shares per site (sum 1), or ``None`` for equal shares.
     """
 
@@ -90,8 +91,13 @@ class RenderConfig:
         """Number of tiles in the whole image (``grid**2``)."""
         return self.grid * self.grid
 
+    @property
+    def dynamic(self) -> bool:
+        """Whether sites claim tiles while they render instead of owning a share."""
+        return self.split == "dynamic"
+
     def owned(self) -> dict[str, list[int]]:
-        """Tile indices per site under this run's split."""
+        """Tile indices per site under this run's split (empty lists for ``dynamic``)."""
         return assign_tiles(self.grid, self.sites, self.split, self.weights)
 
     def run_json(self) -> dict:

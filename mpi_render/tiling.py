@@ -11,7 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-SPLITS = ("contiguous", "interleaved")
+SPLITS = ("contiguous", "interleaved", "dynamic")
+STATIC_SPLITS = ("contiguous", "interleaved")  # a site owns its tiles in advance
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,15 @@ def assign_tiles(grid: int, sites: Sequence[str], split: str = "contiguous",
     ``contiguous``: with cumulative weights ``W_0 = 0 .. W_K = 1``, site ``s`` owns indices
     ``floor(T*W_s + 0.5)`` up to (not including) ``floor(T*W_{s+1} + 0.5)``.
     ``interleaved``: site ``s`` owns the indices ``t`` with ``t % K == s`` (weights ignored).
+    ``dynamic``: no site owns a tile in advance (sites claim tiles from the dashboard while they
+    render), so every list is empty.
 
     >>> assign_tiles(2, ["cloud", "onprem"])
     {'cloud': [0, 1], 'onprem': [2, 3]}
     >>> assign_tiles(2, ["a", "b", "c"], "interleaved")
     {'a': [0, 3], 'b': [1], 'c': [2]}
+    >>> assign_tiles(2, ["a", "b"], "dynamic")
+    {'a': [], 'b': []}
 
     Raises:
         ValueError: unknown split, no sites, repeated site names, or bad weights.
@@ -84,6 +89,8 @@ def assign_tiles(grid: int, sites: Sequence[str], split: str = "contiguous",
     if len(set(sites)) != len(sites):
         raise ValueError(f"site names must be unique, got {','.join(sites)}")
     total = grid * grid
+    if split == "dynamic":
+        return {site: [] for site in sites}
     if split == "interleaved":
         return {site: list(range(s, total, len(sites))) for s, site in enumerate(sites)}
     shares = normalize_weights(weights, len(sites))
