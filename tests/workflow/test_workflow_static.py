@@ -10,13 +10,16 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from support import REPO, SHARED
+from support import REPO
 from workflow.executor import EXPR, Resource, input_values, load_workflow, needs_of
 
 WORKFLOW = REPO / "workflow.yaml"
-SCHEMA = SHARED / "activate" / "workflow.schema.json"
+# The platform's JSON Schema is the platform's, not ours to copy: CI hands its path in
+# (.ci/run); a plain clone has none, and then only the schema test is skipped.
+SCHEMA_ENV = "MPI_RENDER_WORKFLOW_SCHEMA"
 SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://user/cloud_cluster",
         "render_settings": {"grid_size": "8", "image_size": "256", "palette": "electric"}}
 RESOURCE_FIELDS = ("id", "ip", "name", "schedulerType", "provider")
@@ -51,11 +54,13 @@ def script_text(text: str) -> str:
 
 
 def test_valid_against_the_platform_schema(workflow):
-    if not SCHEMA.exists():
-        pytest.skip(f"{SCHEMA} is absent (it is always there in CI)")
+    path = os.environ.get(SCHEMA_ENV)
+    if not path:
+        pytest.skip(f"{SCHEMA_ENV} is not set: the ACTIVATE workflow schema is the platform's and "
+                    f"is not in this repository (CI sets it; set it to the schema's path to run this)")
     import jsonschema
 
-    schema = json.loads(SCHEMA.read_text())
+    schema = json.loads(Path(path).read_text())
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(workflow),
                     key=lambda e: list(e.absolute_path))
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors)
