@@ -1,7 +1,8 @@
 """PNG encoding of a tile: 8-bit palette ('P') image, zlib level 1, written directly.
 
 Palette PNGs are 3-6x faster to encode and 2-3x smaller than RGB at the same zlib level, and
-level 1 is 2-3x faster than Pillow's default 6 for 10-20 % more bytes (shared/bench/KERNELS.md).
+level 1 is 2-3x faster than Pillow's default 6 for 10-20 % more bytes (docs/PERFORMANCE.md,
+"Tile pipeline").
 zlib's ``Z_RLE`` strategy was 13-35 % faster to encode, but its distance-1 matches inflate
 1.1-1.9x slower, and the dashboard inflates every tile to validate it (and every browser decodes
 it): ingest fell below its target, so plain level 1 it is (docs/PERFORMANCE.md, "Tile pipeline").

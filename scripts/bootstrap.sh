@@ -12,7 +12,7 @@
 #   demo   the venv, and gcc and libc6-dev when it can install them (`cc -shared` links the numba
 #          kernel's native library once, so ranks start without importing numba:
 #          mpi_render/kernels/native.py); without root or sudo it notes what is missing and goes on
-#   bench  + make (the C yardstick ../shared/bench/cref.py compiles ref.c; -fopenmp
+#   bench  + make (the C yardstick bench/yardstick.py compiles bench/yardstick.c;
 #          needs libgomp, which gcc brings), chromium and a font (the browser replay benchmark)
 #   test   + chromium and a font (browser tests and screenshots), slurmctld slurmd slurm-client
 #          munge (the local Slurm the tests start), iproute2 (network-namespace tests), procps, curl

@@ -1,9 +1,10 @@
 """Escape-time counts for one tile: pixel geometry, argument checks and backend choice.
 
-Backends (all bit-identical to ``bench/ref.c``): ``numpy`` (always there, :mod:`.numpy_backend`)
-and ``numba`` (the optional extra, :mod:`.numba_backend`, run from its prebuilt native library
-when there is one, :mod:`.native`). ``auto`` picks numba when it can run, else numpy.
-numba is imported only when first needed, and not at all when the native library exists, so
+Backends, all bit-identical to the exact references (:mod:`.reference`, ``reference.c``):
+``numpy`` (always there, :mod:`.numpy_backend`) and ``numba`` (the optional extra,
+:mod:`.numba_backend`, run from its prebuilt native library when there is one, :mod:`.native`).
+``auto`` picks numba when it can run, else numpy. numba is imported only when first needed, and
+not at all when the native library exists, so
 ``import mpi_render`` stays cheap for the dashboard and the CLI's argument checks.
 """
 from __future__ import annotations

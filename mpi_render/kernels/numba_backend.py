@@ -1,4 +1,4 @@
-"""The numba escape-time backend: register-resident SIMD lanes, bit-identical to ``bench/ref.c``.
+"""The numba escape-time backend: register-resident SIMD lanes, bit-identical to the references.
 
 Why the hot loop is LLVM IR (see ``docs/PERFORMANCE.md``, "Kernel"): written as plain numba
 code, a lane loop ``for l in range(LANES)`` vectorises, but LLVM keeps the lane state in memory
@@ -7,16 +7,16 @@ left the vectors spilled and the four dependency chains serialised (0.5-0.65x C-
 :func:`_iterate_lanes` is a numba ``@intrinsic`` that emits the iteration directly on vectors of
 ``VECTOR_DOUBLES`` doubles (one AVX2 register), ``VECTORS`` independent ones per lane set, so
 the floating-point latency of one chain is hidden behind the others and x and y stay in
-registers for the whole call. Four vectors (16 lanes, like ref.c's ``g4``) keep enough chains in
+registers for the whole call. Four vectors (16 lanes, like the C yardstick's ``g4``) keep enough chains in
 flight to run at the FP units' throughput instead of one chain's latency; their x and y take 8
 of the 16 AVX2 registers. The iteration counters live in memory (load, subtract, store per
-vector and iteration, off the critical path, as gcc compiles ref.c): an empty ``asm`` with a
+vector and iteration, off the critical path, as gcc compiles the C yardstick): an empty ``asm`` with a
 memory clobber at the end of each iteration stops LLVM from promoting them back into
 registers, where 4 more loop-carried vectors spilled x and y. Measured (same process, ratio to
 C-AVX2 on the issue's workloads a/b/c): 3 vectors with register counters 0.75/0.82/0.95,
 4 vectors with memory counters 0.84/0.92/1.11, 5 vectors 0.72/0.78/0.97.
 
-Each iteration, per vector, in ref.c's exact operation order (no fastmath anywhere)::
+Each iteration, per vector, in the reference's exact operation order (no fastmath anywhere)::
 
     x2 = x*x; y2 = y*y
     inside = x2 + y2 <= 4          # ordered compare: false for nan
@@ -34,12 +34,12 @@ LLVM calls libm's ``fma`` instead (correct, slower).
 
 The driver, :func:`escape_counts_flat`, works in two stages per image row:
 
-1. **group pass** (like ref.c's ``g4``): adjacent pixels of the row fill a lane set and iterate
+1. **group pass** (like the C yardstick's ``g4``): adjacent pixels of the row fill a lane set and iterate
    together until all escaped, or for ``GROUP_ITERS`` iterations once one of them finished (a
    group in which nobody finished, e.g. all interior, goes on as a group). Exterior pixels
    (most of a full view) finish here with no refill bookkeeping. With ``precheck``, pixels
    inside the main cardioid / period-2 bulb get ``max_iter`` and an idle lane.
-2. **refill** (like ref.c's ``r8``): the group pass's survivors, with their state, queue for a
+2. **refill** (like the C yardstick's ``r8``): the group pass's survivors, with their state, queue for a
    second lane set that iterates in blocks of ``BLOCK_ITERS``; after each block, finished lanes
    write their count and take the next survivor, so a slow pixel does not hold up its
    neighbours. The refill lanes carry over from row to row and are drained at the end.
@@ -184,7 +184,7 @@ def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
 @numba.njit(cache=True)
 def _skipped_lanes(cr_padded, width, ci_row, precheck, skip):
     """Mark the lanes of one row that are not iterated: padding past ``width``, and with
-    ``precheck`` the pixels inside the main cardioid or period-2 bulb (ref.c's ``in_main_bulbs``,
+    ``precheck`` the pixels inside the main cardioid or period-2 bulb (the yardstick's ``in_main_bulbs``,
     same operation order). Branch-free, so LLVM vectorises it."""
     for col in range(cr_padded.size):
         x = cr_padded[col]

@@ -1,6 +1,6 @@
-"""The numpy escape-time backend: always available, bit-identical to ``bench/ref.c``.
+"""The numpy escape-time backend: always available, bit-identical to the references.
 
-Design (measured in ``shared/bench/KERNELS.md``; numpy's ceiling is about C-scalar speed):
+Design (measured in ``docs/PERFORMANCE.md``; numpy's ceiling is about C-scalar speed):
 
 * real and imaginary parts live in separate float64 arrays and every ufunc writes in place
   (``out=``), 7 calls per iteration; complex128 would need fewer calls but numpy's complex
@@ -22,7 +22,7 @@ ESCAPE_R2 = 4.0
 
 
 def in_main_bulbs(cr: np.ndarray, ci: np.ndarray) -> np.ndarray:
-    """True where ``c`` lies in the main cardioid or the period-2 bulb (ref.c's in_main_bulbs).
+    """True where ``c`` lies in the main cardioid or the period-2 bulb (as the C yardstick's precheck).
 
     The expression order matches the C code (compiled without FMA contraction), so the set of
     prechecked pixels is the same as the C yardstick's.

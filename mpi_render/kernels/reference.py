@@ -1,4 +1,4 @@
-"""The plain-Python scalar reference: one pixel at a time, exactly the loop of ``bench/ref.c``.
+"""The plain-Python scalar reference: one pixel at a time, the contract's loop.
 
 It is slow (about 100 ns per iteration) and exists so every fast backend can be checked against
 code simple enough to read at a glance.
