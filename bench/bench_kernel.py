@@ -1,4 +1,4 @@
-"""Kernel speed as ratios to the C yardstick, measured side by side in one process (issue 6.1).
+"""Kernel speed as ratios to the C yardstick, measured side by side in one process.
 
 Workloads: (a) full view 1024x1024, max_iter 256; (b) the same at max_iter 1024; (c) seahorse
 valley centre, width 1e-4, 512x512, max_iter 2048. Per round, every contender runs once (order

@@ -1,4 +1,4 @@
-"""Tile pipeline cost per tile size: render, palette map, PNG encode, and their shares (issue 6.2).
+"""Tile pipeline cost per tile size: render, palette map, PNG encode, and their shares.
 
 For each tile size (128, 256, 512 px) the full view (centre -0.75,0, width 3, max_iter 256) is cut
 into a 4x4 grid and every tile goes through the same steps as :func:`mpi_render.tile.render_tile`,

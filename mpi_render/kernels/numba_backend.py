@@ -13,7 +13,7 @@ of the 16 AVX2 registers. The iteration counters live in memory (load, subtract,
 vector and iteration, off the critical path, as gcc compiles the C yardstick): an empty ``asm`` with a
 memory clobber at the end of each iteration stops LLVM from promoting them back into
 registers, where 4 more loop-carried vectors spilled x and y. Measured (same process, ratio to
-C-AVX2 on the issue's workloads a/b/c): 3 vectors with register counters 0.75/0.82/0.95,
+C-AVX2 on the benchmark's workloads a/b/c): 3 vectors with register counters 0.75/0.82/0.95,
 4 vectors with memory counters 0.84/0.92/1.11, 5 vectors 0.72/0.78/0.97.
 
 Each iteration, per vector, in the reference's exact operation order (no fastmath anywhere)::
