@@ -14,16 +14,15 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from harness import bench_args, machine_line
+from yardstick import Yardstick
 
 from mpi_render.kernels import numba_backend, reference
 from mpi_render.kernels.dispatch import escape_counts, pixel_centres
 from mpi_render.tile import warm_up
 
-SHARED_BENCH = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
 SEAHORSE = (-0.743643887037151, 0.131825904205330)
 PYTHON_SAMPLE_PX = 3000
 
@@ -41,9 +40,8 @@ def workloads() -> dict[str, tuple]:
 
 
 def load_cref():
-    sys.path.insert(0, str(SHARED_BENCH))
-    from cref import CRef
-    return CRef()
+    """The C yardstick (bench/yardstick.c: AVX2 group and refill kernels), built on first use."""
+    return Yardstick()
 
 
 def timed(fn) -> tuple[float, np.ndarray]:

@@ -18,7 +18,6 @@ from pathlib import Path
 from mpi_render.launch.processes import free_port, mpiexec_path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 VENV_BIN = Path(sys.executable).parent
 
 

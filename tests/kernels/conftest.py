@@ -1,4 +1,4 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the kernel tests."""
 import pytest
 
 from mpi_render.kernels import native

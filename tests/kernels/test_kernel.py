@@ -1,11 +1,12 @@
-"""Kernels: every backend bit-identical to the C yardstick and to the plain-Python reference.
+"""Kernels: every backend bit-identical to the exact C reference and to the plain-Python one.
 
 The numba backend is tested both ways it runs: numba's JIT and the prebuilt native library of
 the same kernel (``mpi_render.kernels.native``, built once per session into a temporary
 directory by the ``native_library_path`` fixture in ``conftest.py``).
 
-The C yardstick is ``shared/bench/cref.py`` (built with make + gcc into ~/.cache on first use);
-it is loaded from the shared folder, never copied into the repository.
+The C reference is the repository's own ``mpi_render/kernels/reference.c``: plain scalar C in the
+contract's operation order, built with the machine's ``cc -O2 -ffp-contract=off`` on first use
+(``mpi_render.kernels.creference``).
 """
 import doctest
 import os
@@ -14,7 +15,6 @@ import sys
 
 import numpy as np
 import pytest
-from support import SHARED
 
 from mpi_render.kernels import (
     available_backends,
@@ -25,6 +25,7 @@ from mpi_render.kernels import (
     reference,
     resolve_backend,
 )
+from mpi_render.kernels.creference import CReference
 from mpi_render.tiling import tile_bounds
 
 SEAHORSE = (-0.743643887037151, 0.131825904205330)
@@ -32,12 +33,8 @@ SEAHORSE = (-0.743643887037151, 0.131825904205330)
 
 @pytest.fixture(scope="module")
 def cref():
-    sys.path.insert(0, str(SHARED / "bench"))
-    try:
-        from cref import CRef
-    finally:
-        sys.path.remove(str(SHARED / "bench"))
-    return CRef()
+    """The repository's exact scalar C reference (built with the machine's cc on first use)."""
+    return CReference()
 
 
 @pytest.fixture(scope="session")
@@ -81,15 +78,15 @@ CASES = {
 
 @pytest.mark.parametrize("precheck", [False, True], ids=["plain", "precheck"])
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_backend_matches_c_yardstick(cref, backend, precheck, case):
-    want = cref.tile(*case, kernel="r8", precheck=precheck)
+def test_backend_matches_c_reference(cref, backend, precheck, case):
+    want = cref.tile(*case, precheck=precheck)
     got = escape_counts(*case, backend=backend, precheck=precheck)
     assert got.dtype == np.uint32 and got.shape == want.shape
     mismatched = np.argwhere(got != want)
     assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5]}"
 
 
-def test_boundary_tiles_match_c_yardstick(cref, backend):
+def test_boundary_tiles_match_c_reference(cref, backend):
     grid, tile_px, max_iter = 6, 24, 500
     straddling = 0
     for row in range(grid):
@@ -97,7 +94,7 @@ def test_boundary_tiles_match_c_yardstick(cref, backend):
             b = tile_bounds(grid, tile_px, (-0.75, 0.0), 3.0, row, col)
             args = (b.xmin, b.ymax, b.dx, b.dy, tile_px, tile_px, max_iter)
             got = escape_counts(*args, backend=backend)
-            np.testing.assert_array_equal(got, cref.tile(*args, kernel="g4"))
+            np.testing.assert_array_equal(got, cref.tile(*args))
             straddling += bool((got == max_iter).any() and (got < max_iter).any())
     assert straddling >= 8  # the grid really crosses the set's boundary
 
