@@ -91,6 +91,8 @@ class _Server:
         self._outage = False
 
     def loop(self) -> None:
+        log.info("serving site %s: every rank is warm; asking %s for runs", self.site,
+                 self.client.url)
         idle_since = time.monotonic()
         while not (self.stop_requested() or self.refused):
             now = time.monotonic()
