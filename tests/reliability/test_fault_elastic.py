@@ -17,8 +17,7 @@ import signal
 import time
 
 import pytest
-from reliability.sitejob import (DYNAMIC_CONFIG, SiteJob, assert_complete_once, run_doc,
-                                 wait_run_stored)
+from reliability.sitejob import DYNAMIC_CONFIG, SiteJob, assert_complete_once, run_doc, wait_run_stored
 from support import Dashboard, http_json, wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(120)]
