@@ -98,11 +98,17 @@ def make_sink(opts: Options, started_at: float):
     return sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
 
 
-def _poster(opts: Options, started_at: float):
+def dashboard_client(opts: Options):
+    """The site job's one way to reach the dashboard (token, timeout, TLS verification)."""
     from .site.client import DashboardClient
+    return DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s,
+                           ca_file=opts.ca_file)
+
+
+def _poster(opts: Options, started_at: float):
     from .site.poster import BatchLimits, Poster
     from .site.spool import Spool
-    client = DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
+    client = dashboard_client(opts)
     limits = BatchLimits(opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms / 1000)
     return Poster(client, opts.run, opts.config, opts.site, Spool(opts.spool),
                   started_at + opts.deadline_s, limits=limits, only_missing=opts.only_missing,
@@ -114,14 +120,15 @@ def resend_command(opts: Options) -> str:
     args = [PROG, "--resend", "--spool", str(Path(opts.spool).resolve()), "--dashboard",
             opts.dashboard, "--run", opts.run, "--token-file",
             str(Path(opts.token_file).resolve())]
+    if opts.ca_file:
+        args += ["--ca-file", str(Path(opts.ca_file).resolve())]
     return " ".join(shlex.quote(a) for a in args)
 
 
 def _resend(opts: Options) -> int:
-    from .site.client import DashboardClient
     from .site.poster import resend
     from .site.spool import Spool
-    client = DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
+    client = dashboard_client(opts)
     try:
         delivery = resend(Spool(opts.spool), client, time.monotonic() + opts.deadline_s,
                           run_id=opts.run)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .config import RenderConfig, check_run_id
 from .site.client import check_dashboard_url
+from .tls import CA_FILE_ENV, TLSFileError, client_context
 from .tokens import TokenFileError, read_token
 
 _DEFAULT = RenderConfig()
@@ -69,6 +70,8 @@ FLAGS = (
          "run id (default: derived from the config, so all sites agree)", "ID"),
     Flag("--token-file", "MPI_RENDER_TOKEN_FILE", None,
          "file holding the dashboard token (needed with --dashboard)", "PATH"),
+    Flag("--ca-file", CA_FILE_ENV, None,
+         "CA certificate(s) that verify an https dashboard (default: the system's CAs)", "PEM"),
     Flag("--out", "MPI_RENDER_OUT", None, "also write DIR/r{row}c{col}.png", "DIR"),
     Flag("--spool", "MPI_RENDER_SPOOL", None,
          "unsent batches (default ./mpi-render-spool/RUN/SITE)", "DIR"),
@@ -111,6 +114,7 @@ class Options:
     run: str | None
     token_file: str | None
     token: str | None
+    ca_file: str | None
     out: str | None
     spool: str | None
     only_missing: bool
@@ -221,7 +225,8 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
     return Options(
         config=config, site=site, backend=_backend(raw) if not resend else "auto",
         dashboard=dashboard, run=run, token_file=token_file,
-        token=_token(token_file) if dashboard else None, out=raw.get("out"), spool=spool,
+        token=_token(token_file) if dashboard else None, ca_file=_ca_file(raw), out=raw.get("out"),
+        spool=spool,
         only_missing=bool(raw.get("only_missing")), deadline_s=raw.number("deadline"),
         batch_tiles=raw.number("batch_tiles", int, 1, False),
         batch_bytes=raw.number("batch_bytes", int, 1, False),
@@ -283,6 +288,17 @@ def _token(path: str) -> str:
         return read_token(path)
     except TokenFileError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _ca_file(raw: _Raw) -> str | None:
+    """The CA file, checked now so that a bad one is a usage error before MPI starts."""
+    path = raw.get("ca_file") or None
+    if path:
+        try:
+            client_context(path)
+        except TLSFileError as exc:
+            raise UsageError(f"{raw.labels['ca_file']}: {exc}") from None
+    return path
 
 
 def derived_run_id(config: RenderConfig) -> str:

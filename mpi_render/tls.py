@@ -4,8 +4,9 @@
   file must not be readable by group or others (the rule of the token files,
   :func:`mpi_render.tokens.check_private`), and TLS 1.2 is the oldest version offered.
 * :func:`client_context` verifies the server against a CA file (a private CA: then only it)
-  or, without one, the system's CAs, checks the host name, and offers TLS 1.2 or later. There is no switch to turn
-  verification off: a certificate that cannot be verified is an error, never a downgrade.
+  or, without one, the system's CAs, checks the host name, and offers TLS 1.2 or later. There
+  is no switch to turn verification off: a certificate that cannot be verified is an error,
+  never a downgrade.
 * :func:`certificate_problem` tells a certificate failure (a verdict: exit 2, never retried)
   from a transient transport error (retried), and names the problem
   (``ssl.SSLCertVerificationError.verify_message``: "certificate has expired", ...).

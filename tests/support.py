@@ -92,11 +92,12 @@ class Dashboard:
     returns what it printed so far (for failure messages).
 
     With ``tls`` (a :class:`tlsfiles.PrivateCA`) it serves HTTPS with the CA's server
-    certificate and ``url`` is ``https://``.
+    certificate and ``url`` is ``https://``; the test's own requests verify it with ``context``
+    (default: trust exactly that CA).
     """
 
     def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple = (),
-                 tls=None):
+                 tls=None, context: ssl.SSLContext | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
@@ -106,7 +107,7 @@ class Dashboard:
         self.token_file.chmod(0o600)
         self.port = port or free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/"
-        self.context = tls.client_context() if tls else None
+        self.context = context or (tls.client_context() if tls else None)
         self.extra_args = tuple(extra_args) + (tls.dashboard_args() if tls else ())
         self.log_path = self.workdir / "dashboard.log"
         self.proc: subprocess.Popen | None = None
