@@ -15,6 +15,14 @@ from mpi_render.launch import certs
 from mpi_render.tls import client_context
 
 
+def unverified_context() -> ssl.SSLContext:
+    """A client context that accepts any certificate: only for a test's own reads of a server
+    whose certificate the test broke on purpose (the code under test never gets one)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
 @dataclass(frozen=True)
 class PrivateCA:
     """A CA (``authority``) and its server certificate for 127.0.0.1 (``server``)."""

@@ -6,11 +6,11 @@ and the certificate's problem named: nothing rendered, nothing sent, nothing sto
 """
 from __future__ import annotations
 
-import ssl
 import time
 
 import pytest
-from support import VENV_BIN, Dashboard, mpiexec, run
+from support import VENV_BIN, Dashboard, mpi_env, mpiexec, run
+from tlsfiles import unverified_context
 
 from mpi_render.config import RenderConfig
 from mpi_render.protocol import encode_batch
@@ -52,7 +52,6 @@ def test_with_the_ca_file_an_mpi_job_posts_every_tile_over_https(tls_dashboard, 
 
 
 def test_the_ca_file_also_comes_from_the_environment(tls_dashboard, private_ca, tmp_path):
-    from support import mpi_env
     proc = run([mpiexec(), "-n", "1", MPI_RENDER, *IMAGE, "--site", "cloud", "--dashboard",
                 tls_dashboard.url, "--token-file", str(tls_dashboard.token_file)], timeout=180,
                check=False, cwd=tmp_path, env=mpi_env({"MPI_RENDER_CA_FILE": str(private_ca.ca_file)}))
@@ -74,9 +73,8 @@ def test_without_the_ca_file_the_job_exits_2_naming_the_problem(tls_dashboard, t
 def test_a_wrong_name_or_an_expired_certificate_exits_2(private_ca, tmp_path, kind, problem):
     cert = (private_ca.issue(tmp_path, "other", names=("other.example",)) if kind == "hostname"
             else private_ca.expired(tmp_path))
-    unverified = ssl.create_default_context()  # the test's own reads: it knows the certificate
-    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
-    with Dashboard(tmp_path / "d", tls=private_ca.with_server(cert), context=unverified) as server:
+    with Dashboard(tmp_path / "d", tls=private_ca.with_server(cert),
+                   context=unverified_context()) as server:
         proc = site_job(server, 1, "--ca-file", str(private_ca.ca_file), "--only-missing",
                         cwd=tmp_path)
         assert_refused_before_rendering(proc, server, problem, tmp_path)
