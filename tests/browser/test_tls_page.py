@@ -10,16 +10,7 @@ wrong server. A second browser without the pin proves that the pin is what makes
 from __future__ import annotations
 
 import pytest
-from browser.kit import (
-    cell_colours,
-    create_run,
-    launch_chromium,
-    post_tiles,
-    solid_tiles,
-    tile_rgb,
-    wait_for_colours,
-    wait_text,
-)
+from browser import kit
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 from support import Dashboard
@@ -45,25 +36,25 @@ def playwright():
 
 def test_live_tiles_arrive_over_wss_on_the_https_page(server, private_ca, playwright):
     pin = spki_sha256(private_ca.server.cert)
-    browser = launch_chromium(playwright, f"--ignore-certificate-errors-spki-list={pin}")
+    browser = kit.launch_chromium(playwright, f"--ignore-certificate-errors-spki-list={pin}")
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors, sockets = [], []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("websocket", lambda ws: sockets.append(ws.url))
-        create_run(server, "tls-live", CONFIG)
+        kit.create_run(server, "tls-live", CONFIG)
         page.goto(f"{server.url}?run=tls-live")
         assert page.url.startswith("https://127.0.0.1:")
         page.wait_for_selector("#connection[data-state=live]")
         cells = [(row, col) for row in range(CONFIG.grid) for col in range(CONFIG.grid)]
         first, rest = cells[:8], cells[8:]
-        post_tiles(server, "tls-live", solid_tiles(CONFIG, first))
-        wait_for_colours(page, CONFIG.grid, {cell: tile_rgb(*cell) for cell in first})
-        post_tiles(server, "tls-live", solid_tiles(CONFIG, rest))
-        wait_for_colours(page, CONFIG.grid, {cell: tile_rgb(*cell) for cell in rest})
-        wait_text(page, "#tiles-stored", "16")
-        wait_text(page, "#run-state", "complete")
-        assert len(cell_colours(page, CONFIG.grid, cells)) == 16
+        kit.post_tiles(server, "tls-live", kit.solid_tiles(CONFIG, first))
+        kit.wait_for_colours(page, CONFIG.grid, {cell: kit.tile_rgb(*cell) for cell in first})
+        kit.post_tiles(server, "tls-live", kit.solid_tiles(CONFIG, rest))
+        kit.wait_for_colours(page, CONFIG.grid, {cell: kit.tile_rgb(*cell) for cell in rest})
+        kit.wait_text(page, "#tiles-stored", "16")
+        kit.wait_text(page, "#run-state", "complete")
+        assert len(kit.cell_colours(page, CONFIG.grid, cells)) == 16
         assert sockets and all(url.startswith(f"wss://127.0.0.1:{server.port}/api/runs/tls-live/ws")
                                for url in sockets), sockets
         assert not errors, errors
@@ -72,7 +63,7 @@ def test_live_tiles_arrive_over_wss_on_the_https_page(server, private_ca, playwr
 
 
 def test_without_the_pin_chromium_refuses_the_private_certificate(server, playwright):
-    browser = launch_chromium(playwright)
+    browser = kit.launch_chromium(playwright)
     try:
         page = browser.new_page()
         with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
