@@ -109,3 +109,18 @@ def test_a_certificate_failure_mid_run_stops_sending_at_once(tls_dashboard, tmp_
     assert len(spool.pending()) == 1
     with pytest.raises(CertificateRejected, match=UNTRUSTED):
         client.put_run("tls1", CONFIG.run_json())
+
+
+@pytest.mark.parametrize("mode", [["--split", "dynamic"], ["--serve", "--idle-exit", "30"]],
+                         ids=["dynamic", "serve"])
+def test_claiming_jobs_refuse_an_untrusted_dashboard_with_exit_2(tls_dashboard, tmp_path, mode):
+    """The claims and serve paths use the same verifying client: exit 2 at the first request."""
+    image = IMAGE if mode[0] != "--serve" else []
+    started = time.monotonic()
+    proc = run([mpiexec(), "-n", "2", MPI_RENDER, *image, *mode, "--site", "onprem",
+                "--dashboard", tls_dashboard.url, "--token-file", str(tls_dashboard.token_file)],
+               timeout=180, check=False, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{UNTRUSTED}; nothing was sent" in proc.stderr
+    assert time.monotonic() - started < 25  # not the 30 s idle exit: it stopped at once
+    assert tls_dashboard.api("GET", "api/runs")[1]["runs"] == []
