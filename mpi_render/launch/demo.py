@@ -6,6 +6,10 @@ prints the URL at once, shows progress, and keeps the dashboard up until Ctrl-C 
 the summary with ``--exit-when-done``). Every process it starts is stopped on the way out, by
 process group and by pid, so nothing is left running.
 
+With ``--tls`` it makes a private CA and a certificate for 127.0.0.1/localhost in the data
+directory (:mod:`mpi_render.launch.certs`, keys 0600), serves the dashboard with HTTPS and WSS, and
+gives the sites the CA with ``--ca-file``: everything runs over verified TLS.
+
 Exit codes: 0 every tile stored; 1 a site job failed or tiles are missing (the message names the
 site and the tiles); 2 bad arguments; 128+N stopped by signal N before the render finished.
 """
@@ -25,7 +29,7 @@ from ..config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig,
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
 from ..tiling import SPLITS
 from ..tokens import TokenFileError, load_or_create_token
-from . import processes, watch
+from . import certs, processes, watch
 
 HEALTH_TIMEOUT_S = 60.0
 POLL_S = 0.5
@@ -80,6 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--exit-when-done", action="store_true",
                    help="exit after the summary instead of keeping the dashboard up")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--tls", action="store_true",
+                   help="HTTPS and WSS with a private CA made for the run (needs openssl)")
     args = p.parse_args(argv)
     args.cpus = cpus
     return args
@@ -144,6 +150,28 @@ def open_browser(url: str) -> None:
             pass  # the URL is printed anyway
 
 
+def make_tls(data_dir: Path, host: str) -> tuple[certs.ServerCert, Path]:
+    """A new private CA and a server certificate for this machine in ``data_dir/tls``.
+
+    Each run gets its own CA: what an earlier run left in ``data_dir/tls`` is replaced.
+
+    Returns:
+        ``(server certificate and key, CA certificate)``; the CA's key stays in ``data_dir``.
+
+    Raises:
+        RuntimeError: openssl is missing or failed.
+    """
+    names = list(certs.LOCAL_NAMES)
+    if host not in ("0.0.0.0", "::", "") and host not in names:
+        names.append(host)
+    shutil.rmtree(data_dir / "tls", ignore_errors=True)
+    try:
+        authority = certs.make_authority(data_dir / "tls" / "ca")
+        return certs.issue(authority, data_dir / "tls", names=names), authority.cert
+    except certs.CertError as exc:
+        raise RuntimeError(f"--tls: {exc}") from None
+
+
 def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
              children: list[processes.Child]) -> int:
     """Start everything (appending to ``children`` as it goes) and wait; return the exit code."""
@@ -156,19 +184,26 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     except TokenFileError as exc:
         raise RuntimeError(str(exc)) from None
     logs = data_dir / "logs"
+    server_cert, ca_file = make_tls(data_dir, args.host) if args.tls else (None, None)
+    tls_files = (server_cert.cert, server_cert.key) if server_cert else None
     dashboard = processes.spawn("dashboard", processes.dashboard_command(
-        args.host, port, data_dir / "dashboard", token_file), logs / "dashboard.log", env)
+        args.host, port, data_dir / "dashboard", token_file, tls_files), logs / "dashboard.log",
+        env)
     children.append(dashboard)
-    local_url = f"http://127.0.0.1:{port}/"
-    client = DashboardClient(local_url, token, timeout_s=30)
+    scheme = "https" if args.tls else "http"
+    local_url = f"{scheme}://127.0.0.1:{port}/"
+    client = DashboardClient(local_url, token, timeout_s=30, ca_file=ca_file)
     wait_healthy(dashboard, client)
     run_id = args.run or f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     created = client.put_run(run_id, config.run_json())
     if created.status not in (200, 201):
         raise RuntimeError(f"PUT api/runs/{run_id}: {created.error}")
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-    url = f"http://{shown_host}:{port}/?run={run_id}"
+    url = f"{scheme}://{shown_host}:{port}/?run={run_id}"
     print(f"dashboard: {url}", flush=True)
+    if ca_file:
+        print(f"private CA (trust it in the browser, or pass it as --ca-file): {ca_file}",
+              flush=True)
     if not args.no_browser:
         open_browser(url)
     ranks = args.ranks_per_site or max(1, args.cpus // len(config.sites))
@@ -176,7 +211,7 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     sites = {}
     for name in config.sites:
         cmd = processes.site_command(config, name, ranks, local_url, run_id, token_file,
-                                  backends[name], args.hostfile)
+                                  backends[name], args.hostfile, ca_file)
         # cwd: the site job's default spool directory (unsent tiles) lands in the data dir.
         sites[name] = processes.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env,
                                    cwd=data_dir)

@@ -161,15 +161,19 @@ def mpiexec_path() -> str:
     return found
 
 
-def dashboard_command(host: str, port: int, data_dir: Path, token_file: Path) -> list[str]:
-    """The dashboard server as a child of this interpreter."""
-    return [sys.executable, "-m", "dashboard", "--host", host, "--port", str(port),
-            "--data-dir", str(data_dir), "--token-file", str(token_file)]
+def dashboard_command(host: str, port: int, data_dir: Path, token_file: Path,
+                      tls: tuple[Path, Path] | None = None) -> list[str]:
+    """The dashboard server as a child of this interpreter; ``tls`` = (certfile, keyfile)."""
+    cmd = [sys.executable, "-m", "dashboard", "--host", host, "--port", str(port),
+           "--data-dir", str(data_dir), "--token-file", str(token_file)]
+    if tls is not None:
+        cmd += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
+    return cmd
 
 
 def site_command(config: RenderConfig, site: str, ranks: int, dashboard_url: str, run_id: str,
                  token_file: Path, backend: str = "auto",
-                 hostfile: Path | None = None) -> list[str]:
+                 hostfile: Path | None = None, ca_file: Path | None = None) -> list[str]:
     """One site job: ``mpiexec -n R python -m mpi4py -m mpi_render --site S ...``.
 
     ``python -m mpi4py`` makes an exception in one rank abort the whole job instead of hanging
@@ -188,4 +192,6 @@ def site_command(config: RenderConfig, site: str, ranks: int, dashboard_url: str
             "--token-file", str(token_file)]
     if config.weights is not None:
         cmd += ["--weights", ",".join(repr(w) for w in config.weights)]
+    if ca_file is not None:
+        cmd += ["--ca-file", str(ca_file)]
     return cmd

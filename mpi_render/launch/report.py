@@ -12,10 +12,16 @@ from ..config import check_run_id
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
 
 
+def site_share(site: dict) -> str:
+    """``stored/owned`` of a site, or only ``stored`` in a dynamic run (no site owns tiles)."""
+    owned = site.get("owned")
+    return f"{site['stored']}" if owned is None else f"{site['stored']}/{owned}"
+
+
 def progress_line(doc: dict) -> str:
     """``stored/total`` and the same per site, e.g. ``tiles 10/16 | cloud 6/8 | onprem 4/8``."""
     parts = [f"tiles {doc['stored']}/{doc['total']}"]
-    parts += [f"{name} {site['stored']}/{site['owned']}" for name, site in doc["sites"].items()]
+    parts += [f"{name} {site_share(site)}" for name, site in doc["sites"].items()]
     return " | ".join(parts)
 
 
@@ -60,11 +66,12 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
         mean = site.get("render_ms_mean")
         mean_text = f"{mean:.1f} ms" if mean is not None else "-"
         seconds_text = f"{seconds:.2f} s" if seconds is not None else "- s"
-        lines.append(f"site {name}: {site['stored']}/{site['owned']} tiles in {seconds_text} "
+        lines.append(f"site {name}: {site_share(site)} tiles in {seconds_text} "
                      f"({rate} tiles/s), mean render {mean_text}")
     for name, tiles in missing_by_site(doc).items():
         if tiles:
-            lines.append(f"missing from site {name}: {tile_names(tiles)}")
+            owner = f"from site {name}" if name is not None else "(dynamic run: any site)"
+            lines.append(f"missing {owner}: {tile_names(tiles)}")
     return lines
 
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Stop what this run started on this host, and nothing else: the processes recorded under
 # WORKDIR/pids (pid + start time, so a reused pid is never signalled) and the Slurm job recorded
-# in WORKDIR/slurm_job. Safe to run more than once.
+# in WORKDIR/slurm_job. Safe to run more than once. NAME extra: what render-extra.sh started for
+# each extra cluster (recorded in WORKDIR/extra/SITE.host): over ssh, that cluster's relay,
+# site job and Slurm job (its own cleanup.sh), and here its tunnel.
 #
-# usage: cleanup.sh WORKDIR NAME...   NAME: dashboard, tunnel, relay, render-SITE, slurm
+# usage: cleanup.sh WORKDIR NAME...   NAME: dashboard, tunnel, relay, render-SITE, slurm, extra
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
 . "$here/common.sh"
@@ -14,7 +16,19 @@ work=$1
 shift
 [ -d "$work" ] || exit 0  # prepare never ran: nothing to stop
 for name in "$@"; do
-  if [ "$name" = slurm ]; then
+  if [ "$name" = extra ]; then
+    set_ssh_opts "$(cat "$work/extra/proxy" 2>/dev/null)"
+    for record in "$work"/extra/*.host; do
+      [ -f "$record" ] || continue
+      site=$(basename "$record" .host)
+      read -r host remote_work < "$record"
+      say "stopping what $site started on $host"
+      ssh "${ssh_opts[@]}" "$host" \
+        "bash $remote_work/src/scripts/workflow/cleanup.sh $remote_work render-$site relay slurm" \
+        < /dev/null || true
+      stop_recorded "tunnel-$site"
+    done
+  elif [ "$name" = slurm ]; then
     job=$(head -n1 "$work/slurm_job" 2>/dev/null | cut -d';' -f1)
     if [ -n "$job" ]; then
       say "cancelling Slurm job $job"

@@ -62,6 +62,24 @@ def test_demo_renders_every_tile_and_exits_zero(tmp_path):
     assert not processes_mentioning(str(tmp_path)), "the demo left processes behind"
 
 
+def test_demo_with_tls_runs_everything_over_verified_https(tmp_path):
+    data_dir = tmp_path / "demo"
+    proc = run_demo(["--grid", "4", "--tile", "64", "--no-browser", "--exit-when-done", "--tls",
+                     "--data-dir", str(data_dir)])
+    assert proc.returncode == 0, explain(proc)
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("dashboard: https://127.0.0.1:") and "tiles: 16/16" in lines
+    ca_file = data_dir / "tls" / "ca" / "ca.pem"
+    assert f"private CA (trust it in the browser, or pass it as --ca-file): {ca_file}" in lines
+    for key in (data_dir / "tls" / "server.key", data_dir / "tls" / "ca" / "ca.key"):
+        assert key.stat().st_mode & 0o777 == 0o600, key
+    logs = data_dir / "logs"
+    assert "listening on https://127.0.0.1:" in (logs / "dashboard.log").read_text()
+    for site in ("cloud", "onprem"):
+        assert "8 tiles stored on https://127.0.0.1:" in (logs / f"site-{site}.log").read_text()
+    assert not processes_mentioning(str(tmp_path)), "the demo left processes behind"
+
+
 def test_sigint_mid_run_stops_every_process(tmp_path):
     data_dir = tmp_path / "demo"
     # Big enough to still be rendering when the signal comes (about 30 s on 2 cores).

@@ -1,5 +1,7 @@
-"""workflow.yaml run for real by the local executor: two resources (two directories), the cloud
-half through the real single-node Slurm, the dashboard and tunnel as on ACTIVATE.
+"""workflow.yaml run for real by the local executor: three resources (three directories) and
+three sites: on-prem with mpiexec, the cloud cluster and one extra cluster (the extra_clusters
+list input) both through the real single-node Slurm, the dashboard and tunnels as on ACTIVATE.
+With three sites the split defaults to dynamic: the sites claim the tiles.
 
 Ends with every tile on the dashboard, the session bound to the dashboard's port, the summary
 printed, and (after cleanup) no process of the run left: every process the run starts inherits
@@ -22,6 +24,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slurm]
 SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://user/cloud_cluster",
         # The seed's shape; grid 4 / 128 px (allowed values) keep it fast.
         "render_settings": {"grid_size": "4", "image_size": "128", "palette": "electric"}}
+EXTRA = "pw://user/extra_cluster"
+INPUTS = dict(SEED, extra_clusters=[{"resource": EXTRA, "scheduler": True, "ranks": 2}])
 
 
 def processes_with_env(key: str, value: str) -> dict[int, str]:
@@ -40,8 +44,8 @@ def processes_with_env(key: str, value: str) -> dict[int, str]:
     return found
 
 
-@pytest.mark.timeout(900)
-def test_workflow_renders_every_tile_across_both_resources(tmp_path, slurm):
+@pytest.mark.timeout(1200)
+def test_workflow_renders_every_tile_across_three_sites_two_on_slurm(tmp_path, slurm):
     job_id = f"t{os.getpid()}{int(time.time()) % 100000}"
     resources = {
         SEED["onprem_resource"]: Resource(SEED["onprem_resource"], "onprem-0001", "onprem.test",
@@ -49,14 +53,16 @@ def test_workflow_renders_every_tile_across_both_resources(tmp_path, slurm):
         SEED["cloud_resource"]: Resource(SEED["cloud_resource"], "cloud-0002", "cloud.test",
                                          tmp_path / "cloud", scheduler="slurm", provider="aws",
                                          env={"SLURM_CONF": str(slurm.conf)}),
+        EXTRA: Resource(EXTRA, "extra-0003", "extra.test", tmp_path / "extra", scheduler="slurm",
+                        provider="aws", env={"SLURM_CONF": str(slurm.conf)}),
     }
     for resource in resources.values():
         resource.home.mkdir()
-    run = Executor(load_workflow(REPO / "workflow.yaml"), SEED, resources, tmp_path / "platform",
+    run = Executor(load_workflow(REPO / "workflow.yaml"), INPUTS, resources, tmp_path / "platform",
                    REPO, job_id=job_id)
     run.start()
     try:
-        run.wait(["summary"], timeout_s=720)
+        run.wait(["summary"], timeout_s=1000)
         run.wait(["tunnel"], timeout_s=60)  # it closes itself once the run is complete
         assert run.status["dashboard"] == "running", run.report()
 
@@ -65,7 +71,10 @@ def test_workflow_renders_every_tile_across_both_resources(tmp_path, slurm):
         status, doc = http_json("GET", f"http://127.0.0.1:{port}/api/runs/{run_id}")
         assert status == 200 and doc["complete"], (doc, run.report())
         assert doc["stored"] == doc["total"] == 16
-        assert {n: s["stored"] for n, s in doc["sites"].items()} == {"cloud": 8, "onprem": 8}
+        assert doc["config"]["sites"] == ["cloud", "onprem", "extra1"]
+        assert doc["config"]["split"] == "dynamic"  # the default for more than two sites
+        assert sum(s["stored"] for s in doc["sites"].values()) == 16, doc["sites"]
+        assert all(s["owned"] is None for s in doc["sites"].values())
         assert doc["config"]["tile_px"] == 128 and doc["config"]["palette"] == "electric"
 
         session = run.sessions[0]
@@ -83,7 +92,10 @@ def test_workflow_renders_every_tile_across_both_resources(tmp_path, slurm):
         cloud_work = Path(run.outputs["prepare_cloud"]["workdir"])
         assert cloud_work.is_relative_to(tmp_path / "cloud") and job_id in str(cloud_work)
         assert list(cloud_work.glob("slurm-*.out")), "the cloud half did not go through sbatch"
-        for work in (Path(onprem["workdir"]), cloud_work):
+        extra_work = tmp_path / "extra" / "mpi-render-runs" / job_id / "extra1"
+        assert list(extra_work.glob("slurm-*.out")), "the extra site did not go through sbatch"
+        assert "extra1: every tile it rendered is stored" in "".join(run.logs["render_extra"])
+        for work in (Path(onprem["workdir"]), cloud_work, extra_work):
             assert stat.S_IMODE((work / "token").stat().st_mode) == 0o600
     finally:
         failures = run.finish()
