@@ -1,24 +1,23 @@
-// Wiring: which run to show, its socket, the model, the canvas, and the timers that refresh text.
+// Wiring: which run to show, its socket, the model, the stage (viewer, overview, borders), and
+// the timers that refresh text.
 
 import { BorderLayer } from "./borders.js";
+import { Camera } from "./camera.js";
 import { drawThroughput } from "./chart.js";
 import { decodeFrame } from "./frame.js";
-import { Mosaic, OVERVIEW_MAX_PX, cellPx } from "./mosaic.js";
+import { Mosaic } from "./mosaic.js";
+import { loadOverview, loadRunDoc, runUrl } from "./runload.js";
 import { TileSocket } from "./socket.js";
 import { RunStats } from "./stats.js";
+import { TileCache } from "./tilecache.js";
 import {
-  $, RunView, fillRunPicker, fillScaleChoices, openTileDialog, showConnection,
+  $, RunView, fillRunPicker, fillScaleChoices, openTileDialog, showConnection, tileFields,
 } from "./view.js";
+import { Viewer } from "./viewer.js";
 
 const RUNS_POLL_MS = 3000;
 const TEXT_REFRESH_MS = 250;
 const CHART_REFRESH_MS = 1000;
-/**
- * Stored tiles from which a late joiner draws the server's overview image instead of decoding
- * every full-size tile (e.g. 1024 tiles of 512 px: 268 Mpx of PNG for a 2048 px canvas);
- * `?overview_min=N` overrides it (tests).
- */
-const OVERVIEW_MIN_TILES = 64;
 
 const page = {
   runId: null, // the run on screen
@@ -29,13 +28,14 @@ const page = {
   chartDrawnAt: 0,
   chartStored: -1,
 };
-const borders = new BorderLayer($.overlay);
-const mosaic = new Mosaic($.mosaic, borders);
-
-/** Relative API URL of the current run (relative: the page may sit under a proxy prefix). */
-function runUrl(suffix = "") {
-  return `api/runs/${encodeURIComponent(page.runId)}${suffix}`;
-}
+const camera = new Camera();
+const borders = new BorderLayer($.overlay, camera);
+const mosaic = new Mosaic(borders, () => viewer.schedule());
+const tiles = new TileCache((row, col) => runUrl(page.runId, `/tiles/${row}/${col}.png`), () => viewer.schedule());
+const viewer = new Viewer($.mosaic, camera, mosaic, tiles, {
+  isStored: (index) => Boolean(page.stats?.tiles.has(index)),
+  onTileClick: (row, col) => openTile(row, col),
+});
 
 /** The run named by ?run=ID, or null to follow the newest run. */
 function requestedRun() {
@@ -60,8 +60,8 @@ function showRun(runId) {
   });
   page.socket = socket;
   showConnection("connecting");
-  loadRunDoc().then(async (doc) => {
-    const overview = doc && (await loadOverview(doc));
+  loadRunDoc(runId).then(async (doc) => {
+    const overview = doc && (await loadOverview(runId, doc));
     if (page.socket !== socket) {
       overview?.bitmap.close(); // the page moved on to another run meanwhile
       return;
@@ -73,34 +73,6 @@ function showRun(runId) {
     }
     socket.open();
   });
-}
-
-/** The run document (GET api/runs/{id}), or null when the dashboard cannot give it now. */
-async function loadRunDoc() {
-  try {
-    const response = await fetch(runUrl());
-    return response.ok ? await response.json() : null;
-  } catch (err) {
-    return null; // the dashboard is away: the socket shows it and retries
-  }
-}
-
-/**
- * The run's overview image as {seq, bitmap} when a late join is worth it (many tiles stored,
- * each shown smaller than its size), else null; null too on any failure (tiles then come whole).
- */
-async function loadOverview({ stored, config }) {
-  try {
-    const wanted = Number(new URLSearchParams(location.search).get("overview_min"));
-    const minTiles = wanted > 0 ? wanted : OVERVIEW_MIN_TILES;
-    if (stored < minTiles || cellPx(config.grid, config.tile_px) >= config.tile_px) return null;
-    const image = await fetch(runUrl(`/overview.png?px=${OVERVIEW_MAX_PX}`));
-    const seq = Number(image.headers.get("X-Mosaic-Seq"));
-    if (!image.ok || !Number.isInteger(seq)) return null;
-    return { seq, bitmap: await createImageBitmap(await image.blob()) };
-  } catch (err) {
-    return null; // the dashboard is away: the socket shows it and retries
-  }
 }
 
 function receiveHello(hello) {
@@ -121,6 +93,7 @@ function receiveHello(hello) {
   page.view = new RunView(page.stats);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
+  viewer.reset(hello.config.grid, hello.config.tile_px);
   if (page.overview) {
     mosaic.drawOverview(page.overview.bitmap);
     // Exposed for tests and the replay benchmark: the late join went through the overview.
@@ -140,7 +113,7 @@ function receiveHello(hello) {
  * after the hello and clear their outline); it is fetched again only if that read failed.
  */
 async function loadOwners(stats) {
-  const doc = page.runDoc ?? (await loadRunDoc());
+  const doc = page.runDoc ?? (await loadRunDoc(stats.runId));
   page.runDoc = null;
   if (!doc) return; // the dashboard went away; the outlines come with the next hello
   if (stats !== page.stats) return;
@@ -215,7 +188,7 @@ function updateMosaicLink() {
     $.mosaicLink.removeAttribute("href"); // no run config yet, so no valid size
     return;
   }
-  $.mosaicLink.href = runUrl(`/image.png?scale=${encodeURIComponent($.mosaicScale.value)}`);
+  $.mosaicLink.href = runUrl(page.runId, `/image.png?scale=${encodeURIComponent($.mosaicScale.value)}`);
   $.mosaicLink.download = `${page.runId}.png`;
 }
 
@@ -227,33 +200,23 @@ function chooseRun() {
   pollRuns();
 }
 
-function clickTile(event) {
+function openTile(row, col) {
   const stats = page.stats;
-  const tile = stats && mosaic.tileAt(event.offsetX, event.offsetY);
-  if (!tile) return;
-  const header = stats.tiles.get(stats.index(tile.row, tile.col));
+  const header = stats?.tiles.get(stats.index(row, col));
   if (!header) return; // not stored yet: nothing to open
-  const fields = tileFields(header);
-  const url = runUrl(`/tiles/${tile.row}/${tile.col}.png`);
-  openTileDialog(url, `tile r${tile.row} c${tile.col}`, fields);
+  openTileDialog(runUrl(page.runId, `/tiles/${row}/${col}.png`), `tile r${row} c${col}`, tileFields(header));
 }
 
-/** The metadata of a tile as [label, text] pairs for the tile dialog. */
-function tileFields(header) {
-  const number = (value, digits) => (typeof value === "number" ? value.toFixed(digits) : value);
-  const fields = [
-    ["site", header.site], ["rank", header.rank], ["host", header.host],
-    ["render ms", number(header.render_ms, 1)], ["encode ms", number(header.encode_ms, 2)],
-    ["iterations", header.iterations?.toLocaleString("en-US")], ["seq", header.seq],
-    ["stored at", new Date(header.stored_at * 1000).toLocaleTimeString()],
-  ];
-  return fields.filter(([, value]) => value !== undefined && value !== null);
+function showZoom() {
+  const zoom = camera.zoom;
+  $.zoomLevel.textContent = `${zoom < 10 ? zoom.toFixed(1) : Math.round(zoom)}x`;
 }
 
 $.runPicker.addEventListener("change", chooseRun);
 $.mosaicScale.addEventListener("change", updateMosaicLink);
 $.showBorders.addEventListener("change", () => { $.overlay.hidden = !$.showBorders.checked; });
-$.mosaic.addEventListener("click", clickTile);
+$.viewFit.addEventListener("click", () => camera.fit());
+camera.onChange(showZoom);
 $.tileClose.addEventListener("click", () => $.tileDialog.close());
 window.addEventListener("popstate", pollRuns);
 // A finished run's chart is not redrawn by the timer; a new size must redraw it.
