@@ -209,6 +209,7 @@ def test_reconnects_after_a_dashboard_restart_and_resumes(tmp_path, page):
     cells = all_cells(config)
     sockets = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.dashboard_goes_away = True  # the failed reconnects are logged as console errors
     with Dashboard(tmp_path / "restart") as server:
         run_id = new_run_id("restart")
         create_run(server, run_id, config)
