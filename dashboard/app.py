@@ -16,14 +16,16 @@ from pathlib import Path
 
 import tornado.web
 
-from . import handlers, socket
+from . import claims, handlers, socket
 from .hub import Hub
+from .leases import Leases
 from .overview import OverviewCache
 from .store import TileStore
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024
 DEFAULT_REPLAY_CHUNK_TILES = 16
+DEFAULT_LEASE_S = 30.0
 POOL_THREADS = 2
 STATIC = Path(__file__).resolve().parent / "static"
 CLOSE_GOING_AWAY = 1001
@@ -39,7 +41,10 @@ class Services:
     max_body_bytes: int
     client_buffer_bytes: int
     replay_chunk_tiles: int
+    leases: Leases
+    control_token: str | None = None
     hub: Hub = field(default_factory=Hub)
+    work: claims.WorkSignal = field(default_factory=claims.WorkSignal)
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="dashboard-writer"))
     pool: ThreadPoolExecutor = field(
@@ -64,26 +69,34 @@ def parse_origins(values: Iterable[str]) -> frozenset[str]:
                      if o.strip())
 
 
-def make_app(store: TileStore, *, token: str, allowed_origins: Iterable[str] = (),
-             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+def make_app(store: TileStore, *, token: str, control_token: str | None = None,
+             allowed_origins: Iterable[str] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
              client_buffer_bytes: int = DEFAULT_CLIENT_BUFFER_BYTES,
-             replay_chunk_tiles: int = DEFAULT_REPLAY_CHUNK_TILES) -> tornado.web.Application:
+             replay_chunk_tiles: int = DEFAULT_REPLAY_CHUNK_TILES,
+             lease_s: float = DEFAULT_LEASE_S) -> tornado.web.Application:
     """Build the dashboard application.
 
     Args:
         store: open storage (the caller closes it, after :func:`shutdown`).
-        token: bearer token for run creation and ingest.
+        token: the ingest token: runs, tiles, claims, the work list.
+        control_token: the control token, which may only create and cancel runs (None: none).
         allowed_origins: extra WebSocket origins (``scheme://host[:port]``; ``*`` = any).
         max_body_bytes: largest accepted request body (bigger -> 413).
         client_buffer_bytes: bytes a WebSocket client may fall behind before it is dropped.
         replay_chunk_tiles: tiles read from SQLite per replay step.
+        lease_s: how long a claimed tile stays leased to its site, seconds.
 
     The services are reachable as ``app.settings["services"]``.
+
+    Raises:
+        ValueError: an empty token, a control token equal to the ingest token, a bad lease_s.
     """
     if not token:
         raise ValueError("token must be a non-empty string")
+    if control_token is not None and (not control_token or control_token == token):
+        raise ValueError("control_token must be a non-empty string other than the ingest token")
     services = Services(store, token, parse_origins(allowed_origins), max_body_bytes,
-                        client_buffer_bytes, replay_chunk_tiles)
+                        client_buffer_bytes, replay_chunk_tiles, Leases(lease_s), control_token)
     deps = {"services": services}
     run = r"api/runs/([^/]+)"
     routes = [
@@ -92,8 +105,11 @@ def make_app(store: TileStore, *, token: str, allowed_origins: Iterable[str] = (
         (r"/static/(.*)", handlers.StaticHandler, {"path": str(STATIC)}),
         (r"/api/ws", socket.RunsSocket, deps),
         (r"/api/runs", handlers.RunsHandler, deps),
+        (r"/api/work", claims.WorkHandler, deps),
         (rf"/{run}", handlers.RunHandler, deps),
         (rf"/{run}/tiles", handlers.TilesHandler, deps),
+        (rf"/{run}/claims", claims.ClaimsHandler, deps),
+        (rf"/{run}/cancel", claims.CancelHandler, deps),
         (rf"/{run}/tiles/(\d{{1,4}})/(\d{{1,4}})\.png", handlers.TileHandler, deps),
         (rf"/{run}/image\.png", handlers.MosaicHandler, deps),
         (rf"/{run}/overview\.png", handlers.OverviewHandler, deps),

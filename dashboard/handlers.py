@@ -18,21 +18,22 @@ from mpi_render.protocol import BatchError
 from . import mosaic, overview
 from .auth import check_bearer
 from .ingest import read_batch
-from .records import RunConflict, StorageFull, StorageUnavailable, TileConflict
+from .records import RunCancelled, RunConflict, StorageFull, StorageUnavailable, TileConflict
 from .validate import TileRejected
 
 log = logging.getLogger(__name__)
 MAX_CONFIG_BYTES = 64 * 1024
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_STORE_ERRORS = {TileConflict: 409, StorageFull: 507, StorageUnavailable: 503}
+STORE_ERRORS = {TileConflict: 409, StorageFull: 507, StorageUnavailable: 503}
 
 
 class ApiError(tornado.web.HTTPError):
     """An error answered as ``{"error": message}`` with ``status``."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, **extra):
         super().__init__(status)
         self.message = message
+        self.extra = extra  # more fields of the JSON answer (e.g. "cancelled": true)
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -56,15 +57,28 @@ class BaseHandler(tornado.web.RequestHandler):
             message = "internal server error"
         self.clear_header("Content-Disposition")
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": message}))
+        self.finish(json.dumps({"error": message, **getattr(exc, "extra", {})}))
 
-    def require_token(self) -> None:
-        status = check_bearer(self.request.headers.get("Authorization"), self.services.token)
+    def require_token(self, control_ok: bool = False) -> None:
+        """401/403 unless the request carries the ingest token (or, with ``control_ok``, the
+        control token, which may only create and cancel runs)."""
+        header = self.request.headers.get("Authorization")
+        status = check_bearer(header, self.services.token)
         if status == 401:
             self.set_header("WWW-Authenticate", "Bearer")
             raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
+        control = self.services.control_token
+        if status == 403 and control and check_bearer(header, control) is None:
+            if control_ok:
+                return
+            raise ApiError(403, "the control token may only create and cancel runs")
         if status == 403:
             raise ApiError(403, "wrong token")
+
+    def refuse_cancelled(self, run_id: str) -> None:
+        """410 when ``run_id`` was cancelled."""
+        if self.services.store.is_cancelled(run_id):
+            raise ApiError(410, f"run {run_id} was cancelled", cancelled=True)
 
     def check_run_id(self, run_id: str) -> None:
         """400 unless ``run_id`` is a well-formed run id."""
@@ -127,7 +141,7 @@ class RunHandler(BaseHandler):
         self.write_json(self.services.store.run_doc(run_id))
 
     async def put(self, run_id: str):
-        self.require_token()
+        self.require_token(control_ok=True)
         self.check_run_id(run_id)
         if len(self.request.body) > MAX_CONFIG_BYTES:
             raise ApiError(413, f"run config must be at most {MAX_CONFIG_BYTES} bytes")
@@ -144,10 +158,11 @@ class RunHandler(BaseHandler):
         except RunConflict as exc:
             raise ApiError(409, str(exc)) from None
         except (StorageFull, StorageUnavailable) as exc:
-            raise ApiError(_STORE_ERRORS[type(exc)], str(exc)) from None
+            raise ApiError(STORE_ERRORS[type(exc)], str(exc)) from None
         if created:
             self.services.hub.publish_control(
                 {"type": "run", "run": self.services.store.run_summary(run_id)})
+            self.services.work.notify()
         self.write_json(run_doc, 201 if created else 200)
 
 
@@ -162,6 +177,7 @@ class TilesHandler(BaseHandler):
     def prepare(self):
         self.require_token()
         self.config = self.run_config(self.path_args[0])
+        self.refuse_cancelled(self.path_args[0])
         limit = self.services.max_body_bytes
         length = self.request.headers.get("Content-Length", "0")
         if length.isdigit() and int(length) > limit:
@@ -192,9 +208,13 @@ class TilesHandler(BaseHandler):
             raise ApiError(422, str(exc)) from None
         try:
             result = await self.in_writer(self.services.store.add_tiles, run_id, tiles)
+        except RunCancelled as exc:  # cancelled while the batch was being checked
+            raise ApiError(410, str(exc), cancelled=True) from None
         except (TileConflict, StorageFull, StorageUnavailable) as exc:
             log.warning("batch for run %s refused: %s", run_id, exc)
-            raise ApiError(_STORE_ERRORS[type(exc)], str(exc)) from None
+            raise ApiError(STORE_ERRORS[type(exc)], str(exc)) from None
+        grid = self.config.grid
+        self.services.leases.release(run_id, [t.row * grid + t.col for t in result.stored])
         self.services.hub.publish_tiles(run_id, result.stored)
         self.write_json({"accepted": len(result.stored), "duplicates": result.duplicates,
                          "seq": result.seq})

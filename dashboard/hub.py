@@ -80,6 +80,11 @@ class Hub:
         for client in list(clients):  # a client may unsubscribe itself while we deliver
             client.deliver(batch)
 
+    def publish_run_control(self, run_id: str, message: dict) -> None:
+        """Send a control message to the run's tile clients and to every run feed."""
+        for client in list(self._by_run.get(run_id, ())) + list(self._feeds):
+            client.send_control(message)
+
     def publish_control(self, message: dict) -> None:
         """Send a control message (e.g. ``{"type": "run", ...}``) to every client."""
         for client in self.clients():

@@ -15,6 +15,10 @@ class RunConflict(StoreError):
     """A run exists with a different config (answer 409)."""
 
 
+class RunCancelled(StoreError):
+    """The run was cancelled: no more tiles or claims (answer 410); nothing was stored."""
+
+
 class TileConflict(StoreError):
     """A tile is already stored with different bytes (answer 409); nothing was stored."""
 

@@ -11,9 +11,13 @@ from mpi_render.config import RenderConfig
 
 @dataclass
 class SiteStats:
-    """Incremental per-site counters; ``render_ms_count`` counts tiles that reported render_ms."""
+    """Incremental per-site counters; ``render_ms_count`` counts tiles that reported render_ms.
 
-    owned: int
+    ``owned`` is the site's static share (None in a dynamic run); ``stored`` counts the tiles the
+    site rendered and stored (in a dynamic run, the share it achieved).
+    """
+
+    owned: int | None
     stored: int = 0
     render_ms_sum: float = 0.0
     render_ms_count: int = 0
@@ -44,30 +48,42 @@ class RunState:
     seq: int = 0
     digests: dict[int, bytes] = field(default_factory=dict)  # tile index -> sha256 of the PNG
     sites: dict[str, SiteStats] = field(default_factory=dict)
+    cancelled_at: float | None = None
+    owned: dict[str, list[int]] = field(default_factory=dict)  # static shares (empty lists: dynamic)
 
     @classmethod
-    def new(cls, run_id: str, config: RenderConfig, created_at: float) -> RunState:
+    def new(cls, run_id: str, config: RenderConfig, created_at: float,
+            cancelled_at: float | None = None) -> RunState:
         owned = config.owned()
-        return cls(run_id, config, created_at,
-                   sites={site: SiteStats(len(tiles)) for site, tiles in owned.items()})
+        return cls(run_id, config, created_at, cancelled_at=cancelled_at, owned=owned, sites={
+            site: SiteStats(None if config.dynamic else len(tiles)) for site, tiles in owned.items()})
 
     @property
     def complete(self) -> bool:
         return len(self.digests) == self.config.total_tiles
 
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    def unstored(self, site: str) -> list[int]:
+        """Tile indices ``site`` may render now, in tile-index order: every unstored tile of a
+        dynamic run, the site's own unstored ones in a static split."""
+        tiles = range(self.config.total_tiles) if self.config.dynamic else self.owned[site]
+        return [t for t in tiles if t not in self.digests]
+
     def summary(self) -> dict:
         """The entry of ``GET api/runs``."""
         return {"id": self.run_id, "created_at": self.created_at,
                 "total": self.config.total_tiles, "stored": len(self.digests),
-                "complete": self.complete}
+                "complete": self.complete, "cancelled": self.cancelled}
 
     def doc(self) -> dict:
         """The document of ``GET api/runs/{id}`` (see docs/API.md)."""
         grid = self.config.grid
-        missing = [{"row": t // grid, "col": t % grid, "site": site}
-                   for site, tiles in self.config.owned().items()
-                   for t in tiles if t not in self.digests]
-        missing.sort(key=lambda m: (m["row"], m["col"]))
+        owner = {t: site for site, tiles in self.owned.items() for t in tiles}
+        missing = [{"row": t // grid, "col": t % grid, "site": owner.get(t)}
+                   for t in range(self.config.total_tiles) if t not in self.digests]
         return {**self.summary(), "config": self.config.run_json(), "seq": self.seq,
                 "sites": {name: stats.doc() for name, stats in self.sites.items()},
                 "missing": missing}

@@ -5,19 +5,22 @@ import argparse
 import asyncio
 import errno
 import logging
+import math
 import signal
 import sys
+from pathlib import Path
 
 import tornado.httpserver
 
 from mpi_render.tokens import TokenFileError, load_or_create_token
 
-from .app import DEFAULT_MAX_BODY_BYTES, make_app, shutdown
+from .app import DEFAULT_LEASE_S, DEFAULT_MAX_BODY_BYTES, make_app, shutdown
 from .records import StorageUnavailable
 from .store import TileStore
 
 log = logging.getLogger(__name__)
 EXIT_USAGE = 2
+CONTROL_TOKEN_NAME = "control-token"  # default --control-token-file, inside --data-dir
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +34,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     parser.add_argument("--data-dir", required=True, help="directory of the SQLite database")
     parser.add_argument("--token-file", required=True,
-                        help="bearer token file (mode 0600; generated when missing)")
+                        help="ingest token file (mode 0600; generated when missing)")
+    parser.add_argument("--control-token-file", default=None, metavar="PATH",
+                        help="control token file: may create and cancel runs, nothing else "
+                             f"(mode 0600; generated when missing; default DATA_DIR/{CONTROL_TOKEN_NAME})")
+    parser.add_argument("--lease-s", type=float, default=DEFAULT_LEASE_S, metavar="SECONDS",
+                        help="how long a claimed tile stays leased to its site before it is handed "
+                             f"out again (default {DEFAULT_LEASE_S:g})")
     parser.add_argument("--allow-origin", action="append", default=[],
                         help="extra WebSocket origin(s), comma-separated, repeatable; * = any")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES, metavar="BYTES",
@@ -41,6 +50,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--port must be in 1..65535, got {args.port}")
     if args.max_body < 1024:
         parser.error(f"--max-body must be at least 1024 bytes, got {args.max_body}")
+    if not (math.isfinite(args.lease_s) and args.lease_s > 0):
+        parser.error(f"--lease-s must be a positive number of seconds, got {args.lease_s:g}")
+    if args.control_token_file is None:
+        args.control_token_file = str(Path(args.data_dir) / CONTROL_TOKEN_NAME)
     return args
 
 
@@ -49,9 +62,10 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
-async def serve(args: argparse.Namespace, token: str, store: TileStore) -> int:
-    app = make_app(store, token=token, allowed_origins=args.allow_origin,
-                   max_body_bytes=args.max_body)
+async def serve(args: argparse.Namespace, token: str, control_token: str, store: TileStore) -> int:
+    app = make_app(store, token=token, control_token=control_token,
+                   allowed_origins=args.allow_origin, max_body_bytes=args.max_body,
+                   lease_s=args.lease_s)
     server = tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=args.max_body,
                                            idle_connection_timeout=120)
     try:
@@ -65,7 +79,8 @@ async def serve(args: argparse.Namespace, token: str, store: TileStore) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    print(f"mpi-render dashboard listening on http://{args.host}:{args.port}/", flush=True)
+    print(f"mpi-render dashboard listening on http://{args.host}:{args.port}/ "
+          f"(control token in {args.control_token_file})", flush=True)
     await stopping.wait()
     log.info("shutting down: closing WebSockets, finishing storage writes")
     server.stop()
@@ -88,7 +103,17 @@ def main(argv=None) -> int:
     except StorageUnavailable as exc:
         return fail(str(exc))
     try:
-        return asyncio.run(serve(args, token, store))
+        # after the store: the default file lives in the data dir, which the store creates
+        control_token = load_or_create_token(args.control_token_file)
+    except TokenFileError as exc:
+        store.close()
+        return fail(f"--control-token-file: {exc}")
+    if control_token == token:
+        store.close()
+        return fail("--control-token-file holds the ingest token; the control token must differ "
+                    "(delete the file to have one generated)")
+    try:
+        return asyncio.run(serve(args, token, control_token, store))
     finally:
         store.close()
 

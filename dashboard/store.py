@@ -1,14 +1,16 @@
 """Durable storage of runs and tiles: SQLite (stdlib ``sqlite3``, WAL) in a data directory.
 
 No Tornado here: every method is synchronous and thread-safe. The app calls the writing methods
-(:meth:`TileStore.create_run`, :meth:`TileStore.add_tiles`) from ONE writer thread, so the
-duplicate/conflict check and the insert of a batch see a consistent state, and the reading
-methods from reader threads (each thread gets its own connection; WAL lets them read while the
-writer writes).
+(:meth:`TileStore.create_run`, :meth:`TileStore.add_tiles`, :meth:`TileStore.cancel_run`) from
+ONE writer thread, so the duplicate/conflict check and the insert of a batch see a consistent
+state (and a cancel cannot slip between them), and the reading methods from reader threads (each
+thread gets its own connection; WAL lets them read while the writer writes). The SQLite plumbing
+is :mod:`dashboard.database`.
 
 Per run, an in-memory :class:`RunState` (config, last ``seq``, the SHA-256 of every stored tile,
 per-site counters) answers the run documents and the duplicate check without touching the disk.
-It is rebuilt from the database at open, so a restart gives back every run, tile, ``seq`` and stat.
+It is rebuilt from the database at open, so a restart gives back every run, tile, ``seq``, stat
+and cancellation (leases are not stored: see :mod:`dashboard.leases`).
 """
 from __future__ import annotations
 
@@ -19,23 +21,19 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from mpi_render.config import RenderConfig
 
-from .records import BatchResult, RunConflict, StorageFull, StorageUnavailable, StoredTile, TileConflict
+from .database import Database
+from .records import (
+    BatchResult,
+    RunCancelled,
+    RunConflict,
+    StorageUnavailable,
+    StoredTile,
+    TileConflict,
+)
 from .runstate import RunState
-
-DB_NAME = "dashboard.sqlite3"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, config TEXT NOT NULL, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS tiles (
-    run TEXT NOT NULL, seq INTEGER NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL,
-    site TEXT NOT NULL, meta TEXT NOT NULL, png BLOB NOT NULL, sha256 BLOB NOT NULL,
-    length INTEGER NOT NULL, stored_at REAL NOT NULL,
-    PRIMARY KEY (run, seq), UNIQUE (run, row, col));
-"""
 
 
 class TileStore:
@@ -51,47 +49,21 @@ class TileStore:
     """
 
     def __init__(self, data_dir: str | os.PathLike, max_db_bytes: int | None = None):
-        self.path = Path(data_dir) / DB_NAME
-        self.max_db_bytes = max_db_bytes
+        self.db = Database(data_dir, max_db_bytes)
+        self.path = self.db.path
         self._lock = threading.Lock()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
         self._runs: dict[str, RunState] = {}
         try:
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
-            conn = self._conn()
-            conn.executescript(_SCHEMA)
-            conn.execute("PRAGMA user_version").fetchone()
-            conn.execute("BEGIN IMMEDIATE")  # proves the file is writable now, not at first ingest
-            conn.execute("ROLLBACK")
-            self._load(conn)
-        except (OSError, sqlite3.Error) as exc:
-            self.close()
+            self._load(self.db.connection())
+        except sqlite3.Error as exc:
+            self.db.close()
             raise StorageUnavailable(f"data dir {data_dir} is not usable: {exc}") from None
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a committed batch survives a process crash (SIGKILL); only a
-            # power cut can lose the last batches, and posters resend those.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            if self.max_db_bytes is not None:
-                page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
-                conn.execute(f"PRAGMA max_page_count={max(1, self.max_db_bytes // page_bytes)}")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
     def _load(self, conn: sqlite3.Connection) -> None:
-        for run_id, config, created_at in conn.execute(
-                "SELECT id, config, created_at FROM runs ORDER BY rowid"):
+        for run_id, config, created_at, cancelled_at in conn.execute(
+                "SELECT id, config, created_at, cancelled_at FROM runs ORDER BY rowid"):
             cfg = RenderConfig.from_run_json(json.loads(config))
-            self._runs[run_id] = RunState.new(run_id, cfg, created_at)
+            self._runs[run_id] = RunState.new(run_id, cfg, created_at, cancelled_at)
         rows = conn.execute("SELECT run, seq, row, col, site, sha256, stored_at,"
                             " json_extract(meta, '$.render_ms') FROM tiles ORDER BY run, seq")
         for run_id, seq, row, col, site, digest, stored_at, render_ms in rows:
@@ -119,13 +91,63 @@ class TileStore:
                 raise RunConflict(f"run {run_id} exists with a different config")
             return False, self.run_doc(run_id)
         created_at = time.time()
-        self._write(lambda conn: conn.execute(
+        self.db.write(lambda conn: conn.execute(
             "INSERT INTO runs (id, config, created_at) VALUES (?, ?, ?)",
             (run_id, json.dumps(config.run_json()), created_at)))
         state = RunState.new(run_id, config, created_at)
         with self._lock:
             self._runs[run_id] = state
             return True, state.doc()
+
+    def cancel_run(self, run_id: str) -> bool:
+        """Mark ``run_id`` cancelled (persisted); idempotent.
+
+        Returns:
+            True when this call cancelled it, False when it was cancelled already.
+
+        Raises:
+            KeyError: unknown run.
+            StorageFull, StorageUnavailable: the update failed (the run stays as it was).
+        """
+        with self._lock:
+            state = self._runs[run_id]
+            if state.cancelled:
+                return False
+        cancelled_at = time.time()
+        self.db.write(lambda conn: conn.execute(
+            "UPDATE runs SET cancelled_at = ? WHERE id = ?", (cancelled_at, run_id)))
+        with self._lock:
+            state.cancelled_at = cancelled_at
+        return True
+
+    def is_cancelled(self, run_id: str) -> bool:
+        """Whether ``run_id`` was cancelled (False for an unknown run)."""
+        with self._lock:
+            state = self._runs.get(run_id)
+            return state is not None and state.cancelled
+
+    def unstored_tiles(self, run_id: str, site: str) -> list[int] | None:
+        """The tiles ``site`` may render in ``run_id`` now (see :meth:`RunState.unstored`).
+
+        Returns:
+            Tile indices in tile-index order; None when the run is unknown, cancelled or
+            complete (nothing to hand out).
+        """
+        with self._lock:
+            state = self._runs.get(run_id)
+            if state is None or state.cancelled or state.complete:
+                return None
+            return state.unstored(site)
+
+    def open_runs(self, site: str) -> list[tuple[str, dict, float, list[int]]]:
+        """Runs that include ``site``, are neither cancelled nor complete, and where ``site`` has
+        unstored tiles, newest first: ``(id, run json, created_at, unstored tile indices)``."""
+        with self._lock:
+            states = [s for s in reversed(self._runs.values())
+                      if site in s.config.sites and not s.cancelled and not s.complete]
+            found = [(s.run_id, s.config.run_json(), s.created_at, s.unstored(site))
+                     for s in states]
+        return [entry for entry in found if entry[3]]
 
     def run_config(self, run_id: str) -> RenderConfig | None:
         """The config of ``run_id`` or None when it does not exist."""
@@ -165,17 +187,23 @@ class TileStore:
             tiles: ``(meta, png)`` pairs; ``meta`` has ``row``, ``col``, ``site`` and the
                 optional metadata (already validated by :mod:`dashboard.validate`).
 
+        In a dynamic run the first stored copy of a tile wins: a later copy is a duplicate
+        whatever its bytes. In a static split a later copy must have the same bytes.
+
         Returns:
             The newly stored tiles with their seqs (manifest order) and the duplicate count.
 
         Raises:
             KeyError: unknown run.
-            TileConflict: a tile is stored with different bytes (nothing stored).
+            RunCancelled: the run was cancelled (nothing stored).
+            TileConflict: static split, a tile is stored with different bytes (nothing stored).
             StorageFull, StorageUnavailable: the transaction failed (nothing stored).
         """
         with self._lock:
             state = self._runs[run_id]
-            grid, seq = state.config.grid, state.seq
+            if state.cancelled:
+                raise RunCancelled(f"run {run_id} was cancelled")
+            grid, seq, first_wins = state.config.grid, state.seq, state.config.dynamic
             fresh, duplicates = [], 0
             for meta, png in tiles:
                 index = meta["row"] * grid + meta["col"]
@@ -183,7 +211,7 @@ class TileStore:
                 known = state.digests.get(index)
                 if known is None:
                     fresh.append((index, digest, meta, png))
-                elif known == digest:
+                elif known == digest or first_wins:
                     duplicates += 1
                 else:
                     raise TileConflict(f"tile r{meta['row']}c{meta['col']} is already stored "
@@ -193,7 +221,7 @@ class TileStore:
                                 _extra_meta(meta), png, stored_at)
                      for i, (_, _, meta, png) in enumerate(fresh)]
         if new_tiles:
-            self._write(lambda conn: conn.executemany(
+            self.db.write(lambda conn: conn.executemany(
                 "INSERT INTO tiles (run, seq, row, col, site, meta, png, sha256, length,"
                 " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, t.seq, t.row, t.col, t.site, json.dumps(t.meta), t.png, digest,
@@ -212,7 +240,7 @@ class TileStore:
         ``with_png=False`` leaves the PNG out (``b""``): the blobs are not even read.
         """
         png_column = "png" if with_png else "X''"
-        rows = self._conn().execute(
+        rows = self.db.connection().execute(
             f"SELECT seq, row, col, site, meta, {png_column}, stored_at FROM tiles"
             " WHERE run = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (run_id, since, upto, limit))
@@ -221,49 +249,22 @@ class TileStore:
 
     def tile_png(self, run_id: str, row: int, col: int) -> tuple[bytes, bytes] | None:
         """``(png, sha256)`` of a stored tile, or None."""
-        found = self._conn().execute(
+        found = self.db.connection().execute(
             "SELECT png, sha256 FROM tiles WHERE run = ? AND row = ? AND col = ?",
             (run_id, row, col)).fetchone()
         return None if found is None else (found[0], found[1])
 
     def iter_row_pngs(self, run_id: str, row: int) -> Iterator[tuple[int, bytes]]:
         """``(col, png)`` of the stored tiles of one tile row (for the mosaic)."""
-        yield from self._conn().execute(
+        yield from self.db.connection().execute(
             "SELECT col, png FROM tiles WHERE run = ? AND row = ?", (run_id, row))
 
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _write(self, action) -> None:
-        """Run ``action(conn)`` in one IMMEDIATE transaction; map SQLite failures."""
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                action(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc):
-                raise StorageFull(f"storage is full: {exc}") from None
-            raise StorageUnavailable(f"storage is not writable: {exc}") from None
-
     def close(self) -> None:
-        """Checkpoint the WAL into the database file and close every connection."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for index, conn in enumerate(connections):
-            try:
-                if index == 0:
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass  # a checkpoint is an optimisation; the WAL itself is durable
-            conn.close()
+        """Checkpoint and close the database."""
+        self.db.close()
 
 
-_OPTIONAL_META = ("rank", "host", "render_ms", "encode_ms", "iterations")
+_OPTIONAL_META = ("rank", "host", "render_ms", "encode_ms", "iterations", "rendered_at")
 
 
 def _extra_meta(meta: dict) -> dict:

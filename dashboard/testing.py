@@ -92,13 +92,15 @@ class DashboardTestCase(AsyncHTTPTestCase):
     """
 
     token = "test-token"
+    control_token = "test-control-token"
     app_options: dict = {}
     store_options: dict = {}
 
     def get_app(self):
         self._tmp = tempfile.TemporaryDirectory()
         self.store = TileStore(self._tmp.name, **self.store_options)
-        self.app = make_app(self.store, token=self.token, **self.app_options)
+        self.app = make_app(self.store, token=self.token, control_token=self.control_token,
+                            **self.app_options)
         self.services = self.app.settings["services"]
         return self.app
 
@@ -132,6 +134,11 @@ class DashboardTestCase(AsyncHTTPTestCase):
     def post_batch(self, run_id: str, content_type: str, body: bytes, token: str | None = ""):
         return self.api("POST", f"api/runs/{run_id}/tiles", body, token,
                         headers={"Content-Type": content_type})
+
+    def claim(self, run_id: str, site: str, max_tiles: int, token: str | None = ""):
+        """``POST api/runs/{run_id}/claims``; returns ``(status, doc)``."""
+        return self.api("POST", f"api/runs/{run_id}/claims",
+                        {"site": site, "max_tiles": max_tiles}, token)
 
     def ws_url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.get_http_port()}/{path}"

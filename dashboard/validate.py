@@ -8,6 +8,7 @@ building an image (Pillow would cost several times more at 3000 tiles/s).
 """
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ MAX_HOST_CHARS = 255
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 _META_TYPES = {"rank": (int,), "host": (str,), "render_ms": (int, float),
-               "encode_ms": (int, float), "iterations": (int,)}
+               "encode_ms": (int, float), "iterations": (int,), "rendered_at": (int, float)}
 
 
 class TileRejected(ValueError):
@@ -28,7 +29,7 @@ class TileRejected(ValueError):
 
 
 def check_meta(meta: dict) -> None:
-    """Type-check the optional manifest fields.
+    """Type-check the optional manifest fields (numbers must be finite: JSON has no NaN).
 
     Raises:
         ValueError: a mistyped optional field (a malformed manifest: answer 400).
@@ -39,16 +40,19 @@ def check_meta(meta: dict) -> None:
         value = meta[key]
         if isinstance(value, bool) or not isinstance(value, types):
             raise ValueError(f"manifest field {key} must be {types[-1].__name__}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"manifest field {key} must be a finite number, got {value!r}")
         if key == "host" and len(value) > MAX_HOST_CHARS:
             raise ValueError(f"manifest field host must be at most {MAX_HOST_CHARS} characters")
 
 
 def check_tile(config: RenderConfig, owner: dict[int, str], meta: dict, png: bytes) -> None:
-    """Check one tile: inside the grid, owned by its site, a real ``tile_px`` square PNG.
+    """Check one tile: inside the grid, from a site of the run that may post it (in a static
+    split its owner, in a dynamic run any site), a real ``tile_px`` square PNG.
 
     Args:
         config: the run's config.
-        owner: tile index -> owning site (from ``config.owned()``).
+        owner: tile index -> owning site (from ``config.owned()``; empty for a dynamic run).
         meta: manifest entry with ``row``, ``col``, ``site``.
         png: the tile's bytes.
 
@@ -61,8 +65,8 @@ def check_tile(config: RenderConfig, owner: dict[int, str], meta: dict, png: byt
         raise TileRejected(f"tile {name} is outside the {config.grid}x{config.grid} grid")
     if site not in config.sites:
         raise TileRejected(f"tile {name}: site {site!r} is not a site of this run")
-    expected = owner[row * config.grid + col]
-    if site != expected:
+    expected = None if config.dynamic else owner[row * config.grid + col]
+    if expected is not None and site != expected:
         raise TileRejected(f"tile {name} belongs to site {expected!r}, not {site!r}")
     try:
         check_png(png, config.tile_px)

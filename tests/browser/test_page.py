@@ -93,6 +93,46 @@ def test_late_joiner_sees_every_tile_and_the_missing_ones(server, page):
     assert text(page, "#run-state") == "complete"
 
 
+# RGBA of the site-border overlay on the left edge of each listed tile.
+_READ_BORDERS_JS = """([grid, cells]) => {
+  const canvas = document.getElementById("overlay");
+  const ctx = canvas.getContext("2d");
+  const cell = canvas.width / grid;
+  return cells.map(([row, col]) => Array.from(
+    ctx.getImageData(Math.floor(col * cell), Math.floor((row + 0.5) * cell), 1, 1).data));
+}"""
+
+
+def test_a_dynamic_run_shows_each_sites_achieved_share_and_cancellation(server, page):
+    config = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64, split="dynamic")
+    run_id = new_run_id("dynamic")
+    create_run(server, run_id, config)
+    page.goto(f"{server.url}?run={run_id}")
+    page.wait_for_selector("#connection[data-state=live]")
+    renderer = {divmod(t, 4): "cloud" if t < 9 else "onprem" for t in range(12)}  # 4 missing
+    post_tiles(server, run_id, [
+        ({"row": row, "col": col, "site": site, "render_ms": 2.0},
+         solid_png(config.tile_px, tile_rgb(row, col))) for (row, col), site in renderer.items()])
+    wait_text(page, "#tiles-stored", "12")
+    sites = page.locator("#site-list .site-count").all_text_contents()
+    assert sites == ["9 tiles · 56%", "3 tiles · 19%"]  # of the 16 tiles, no owned share
+    wait_text(page, "#missing-count", "(4)")
+    assert page.locator("#missing-list li").all_text_contents() == ["r3c0", "r3c1", "r3c2", "r3c3"]
+    # each stored tile is outlined in the colour of the site that rendered it
+    cloud_rgb, onprem_rgb = (0x4C, 0x9A, 0xFF), (0xFF, 0x9F, 0x43)
+    cloud_edge, onprem_edge = page.evaluate(_READ_BORDERS_JS, [4, [[0, 0], [2, 1]]])
+
+    def nearest(rgba):
+        distance = lambda rgb: sum((a - b) ** 2 for a, b in zip(rgba, rgb))  # noqa: E731
+        return "cloud" if distance(cloud_rgb) < distance(onprem_rgb) else "onprem"
+
+    assert cloud_edge[3] > 0 and onprem_edge[3] > 0, (cloud_edge, onprem_edge)
+    assert (nearest(cloud_edge), nearest(onprem_edge)) == ("cloud", "onprem")
+    assert text(page, "#run-state") == "rendering"
+    assert server.api("POST", f"api/runs/{run_id}/cancel", b"")[0] == 200
+    wait_text(page, "#run-state", "cancelled")
+
+
 # Counts the tile frames the page receives with and without PNG bytes (installed before its scripts).
 _COUNT_FRAMES_JS = """
 window.__frames = {headerOnly: 0, withPng: 0};

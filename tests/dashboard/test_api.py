@@ -40,7 +40,7 @@ class RunsTest(DashboardTestCase):
             self.create_run(name)
         status, doc = self.api("GET", "api/runs", token=None)
         assert status == 200 and [r["id"] for r in doc["runs"]] == ["new", "old"]
-        assert set(doc["runs"][0]) == {"id", "created_at", "total", "stored", "complete"}
+        assert set(doc["runs"][0]) == {"id", "created_at", "total", "stored", "complete", "cancelled"}
 
     def test_put_needs_the_token(self):
         body = small_config().run_json()

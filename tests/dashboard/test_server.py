@@ -7,7 +7,7 @@ import stat
 import sys
 
 import pytest
-from support import Dashboard, free_port, http, run, wait_for
+from support import Dashboard, free_port, http, http_json, run, wait_for
 from tornado.websocket import websocket_connect
 
 from dashboard.testing import site_batch, small_config, tile_meta, tile_png
@@ -116,3 +116,67 @@ def test_a_missing_token_file_is_generated_with_mode_0600_and_never_logged(tmp_p
         server.token = token
         assert server.api("PUT", "api/runs/r1", small_config().run_json())[0] == 201
         assert token not in server.log()
+
+
+def claim(server, run_id, site, max_tiles, token=None):
+    return http_json("POST", f"{server.url}api/runs/{run_id}/claims",
+                     {"site": site, "max_tiles": max_tiles}, token or server.token)
+
+
+def test_a_restart_loses_the_leases_but_keeps_tiles_and_cancellation(tmp_path):
+    config = small_config(split="dynamic")
+    with Dashboard(tmp_path / "d", extra_args=("--lease-s", "600")) as server:
+        for run_id in ("r1", "gone"):
+            assert server.api("PUT", f"api/runs/{run_id}", config.run_json())[0] == 201
+        post(server, "r1", *encode_batch([(tile_meta(0, 0, "onprem"), tile_png(32))]))
+        status, doc = claim(server, "r1", "cloud", 1024)
+        assert status == 200 and len(doc["tiles"]) == 15 and doc["lease_s"] == 600, doc
+        assert claim(server, "r1", "onprem", 1024)[1]["tiles"] == []
+        assert server.api("POST", "api/runs/gone/cancel", b"")[0] == 200
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+        server.start()
+        status, doc = claim(server, "r1", "onprem", 1024)
+        assert status == 200, (doc, server.log())
+        assert [(t["row"], t["col"]) for t in doc["tiles"]] == [divmod(t, 4) for t in range(1, 16)]
+        assert server.api("GET", "api/runs/r1")[1]["sites"]["onprem"]["stored"] == 1
+        assert claim(server, "gone", "cloud", 1)[0] == 410
+        assert server.api("GET", "api/runs/gone")[1]["cancelled"] is True
+
+
+def test_the_control_token_file_is_generated_in_the_data_dir_and_never_logged(tmp_path):
+    with Dashboard(tmp_path / "d") as server:
+        control_file = server.data_dir / "control-token"
+        control = control_file.read_text().strip()
+        assert len(control) >= 32 and control != server.token
+        assert stat.S_IMODE(control_file.stat().st_mode) == 0o600
+        config = small_config(split="dynamic")
+        status, _ = http_json("PUT", f"{server.url}api/runs/r1", config.run_json(), control)
+        assert status == 201, server.log()
+        assert claim(server, "r1", "cloud", 1, token=control)[0] == 403
+        assert http_json("POST", f"{server.url}api/runs/r1/cancel", b"", control)[0] == 200
+        assert str(control_file) in server.log()  # where to find it, never what it is
+        assert control not in server.log() and server.token not in server.log()
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("ingest", "holds the ingest token"),
+    ("readable", "chmod 600"),
+])
+def test_a_bad_control_token_file_is_a_one_line_error_and_exit_2(tmp_path, setup, message):
+    (tmp_path / "token").write_text("ingest-secret\n")
+    (tmp_path / "token").chmod(0o600)
+    control_file = tmp_path / "control"
+    control_file.write_text("ingest-secret\n" if setup == "ingest" else "control-secret\n")
+    control_file.chmod(0o600 if setup == "ingest" else 0o644)
+    proc = run(dashboard_cmd(tmp_path, free_port()) + ["--control-token-file", str(control_file)],
+               timeout=30, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "secret" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("lease_s", ["0", "-5", "nan", "inf"])
+def test_a_bad_lease_length_is_a_usage_error(tmp_path, lease_s):
+    proc = run(dashboard_cmd(tmp_path, free_port()) + ["--lease-s", lease_s], timeout=30,
+               check=False)
+    assert proc.returncode == 2 and "--lease-s must be a positive number" in proc.stderr, proc.stderr

@@ -99,7 +99,7 @@ def test_a_full_database_refuses_the_batch_and_keeps_what_was_stored(tmp_path):
 def test_a_read_only_database_refuses_the_batch_as_unavailable(store):
     store.create_run("r1", small_config())
     # root ignores file modes, so make this thread's connection read-only instead
-    store._conn().execute("PRAGMA query_only=1")
+    store.db.connection().execute("PRAGMA query_only=1")
     with pytest.raises(StorageUnavailable, match="not writable"):
         store.add_tiles("r1", cloud_tiles([0]))
     assert store.run_doc("r1")["stored"] == 0 and store.last_seq("r1") == 0

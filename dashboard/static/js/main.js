@@ -80,6 +80,7 @@ function receiveHello(hello) {
   // made anew (e.g. a wiped data directory), so start from scratch.
   if (page.stats && page.stats.createdAt === hello.created_at) {
     page.stats.helloSeq = hello.seq;
+    page.stats.cancelled = Boolean(hello.cancelled);
     for (const [name, site] of page.stats.sites) site.owned = hello.sites?.[name]?.owned ?? site.owned;
     return;
   }
@@ -108,7 +109,8 @@ function receiveHello(hello) {
 }
 
 /**
- * Outline the tiles still missing, in their owner's colour (the server knows the split). The
+ * Outline the tiles still missing, in their owner's colour (the server knows the split; in a
+ * dynamic run no site owns them, so they are outlined in neutral grey). The
  * run document read before the socket opened serves (tiles stored since then arrive as frames
  * after the hello and clear their outline); it is fetched again only if that read failed.
  */
@@ -151,6 +153,8 @@ function receiveControl(msg) {
   } else if (msg.type === "run") {
     // A new run: refresh the picker now (and follow it unless ?run= pins one).
     pollRuns();
+  } else if (msg.type === "cancelled" && page.stats && msg.run === page.stats.runId) {
+    page.stats.cancelled = true; // shown by the next text refresh
   }
 }
 

@@ -14,8 +14,10 @@ export function siteColour(name, index) {
 /**
  * One run as the page knows it.
  *
- * Built from the WebSocket hello ({run, config, seq, total, sites, created_at}); times are epoch
- * seconds of the server's clock (stored_at, created_at), durations in seconds unless named _ms.
+ * Built from the WebSocket hello ({run, config, seq, total, sites, created_at, cancelled}); times
+ * are epoch seconds of the server's clock (stored_at, created_at), durations in seconds unless
+ * named _ms. In a dynamic run no site owns a share in advance (`owned` is null): what counts is
+ * the share each site achieved (`stored` of `total`).
  */
 export class RunStats {
   constructor(hello) {
@@ -24,6 +26,8 @@ export class RunStats {
     this.grid = hello.config.grid;
     this.total = hello.total ?? this.grid * this.grid;
     this.createdAt = hello.created_at;
+    this.dynamic = hello.config.split === "dynamic";
+    this.cancelled = Boolean(hello.cancelled);
     this.helloSeq = hello.seq;
     this.lastSeq = 0;
     this.tiles = new Map(); // tile index -> header
@@ -33,7 +37,7 @@ export class RunStats {
     this.clockSkewS = null; // browser clock minus server clock, from live tiles
     this.sites = new Map();
     this.config.sites.forEach((name, index) => this.sites.set(name, {
-      name, colour: siteColour(name, index), owned: hello.sites?.[name]?.owned ?? 0,
+      name, colour: siteColour(name, index), owned: hello.sites?.[name]?.owned ?? null,
       stored: 0, renderMsSum: 0, storedAt: [], hosts: new Set(),
     }));
   }
@@ -84,6 +88,13 @@ export class RunStats {
 
   get complete() {
     return this.tiles.size >= this.total;
+  }
+
+  /** "complete", "cancelled" (and not complete), "rendering" or "waiting". */
+  get state() {
+    if (this.complete) return "complete";
+    if (this.cancelled) return "cancelled";
+    return this.stored ? "rendering" : "waiting";
   }
 
   /** The server's "now" as seen from this browser (epoch s). */

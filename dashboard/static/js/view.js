@@ -85,13 +85,17 @@ export class RunView {
     const { recent, overall } = stats.rates();
     $.rateRecent.textContent = recent.toFixed(1);
     $.rateOverall.textContent = overall.toFixed(1);
-    const state = stats.complete ? "complete" : stats.stored ? "rendering" : "waiting";
+    const state = stats.state;
     $.runState.textContent = state;
     $.runState.dataset.state = state;
     for (const site of stats.sites.values()) {
       const { count, fill, detail } = this.siteRows.get(site.name);
-      count.textContent = `${site.stored} / ${site.owned}`;
-      fill.style.width = `${(100 * site.stored) / Math.max(1, site.owned)}%`;
+      // Dynamic run: the share the site achieved of the whole image; static: its own share.
+      const of = stats.dynamic ? stats.total : site.owned ?? 0;
+      const percent = (100 * site.stored) / Math.max(1, of);
+      count.textContent = stats.dynamic ? `${site.stored} tiles · ${Math.round(percent)}%`
+        : `${site.stored} / ${of}`;
+      fill.style.width = `${percent}%`;
       const meanMs = stats.meanRenderMs(site);
       const hosts = [...site.hosts].join(", ");
       detail.textContent = `mean render ${meanMs === null ? "-" : `${meanMs.toFixed(1)} ms`}`
@@ -136,7 +140,7 @@ export function fillRunPicker(runs, chosenId) {
   const options = [el("option", "", "newest run (follow)")];
   options[0].value = "";
   for (const run of runs) {
-    const option = el("option", "", `${run.id}  (${run.stored}/${run.total}${run.complete ? ", complete" : ""})`);
+    const option = el("option", "", `${run.id}  (${run.stored}/${run.total}${run.complete ? ", complete" : run.cancelled ? ", cancelled" : ""})`);
     option.value = run.id;
     options.push(option);
   }

@@ -1,0 +1,68 @@
+"""``dashboard.leases.Leases`` alone, on a hand-moved clock: hand-out, expiry, release, timers."""
+import pytest
+
+from dashboard.leases import Lease, Leases
+
+
+class Clock:
+    def __init__(self):
+        self.now = 50.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def leases(clock):
+    return Leases(10, clock)
+
+
+def test_claim_skips_live_leases_and_keeps_candidate_order(leases):
+    assert leases.claim("r", "a", [4, 2, 7], 2) == [4, 2]
+    assert leases.claim("r", "b", [4, 2, 7, 9], 5) == [7, 9]
+    assert leases.claim("r", "a", [4, 2], 5) == []  # not even to the holder
+    assert leases.claim("other", "a", [4], 1) == [4]  # runs do not share leases
+    assert leases.live("r") == {4: Lease("a", 60.0), 2: Lease("a", 60.0),
+                                7: Lease("b", 60.0), 9: Lease("b", 60.0)}
+
+
+def test_an_expired_lease_can_be_claimed_again(leases, clock):
+    leases.claim("r", "a", [1], 1)
+    clock.now = 59.99
+    assert leases.first_free("r", [1]) is None
+    clock.now = 60.0
+    assert leases.first_free("r", [1]) == 1 and leases.live("r") == {}
+    assert leases.claim("r", "b", [1], 1) == [1]
+    assert leases.live("r") == {1: Lease("b", 70.0)}
+
+
+def test_release_and_drop_end_leases(leases):
+    leases.claim("r", "a", range(4), 4)
+    leases.release("r", [0, 3, 99])
+    assert sorted(leases.live("r")) == [1, 2]
+    leases.drop_run("r")
+    assert leases.live("r") == {} and leases.next_expiry_s() is None
+    leases.release("unknown", [1])  # harmless
+
+
+def test_next_expiry_is_the_earliest_live_lease_and_prunes_expired_ones(leases, clock):
+    assert leases.next_expiry_s() is None
+    leases.claim("r", "a", [0], 1)
+    clock.now = 55.0
+    leases.claim("s", "b", [0], 1)
+    assert leases.next_expiry_s() == pytest.approx(5.0)
+    clock.now = 61.0  # r's lease is over: never a negative wait (a waiter would spin)
+    assert leases.next_expiry_s() == pytest.approx(4.0)
+    clock.now = 65.0
+    assert leases.next_expiry_s() is None
+
+
+@pytest.mark.parametrize("lease_s", [0, -1, float("nan"), float("inf"), "30", None])
+def test_the_lease_length_must_be_a_positive_number(lease_s):
+    with pytest.raises(ValueError, match="lease_s must be a positive number"):
+        Leases(lease_s)
