@@ -91,15 +91,15 @@ export class Camera {
 
   /**
    * Where the image cells of a grid x grid split fall on a stage of sidePx pixels: the visible
-   * rows and columns and a function giving each cell's rectangle, with edges rounded to whole
+   * rows and columns and a function giving each cell's rectangle, with edges floored to whole
    * pixels so that neighbouring cells neither overlap nor leave seams.
    * @returns {{rows: [number, number], cols: [number, number], cellPx: number,
    *   rect: (row: number, col: number) => {x: number, y: number, w: number, h: number}}}
    */
   cells(grid, sidePx) {
     const scale = sidePx * this.zoom; // stage px per image (fraction) unit
-    const edgeX = (col) => Math.round((col / grid - this.x0) * scale);
-    const edgeY = (row) => Math.round((row / grid - this.y0) * scale);
+    const edgeX = (col) => Math.floor((col / grid - this.x0) * scale);
+    const edgeY = (row) => Math.floor((row / grid - this.y0) * scale);
     const first = (start) => Math.max(0, Math.floor(start * grid + EPS));
     const last = (start) => Math.min(grid - 1, Math.ceil((start + this.span) * grid - EPS) - 1);
     return {
