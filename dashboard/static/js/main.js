@@ -1,6 +1,8 @@
 // Wiring: which run to show, its socket, the model, the stage (viewer, overview, borders), and
 // the timers that refresh text.
 
+import { Activity } from "./activity.js";
+import { ActivityView } from "./activityview.js";
 import { BorderLayer } from "./borders.js";
 import { Camera } from "./camera.js";
 import { drawThroughput } from "./chart.js";
@@ -8,6 +10,7 @@ import { decodeFrame } from "./frame.js";
 import { Mosaic } from "./mosaic.js";
 import { loadOverview, loadRunDoc, runUrl } from "./runload.js";
 import { TileSocket } from "./socket.js";
+import { RankLayer } from "./ranklayer.js";
 import { RunStats } from "./stats.js";
 import { TileCache } from "./tilecache.js";
 import {
@@ -25,6 +28,7 @@ const page = {
   overview: null, // {seq, bitmap} fetched before the socket opened, drawn on its hello
   stats: null,
   view: null,
+  activity: null, // where the run's tiles were rendered
   chartDrawnAt: 0,
   chartStored: -1,
 };
@@ -32,6 +36,7 @@ const camera = new Camera();
 const borders = new BorderLayer($.overlay, camera);
 const mosaic = new Mosaic(borders, () => viewer.schedule());
 const tiles = new TileCache((row, col) => runUrl(page.runId, `/tiles/${row}/${col}.png`), () => viewer.schedule());
+const activityView = new ActivityView(new RankLayer($.rankLayer, camera));
 const viewer = new Viewer($.mosaic, camera, mosaic, tiles, {
   isStored: (index) => Boolean(page.stats?.tiles.has(index)),
   onTileClick: (row, col) => openTile(row, col),
@@ -92,6 +97,8 @@ function receiveHello(hello) {
   }
   page.stats = new RunStats(hello);
   page.view = new RunView(page.stats);
+  page.activity = new Activity();
+  activityView.reset(hello.config.grid, page.activity, page.stats.sites);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
   viewer.reset(hello.config.grid, hello.config.tile_px);
@@ -141,6 +148,7 @@ function receiveFrame(buffer) {
   const isNew = stats.add(header);
   page.socket.lastSeq = stats.lastSeq;
   if (!isNew) return; // a repeat of a tile already held
+  page.activity.add(stats.index(header.row, header.col), header);
   const colour = stats.sites.get(header.site)?.colour ?? "#ffffff";
   if (pngOffset === buffer.byteLength) mosaic.stored(header.row, header.col, colour); // header-only
   else mosaic.add(header.row, header.col, buffer, pngOffset, colour);
@@ -161,6 +169,7 @@ function receiveControl(msg) {
 function refreshText() {
   if (!page.view) return;
   page.view.update();
+  activityView.update();
   const stats = page.stats;
   const now = performance.now();
   // The time axis moves while the run is going, so redraw then even without new tiles.

@@ -6,7 +6,8 @@ const IDS = [
   "tiles-total", "total-bar", "elapsed", "rate-recent", "rate-overall", "image-info", "legend",
   "show-borders", "mosaic", "overlay", "mosaic-scale", "mosaic-link", "site-list", "chart",
   "missing-count", "missing-list", "tile-dialog", "tile-title", "tile-open", "tile-close",
-  "tile-image", "tile-meta", "view-fit", "zoom-level",
+  "tile-image", "tile-meta", "view-fit", "zoom-level", "rank-layer", "show-ranks", "activity-rows",
+  "activity-note", "timeline",
 ];
 const camel = (id) => id.replace(/-(\w)/g, (_, c) => c.toUpperCase());
 
