@@ -103,13 +103,14 @@ def test_two_sites_of_two_ranks_show_four_lanes_with_their_tiles(server, page):
 
     # Colour tiles by rank: tile (0, 0) was rendered by cloud rank 0, tile (0, 1) by cloud rank 1.
     page.check("#show-ranks")
-    colours = page.evaluate("""() => {
+    read = """() => {
       const canvas = document.getElementById("rank-layer"), cell = canvas.width / 8;
       const ctx = canvas.getContext("2d");
       return [0, 1, 4].map((col) => Array.from(
         ctx.getImageData(Math.floor((col + 0.5) * cell), Math.floor(cell / 2), 1, 1).data));
-    }""")
-    assert all(rgba[3] > 100 for rgba in colours), colours
+    }"""
+    wait_for(lambda: all(rgba[3] > 100 for rgba in page.evaluate(read)), 5, "the rank colours drawn")
+    colours = page.evaluate(read)
     assert colours[0] != colours[1] and colours[0] == colours[2], colours  # lanes 0, 1, 0
 
 
