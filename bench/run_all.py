@@ -25,6 +25,7 @@ SCRIPTS = {
     "scaling": "bench_scaling.py",
     "dashboard": "bench_dashboard.py",
     "replay": "bench_replay.py",
+    "elastic": "bench_elastic.py",
 }
 TIMEOUT_S = {"quick": 300, "full": 1200}
 

@@ -5,9 +5,12 @@ so bad input ends every rank with exit code 2 and no collective is ever entered 
 hang). Only the launcher's rank 0 (read from the launcher's environment) prints the one-line
 error. This is the only module that imports ``mpi4py.MPI``.
 
-Exit codes: 0 every tile of the site stored (or written with ``--out``); 1 a permanent failure
-(render error, tiles refused by the dashboard); 2 bad input (also a run id whose config differs
-on the dashboard, or a refused token); 3 the deadline passed with tiles still in the spool.
+Exit codes: 0 every tile of the site stored (or written with ``--out``; with ``--split
+dynamic``: the run is complete and this site's tiles are stored; with ``--serve``: stopped by
+SIGTERM or ``--idle-exit`` with everything delivered); 1 a permanent failure (render error,
+tiles refused by the dashboard, a cancelled run); 2 bad input (also a run id whose config
+differs on the dashboard, or a refused token); 3 the deadline passed with tiles still in the
+spool.
 """
 from __future__ import annotations
 
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     if opts.resend:
         _configure_logging(opts.log_level, "resend")
         return _resend(opts)
+    stop_flag = _stop_flag(opts)  # before MPI: a SIGTERM during start-up is not lost either
     from mpi4py import MPI  # only now: bad input above never initialises MPI
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -66,6 +70,12 @@ def main(argv: list[str] | None = None, environ=None) -> int:
         if environ.get("SLURM_PROCID", "0") == "0":
             print(f"{PROG}: error: {mismatch}", file=sys.stderr)
         code = EXIT_USAGE
+    elif opts.serve:
+        code = _serve(opts, comm, stop_flag)
+    elif opts.config.dynamic:
+        from .site.dynamic import run_dynamic
+        code = run_dynamic(opts.config, opts.site, _poster(opts, time.monotonic()),
+                           _claims_client(opts), backend=opts.backend, comm=comm)
     else:
         from .site import driver
         sink = make_sink(opts, time.monotonic()) if rank == 0 else None
@@ -98,21 +108,51 @@ def make_sink(opts: Options, started_at: float):
     return sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
 
 
-def _poster(opts: Options, started_at: float):
+def _poster(opts: Options, started_at: float, run: str | None = None, config=None,
+            spool: str | None = None):
+    """Rank 0's poster of run ``run`` (default ``opts.run``), deadline counted from ``started_at``."""
     from .site.client import DashboardClient
     from .site.poster import BatchLimits, Poster
     from .site.spool import Spool
+    run, config, spool = run or opts.run, config or opts.config, spool or opts.spool
     client = DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
     limits = BatchLimits(opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms / 1000)
-    return Poster(client, opts.run, opts.config, opts.site, Spool(opts.spool),
-                  started_at + opts.deadline_s, limits=limits, only_missing=opts.only_missing,
-                  resend_hint=resend_command(opts))
+    return Poster(client, run, config, opts.site, Spool(spool), started_at + opts.deadline_s,
+                  limits=limits, only_missing=opts.only_missing,
+                  resend_hint=resend_command(opts, run, spool))
 
 
-def resend_command(opts: Options) -> str:
-    """The exact command that resends this job's spool later."""
-    args = [PROG, "--resend", "--spool", str(Path(opts.spool).resolve()), "--dashboard",
-            opts.dashboard, "--run", opts.run, "--token-file",
+def _claims_client(opts: Options):
+    from .site.client import DashboardClient
+    return DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
+
+
+def _stop_flag(opts: Options):
+    """``--serve``: every rank notes SIGTERM/SIGINT instead of dying (mpiexec and srun forward
+    the signal to every rank); other jobs keep the default handlers."""
+    if not opts.serve:
+        return lambda: False
+    from .site.serve import StopFlag
+    return StopFlag().install()
+
+
+def _serve(opts: Options, comm, stop_flag) -> int:
+    from .site.serve import serve
+
+    def open_run(run_id: str, config):
+        poster = _poster(opts, time.monotonic(), run_id, config,
+                         str(Path(opts.spool) / run_id / opts.site))
+        poster.open([])
+        return poster
+
+    return serve(opts.site, _claims_client(opts), open_run, backend=opts.backend, comm=comm,
+                 idle_exit_s=opts.idle_exit_s, stop_requested=stop_flag)
+
+
+def resend_command(opts: Options, run: str | None = None, spool: str | None = None) -> str:
+    """The exact command that resends this job's spool (of ``run`` in ``spool``) later."""
+    args = [PROG, "--resend", "--spool", str(Path(spool or opts.spool).resolve()), "--dashboard",
+            opts.dashboard, "--run", run or opts.run, "--token-file",
             str(Path(opts.token_file).resolve())]
     return " ".join(shlex.quote(a) for a in args)
 

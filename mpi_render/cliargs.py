@@ -1,6 +1,6 @@
 """The flags of ``mpi-render``, their environment fallbacks, and their validation.
 
-:data:`FLAGS` is the one table of flags: the parser, ``--help`` and the table in
+:data:`~mpi_render.cliflags.FLAGS` is the one table of flags: the parser, ``--help`` and the table in
 ``docs/CLI.md`` (checked by a test) all come from it. A flag absent from the command line takes
 its value from the environment variable ``MPI_RENDER_<FLAG>`` (``MPI_RENDER_DASHBOARD_URL`` for
 ``--dashboard``), then from its default. :func:`resolve` turns the raw strings into validated
@@ -15,81 +15,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cliflags import FLAGS, RUN_FLAGS
 from .config import RenderConfig, check_run_id
 from .site.client import check_dashboard_url
 from .tokens import TokenFileError, read_token
 
-_DEFAULT = RenderConfig()
+__all__ = ["FLAGS", "Options", "UsageError", "build_parser", "derived_run_id", "resolve"]
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXAMPLE = "mpi-render --site onprem --sites onprem,cloud --out tiles/"
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One command-line flag: name, environment fallback, default (a string) and help."""
-
-    name: str
-    env: str
-    default: str | None
-    help: str
-    metavar: str | None = None
-    boolean: bool = False
-
-    @property
-    def dest(self) -> str:
-        return self.name[2:].replace("-", "_")
-
-
-def _fmt(values) -> str:
-    return ",".join(str(v) for v in values)
-
-
-FLAGS = (
-    Flag("--grid", "MPI_RENDER_GRID", str(_DEFAULT.grid), "tiles per side, 1..64", "N"),
-    Flag("--tile", "MPI_RENDER_TILE", str(_DEFAULT.tile_px), "pixels per tile side, 16..2048", "P"),
-    Flag("--palette", "MPI_RENDER_PALETTE", _DEFAULT.palette,
-         "electric, fire, ocean or cosmic", "NAME"),
-    Flag("--max-iter", "MPI_RENDER_MAX_ITER", str(_DEFAULT.max_iter), "iteration cap per pixel",
-         "M"),
-    Flag("--center", "MPI_RENDER_CENTER", _fmt(_DEFAULT.center),
-         "view centre; write --center=CX,CY when CX is negative", "CX,CY"),
-    Flag("--width", "MPI_RENDER_WIDTH", str(_DEFAULT.width),
-         "width of the whole image in the complex plane", "W"),
-    Flag("--site", "MPI_RENDER_SITE", None, "this job's site, one of --sites (required)", "NAME"),
-    Flag("--sites", "MPI_RENDER_SITES", _fmt(_DEFAULT.sites), "all sites of the run, in order",
-         "A,B"),
-    Flag("--split", "MPI_RENDER_SPLIT", _DEFAULT.split, "contiguous, interleaved or dynamic", "SPLIT"),
-    Flag("--weights", "MPI_RENDER_WEIGHTS", None,
-         "contiguous shares per site, summing to 1 (default equal)", "W1,W2"),
-    Flag("--backend", "MPI_RENDER_BACKEND", "auto", "kernel: auto, numpy or numba", "NAME"),
-    Flag("--dashboard", "MPI_RENDER_DASHBOARD_URL", None, "dashboard root URL (http/https)",
-         "URL"),
-    Flag("--run", "MPI_RENDER_RUN", None,
-         "run id (default: derived from the config, so all sites agree)", "ID"),
-    Flag("--token-file", "MPI_RENDER_TOKEN_FILE", None,
-         "file holding the dashboard token (needed with --dashboard)", "PATH"),
-    Flag("--out", "MPI_RENDER_OUT", None, "also write DIR/r{row}c{col}.png", "DIR"),
-    Flag("--spool", "MPI_RENDER_SPOOL", None,
-         "unsent batches (default ./mpi-render-spool/RUN/SITE)", "DIR"),
-    Flag("--only-missing", "MPI_RENDER_ONLY_MISSING", None,
-         "render only the site's tiles the dashboard lacks", boolean=True),
-    Flag("--deadline", "MPI_RENDER_DEADLINE", "600",
-         "seconds after start after which failed sends are not retried", "SECONDS"),
-    Flag("--batch-tiles", "MPI_RENDER_BATCH_TILES", "32", "flush a batch at this many tiles",
-         "N"),
-    Flag("--batch-bytes", "MPI_RENDER_BATCH_BYTES", str(4 << 20),
-         "flush a batch at this many PNG bytes", "BYTES"),
-    Flag("--batch-age-ms", "MPI_RENDER_BATCH_AGE_MS", "250",
-         "flush a batch this long after its first tile", "MS"),
-    Flag("--http-timeout", "MPI_RENDER_HTTP_TIMEOUT", "30", "seconds per HTTP request",
-         "SECONDS"),
-    Flag("--log-level", "MPI_RENDER_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR",
-         "LEVEL"),
-    Flag("--resend", "MPI_RENDER_RESEND", None,
-         "send a spool left by an earlier job (needs --spool, --dashboard, --token-file; "
-         "no MPI)", boolean=True),
-)
 
 
 class UsageError(ValueError):
@@ -102,7 +36,8 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True)
 class Options:
-    """Validated options. ``config``/``site`` are ``None`` in ``--resend`` mode."""
+    """Validated options. ``config``/``site`` are ``None`` in ``--resend`` mode, ``config`` and
+    ``run`` in ``--serve`` mode (each run brings its own)."""
 
     config: RenderConfig | None
     site: str | None
@@ -121,6 +56,8 @@ class Options:
     http_timeout_s: float
     log_level: str
     resend: bool
+    serve: bool = False
+    idle_exit_s: float | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,9 +85,11 @@ class _Raw:
     """Raw string values by flag dest, with where each came from (for error messages)."""
 
     def __init__(self, ns: argparse.Namespace, environ):
-        self.values, self.labels = {}, {}
+        self.values, self.labels, self.given = {}, {}, set()
         for flag in FLAGS:
             value, label = getattr(ns, flag.dest), flag.name
+            if value is not None:
+                self.given.add(flag.name)
             if value is None and flag.env in environ:
                 value, label = environ[flag.env], f"{flag.name} (from {flag.env})"
                 if flag.boolean:
@@ -205,6 +144,10 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
     if ns.help:
         raise UsageError(help_requested=True)
     raw = _Raw(ns, environ)
+    if raw.get("serve"):
+        return _serve_options(raw)
+    if raw.get("idle_exit") is not None:
+        raise UsageError("--idle-exit applies to --serve only")
     resend = bool(raw.get("resend"))
     config, site = (None, None) if resend else _render_config(raw)
     dashboard = raw.get("dashboard")
@@ -222,11 +165,16 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
         config=config, site=site, backend=_backend(raw) if not resend else "auto",
         dashboard=dashboard, run=run, token_file=token_file,
         token=_token(token_file) if dashboard else None, out=raw.get("out"), spool=spool,
-        only_missing=bool(raw.get("only_missing")), deadline_s=raw.number("deadline"),
-        batch_tiles=raw.number("batch_tiles", int, 1, False),
-        batch_bytes=raw.number("batch_bytes", int, 1, False),
-        batch_age_ms=raw.number("batch_age_ms", float, 0, False),
-        http_timeout_s=raw.number("http_timeout"), log_level=_log_level(raw), resend=resend)
+        only_missing=bool(raw.get("only_missing")), resend=resend, **_delivery(raw))
+
+
+def _delivery(raw: _Raw) -> dict:
+    """The options every mode that posts shares: deadline, batching, timeouts, logging."""
+    return dict(deadline_s=raw.number("deadline"),
+                batch_tiles=raw.number("batch_tiles", int, 1, False),
+                batch_bytes=raw.number("batch_bytes", int, 1, False),
+                batch_age_ms=raw.number("batch_age_ms", float, 0, False),
+                http_timeout_s=raw.number("http_timeout"), log_level=_log_level(raw))
 
 
 def _render_config(raw: _Raw) -> tuple[RenderConfig, str]:
@@ -259,6 +207,34 @@ def _check_targets(raw: _Raw, dashboard: str | None, resend: bool) -> None:
         raise UsageError("--token-file PATH is required with --dashboard")
     if raw.get("only_missing") and not dashboard:
         raise UsageError("--only-missing asks the dashboard; give --dashboard URL")
+    if not resend and raw.get("split") == "dynamic":
+        if not dashboard:
+            raise UsageError("--split dynamic claims tiles from the dashboard; give --dashboard URL")
+        if raw.get("out") or raw.get("only_missing"):
+            raise UsageError("--split dynamic renders what it claims: drop --out and --only-missing")
+
+
+def _serve_options(raw: _Raw) -> Options:
+    """Options of ``--serve``: a site, a dashboard and a token; every run brings its image."""
+    refused = [name for name in RUN_FLAGS if name in raw.given]
+    if refused:
+        raise UsageError(f"--serve takes each run's image from the dashboard: drop "
+                         f"{', '.join(refused)} (e.g. mpi-render --serve --site onprem "
+                         f"--dashboard URL --token-file PATH)")
+    site, dashboard = raw.get("site"), raw.get("dashboard")
+    if not site or not raw.get("token_file") or not dashboard:
+        raise UsageError("--serve needs --site NAME, --dashboard URL and --token-file PATH")
+    try:
+        RenderConfig(sites=(site,))
+        dashboard = check_dashboard_url(dashboard)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    idle_exit_s = raw.number("idle_exit") if raw.get("idle_exit") is not None else None
+    return Options(
+        config=None, site=site, backend=_backend(raw), dashboard=dashboard, run=None,
+        token_file=raw.get("token_file"), token=_token(raw.get("token_file")), out=None,
+        spool=raw.get("spool") or "mpi-render-spool", only_missing=False, resend=False,
+        serve=True, idle_exit_s=idle_exit_s, **_delivery(raw))
 
 
 def _backend(raw: _Raw) -> str:

@@ -29,6 +29,8 @@ class RenderedTile:
         render_ms: kernel wall time in milliseconds.
         encode_ms: palette mapping plus PNG encoding wall time in milliseconds.
         iterations: sum of the escape counts of all pixels.
+        rendered_at: wall-clock time (epoch seconds, this host's clock) when the tile was
+            finished, i.e. after its kernel and its encoding.
     """
 
     row: int
@@ -37,13 +39,14 @@ class RenderedTile:
     render_ms: float
     encode_ms: float
     iterations: int
+    rendered_at: float = 0.0
 
     def meta(self, site: str, rank: int, host: str) -> dict:
         """The batch-manifest entry: ``{row, col, site, rank, host, render_ms, encode_ms,
-        iterations}`` (DESIGN.md, "Tiles on the wire")."""
+        iterations, rendered_at}`` (DESIGN.md, "Tiles on the wire")."""
         return {"row": self.row, "col": self.col, "site": site, "rank": rank, "host": host,
                 "render_ms": self.render_ms, "encode_ms": self.encode_ms,
-                "iterations": self.iterations}
+                "iterations": self.iterations, "rendered_at": self.rendered_at}
 
 
 def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto") -> RenderedTile:
@@ -62,7 +65,7 @@ def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto")
     encoded = time.perf_counter()
     return RenderedTile(row=row, col=col, png=png, render_ms=(rendered - start) * 1e3,
                         encode_ms=(encoded - rendered) * 1e3,
-                        iterations=int(counts.sum(dtype=np.uint64)))
+                        iterations=int(counts.sum(dtype=np.uint64)), rendered_at=time.time())
 
 
 def warm_up(backend: str = "auto") -> str:

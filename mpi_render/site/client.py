@@ -10,7 +10,7 @@ import http.client
 import json
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 30.0
@@ -132,6 +132,31 @@ class DashboardClient:
         """``POST api/runs/{id}/tiles`` with a multipart batch body."""
         return self.request("POST", f"api/runs/{run_id}/tiles", body, content_type,
                             timeout_s=timeout_s)
+
+    def claim(self, run_id: str, site: str, max_tiles: int,
+              timeout_s: float | None = None) -> Answer:
+        """``POST api/runs/{id}/claims``: lease up to ``max_tiles`` unstored tiles to ``site``."""
+        return self.request("POST", f"api/runs/{run_id}/claims",
+                            {"site": site, "max_tiles": max_tiles}, timeout_s=timeout_s)
+
+    def work(self, site: str, wait_s: float = 0.0, timeout_s: float | None = None) -> Answer:
+        """``GET api/work?site=S&wait_s=W``: the runs ``site`` could claim tiles of, newest first.
+
+        The dashboard holds the request up to ``wait_s`` seconds while the list is empty, so the
+        socket timeout is at least ``wait_s`` plus ``timeout_s`` (default this client's).
+        """
+        return self.request("GET", f"api/work?site={quote(site)}&wait_s={wait_s:g}",
+                            timeout_s=wait_s + (timeout_s or self.timeout_s))
+
+    def cancel(self, run_id: str, timeout_s: float | None = None) -> Answer:
+        """``POST api/runs/{id}/cancel``: stop handing out the run's tiles (idempotent)."""
+        return self.request("POST", f"api/runs/{run_id}/cancel", b"", "application/json",
+                            timeout_s=timeout_s)
+
+
+def is_cancelled(answer: Answer) -> bool:
+    """Whether the dashboard answered that the run was cancelled (410)."""
+    return answer.status == 410
 
 
 def _json_or_none(raw: bytes):

@@ -6,6 +6,8 @@ Contract (the sending half of the poster, ``docs/CLI.md``):
   ``accepted + duplicates`` covers the whole batch.
 * Before the first POST the run is created or confirmed (``PUT api/runs/{id}``); 409 means the
   run exists with another config and stops sending for good.
+* 410 means the run was cancelled on the dashboard: sending stops for good (:class:`Cancelled`)
+  and the poster drops the spooled batches.
 * Connection errors, 5xx and 429 are retried with exponential backoff and jitter (``Retry-After``
   is honoured); 404 on a POST means the dashboard lost the run, which is created again; any other
   4xx is permanent: sending stops and the reason is kept (the batches stay spooled).
@@ -21,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from ..config import RenderConfig
-from .client import TRANSPORT_ERRORS, Answer, DashboardClient
+from .client import TRANSPORT_ERRORS, Answer, DashboardClient, is_cancelled
 from .spool import Spool, SpooledBatch
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ class Permanent(Exception):
     """The dashboard refused for good; the message names the reason."""
 
 
+class Cancelled(Permanent):
+    """The run was cancelled on the dashboard (410): its tiles are no longer wanted."""
+
+
 def retryable(answer: Answer) -> bool:
     """Whether an HTTP answer is worth retrying (5xx and 429)."""
     return answer.status >= 500 or answer.status == 429
@@ -63,6 +69,7 @@ class Courier:
         confirmed: every tile key ``(row, col)`` the dashboard confirmed.
         stopped: why sending stopped (deadline or a permanent refusal), or None.
         permanent: whether ``stopped`` is a permanent refusal.
+        cancelled: whether ``stopped`` is the dashboard's 410 (the run was cancelled).
     """
 
     def __init__(self, client: DashboardClient, run_id: str, config: RenderConfig, spool: Spool,
@@ -74,6 +81,7 @@ class Courier:
         self.run_confirmed = False
         self.stopped: str | None = None
         self.permanent = False
+        self.cancelled = False
         self._refusal = "dashboard answered with a retryable error"  # why the last send failed
         self._attempt = 0
         self._next_try_at = 0.0
@@ -92,6 +100,8 @@ class Courier:
         if retryable(answer):
             self._refusal = f"PUT run {self.run_id} answered HTTP {answer.status} ({answer.error})"
             return False
+        if is_cancelled(answer):
+            raise Cancelled(f"run {self.run_id} was cancelled on {self.client.url}")
         if answer.status == 409:
             raise Permanent(f"run {self.run_id} already exists on {self.client.url} with a "
                             f"different config ({answer.error}); choose another --run")
@@ -118,6 +128,7 @@ class Courier:
             except Permanent as exc:
                 log.error("%s; no more batches are sent", exc)
                 self.stopped, self.permanent = str(exc), True
+                self.cancelled = isinstance(exc, Cancelled)
                 return
             self._schedule_retry(reason)
 
@@ -146,6 +157,8 @@ class Courier:
             log.warning("dashboard does not know run %s any more; creating it again", self.run_id)
             self.run_confirmed = False
             return self._send(batch, recreated=True)
+        if is_cancelled(answer):
+            raise Cancelled(f"run {self.run_id} was cancelled on {self.client.url}")
         if retryable(answer):
             self._refusal = (f"dashboard answered HTTP {answer.status} ({answer.error}) to a "
                              f"batch of {len(batch.keys)} tiles")

@@ -10,8 +10,8 @@ semantics for MPI (the poster thread never calls MPI), so it behaves the same wi
 library and launcher; a thread blocked in ``MPI_Recv`` busy-polls a core in MPICH and Open MPI,
 which on a small node steals the CPU from the renderers and the poster. The cost is latency of
 at most one of rank 0's own tiles, which the poster's 250 ms batching hides anyway. Workers send
-with ``isend`` and keep up to ``MAX_BYTES_IN_FLIGHT`` of tiles in flight, so they do not wait
-for rank 0 either: a tile PNG is above MPI's eager limit, so its send only completes once rank 0
+with ``isend`` and keep up to 64 MB of tiles in flight (:class:`.ranks.SendWindow`), so they
+do not wait for rank 0 either: a tile PNG is above MPI's eager limit, so its send only completes once rank 0
 posts the receive, between two of its own tiles. With a window of 4 tiles, a worker rendering
 fast exterior tiles stalled while rank 0 rendered one slow interior tile; 2 ranks reached 83 %
 efficiency instead of 98 % (docs/PERFORMANCE.md, "MPI scaling").
@@ -19,13 +19,15 @@ efficiency instead of 98 % (docs/PERFORMANCE.md, "MPI scaling").
 Every wait (rank 0 waiting for workers, workers waiting for rank 0 to finish delivering) polls
 with short sleeps instead of a blocking MPI call, for the same reason. The job ends with an
 allgather of exit codes, so every rank returns the same code.
+
+This module is the static split (every rank knows its tiles in advance). Claiming jobs
+(``--split dynamic``, ``--serve``) are in :mod:`.dynamic` and :mod:`.serve`.
 """
 from __future__ import annotations
 
 import logging
 import socket
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -33,13 +35,12 @@ from .. import tile as tile_mod
 from ..config import RenderConfig
 from ..tiling import rank_tiles, site_tiles, tile_position
 from .progress import Progress
+from .ranks import POLL_S, SendWindow, idle_barrier
 from .sinks import EXIT_FAILED, EXIT_OK, MemorySink, SetupError, Sink
 
 log = logging.getLogger(__name__)
 TILE_TAG = 71
 DONE_TAG = 72
-MAX_BYTES_IN_FLIGHT = 64 << 20  # PNG bytes a worker may have in unfinished sends
-POLL_S = 0.002
 
 
 @dataclass
@@ -84,7 +85,7 @@ def run(config: RenderConfig, site: str, *, backend: str = "auto", comm=None,
                                                               progress_stream), backend, host)
     else:
         code = _worker(config, site, mine, comm, backend, host)
-    _idle_barrier(comm)
+    idle_barrier(comm)
     return max(comm.allgather(code))
 
 
@@ -99,7 +100,8 @@ def _open(sink: Sink, tiles: list[int]) -> tuple:
     return ("ok", chosen)
 
 
-def _warm_up(backend: str) -> str:
+def warm_up(backend: str) -> str:
+    """Warm the kernel backend up once in this process (logged); returns the resolved name."""
     started = time.perf_counter()
     resolved = tile_mod.warm_up(backend)
     log.info("kernel backend %s ready in %.2f s", resolved, time.perf_counter() - started)
@@ -118,7 +120,7 @@ def _render(config: RenderConfig, site: str, mine: list[int], backend: str, rank
 def _root(config, site, mine, comm, sink: Sink, progress: Progress, backend, host) -> int:
     collected, errors = _Collected(), []
     try:
-        resolved = _warm_up(backend)
+        resolved = warm_up(backend)
         progress.restart()  # tiles/s measures rendering, not the JIT or cache load
         for meta, png in _render(config, site, mine, resolved, 0, host):
             sink.put(meta, png)
@@ -158,30 +160,14 @@ def _drain(comm, sink: Sink, progress: Progress, collected: _Collected) -> bool:
 
 
 def _worker(config, site, mine, comm, backend, host) -> int:
-    rank, in_flight, pending_bytes, error = comm.Get_rank(), deque(), 0, None
+    rank, window, error = comm.Get_rank(), SendWindow(comm), None
     try:
-        for meta, png in _render(config, site, mine, _warm_up(backend), rank, host):
-            in_flight.append((comm.isend((meta, png), dest=0, tag=TILE_TAG), len(png)))
-            pending_bytes += len(png)
-            while in_flight and (pending_bytes > MAX_BYTES_IN_FLIGHT or in_flight[0][0].Test()):
-                request, size = in_flight.popleft()
-                _wait(request)
-                pending_bytes -= size
+        for meta, png in _render(config, site, mine, warm_up(backend), rank, host):
+            window.send((meta, png), len(png), TILE_TAG)
     except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
         log.exception("rank %d failed to render", rank)
         error = repr(exc)
-    for request, _ in in_flight:
-        _wait(request)
+    window.flush()
     # Sent after every tile: MPI keeps messages from one sender in order, so rank 0 sees it last.
     comm.send({"error": error}, dest=0, tag=DONE_TAG)
     return EXIT_FAILED if error else EXIT_OK
-
-
-def _wait(request) -> None:
-    while not request.Test():
-        time.sleep(POLL_S)
-
-
-def _idle_barrier(comm) -> None:
-    """A barrier that sleeps instead of spinning while rank 0 finishes delivering."""
-    _wait(comm.Ibarrier())

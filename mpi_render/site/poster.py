@@ -10,7 +10,10 @@ Contract (see also ``docs/CLI.md``):
 * Before rendering, the run is created or confirmed (a 409 ends the job with exit 2); an
   unreachable dashboard only delays that to the first send.
 * :meth:`Poster.close` reports how many tiles are stored, or spooled with the command that
-  resends them (exit 3), or why the dashboard refused them (exit 1).
+  resends them (exit 3), or why the dashboard refused them (exit 1). A run cancelled on the
+  dashboard (410) drops its spooled batches (exit 1).
+* The tiles expected are those given to :meth:`Poster.open` plus every tile :meth:`Poster.put`
+  (a claiming job opens with none and learns its tiles as it renders them).
 """
 from __future__ import annotations
 
@@ -75,6 +78,11 @@ class Poster:
         """How many of the tiles to render the dashboard has confirmed so far."""
         return len(self._expected & self._courier.confirmed)
 
+    @property
+    def settled(self) -> bool:
+        """Every tile put so far is confirmed, or sending stopped for good: close() is quick."""
+        return self._courier.stopped is not None or self._expected <= self._courier.confirmed
+
     # -- the caller's side (rank 0's main thread) ---------------------------------------------
 
     def open(self, tiles: Sequence[int]) -> list[int]:
@@ -101,7 +109,8 @@ class Poster:
         return list(tiles)
 
     def put(self, meta: dict, png: bytes) -> None:
-        """Queue one finished tile (never blocks on the network)."""
+        """Queue one finished tile (never blocks on the network); it is now expected."""
+        self._expected.add((meta["row"], meta["col"]))
         self._queue.put((meta, png))
 
     def close(self) -> Delivery:
@@ -112,6 +121,11 @@ class Poster:
         courier, stored, expected = self._courier, self.stored, len(self._expected)
         spooled = sum(len(b.keys) for b in courier.pending)
         where = f"{self.client.url} run {self.run_id} site {self.site}"
+        if courier.cancelled:
+            dropped = self.spool.drop()
+            return Delivery(stored, expected, EXIT_FAILED,
+                            f"run {self.run_id} was cancelled on {self.client.url}: {stored} of "
+                            f"{expected} tiles stored, {dropped} spooled batches dropped")
         self.spool.discard_if_empty()
         if courier.stopped is None and self._expected <= courier.confirmed:
             return Delivery(stored, expected, EXIT_OK, f"{stored} tiles stored on {where}")

@@ -111,6 +111,14 @@ class Spool:
         """Forget a batch (call only after the dashboard confirmed every tile of it)."""
         batch.path.unlink(missing_ok=True)
 
+    def drop(self) -> int:
+        """Delete every batch (their run was cancelled) and the directory; returns how many."""
+        batches = self.pending() if self.directory.is_dir() else []
+        for batch in batches:
+            self.remove(batch)
+        self.discard_if_empty()
+        return len(batches)
+
     def discard_if_empty(self) -> None:
         """Remove the spool directory once no batch is left in it."""
         if self.directory.is_dir() and not any(self.directory.glob("*" + BATCH_SUFFIX)):

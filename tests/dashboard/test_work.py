@@ -85,13 +85,13 @@ class LongPollTest(DashboardTestCase):
         _, doc = await waiter
         latency_s = time.monotonic() - created
         assert [r["id"] for r in doc["runs"]] == ["fresh"]
-        assert latency_s < 0.3, f"woke {latency_s:.3f} s after the run was created"
+        assert latency_s < 0.5, f"woke {latency_s:.3f} s after the run was created"
 
     @gen_test(timeout=10)
     async def test_nothing_to_do_answers_the_empty_list_after_wait_s(self):
         elapsed_s, doc = await self.fetch_work("site=cloud&wait_s=0.5")
         assert doc == {"runs": [], "lease_s": 0.4}
-        assert 0.5 <= elapsed_s < 1.5, elapsed_s
+        assert 0.5 <= elapsed_s < 2.5, elapsed_s
 
     @gen_test(timeout=10)
     async def test_an_expiring_lease_wakes_the_waiter(self):
@@ -99,7 +99,7 @@ class LongPollTest(DashboardTestCase):
         self.claim_all("dyn", "onprem")
         elapsed_s, doc = await self.fetch_work("site=cloud&wait_s=10")
         assert [r["id"] for r in doc["runs"]] == ["dyn"]
-        assert 0.3 <= elapsed_s < 1.2, elapsed_s
+        assert 0.3 <= elapsed_s < 2.0, elapsed_s
 
     @gen_test(timeout=10)
     async def test_waiting_does_not_spin(self):

@@ -63,7 +63,7 @@ def test_two_sites_with_different_rank_counts_render_the_whole_grid(world, grid,
         assert ranks == set(range(min(world.Get_size(), len(cloud))))
         meta = next(iter(onprem.values()))[0]
         assert set(meta) == {"row", "col", "site", "rank", "host", "render_ms", "encode_ms",
-                             "iterations"} and meta["site"] == "onprem"
+                             "iterations", "rendered_at"} and meta["site"] == "onprem"
     else:
         assert not sinks["cloud"].tiles  # only rank 0's sink is used
     world.Barrier()

@@ -6,6 +6,7 @@ Each job runs in its own session, so :meth:`SiteJob.stop` can end the whole ``mp
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -21,16 +22,26 @@ from mpi_render.launch.processes import descendants, spawn
 PACED_SITE = Path(__file__).with_name("paced_site.py")
 # Small and cheap: 32 tiles per site; the pace (sleep per tile) makes the run last.
 FAULT_CONFIG = RenderConfig(grid=8, tile_px=64, max_iter=200, palette="fire")
+DYNAMIC_CONFIG = dataclasses.replace(FAULT_CONFIG, split="dynamic")
 DEFAULT_PACE_S = 0.1
+
+
+def image_args(config: RenderConfig) -> list[str]:
+    """The ``mpi-render`` flags that describe ``config`` (what every site of a run agrees on)."""
+    return ["--grid", str(config.grid), "--tile", str(config.tile_px),
+            "--palette", config.palette, "--max-iter", str(config.max_iter),
+            f"--center={config.center[0]!r},{config.center[1]!r}", "--width", repr(config.width),
+            "--sites", ",".join(config.sites), "--split", config.split]
 
 
 class SiteJob:
     """One site's ``mpiexec`` job, output in ``workdir/site-NAME.log``.
 
     The spool defaults to ``workdir/spool-NAME``; a re-run passes the first job's ``spool``.
+    With ``run_id=None`` the job is ``mpi-render --serve`` (no image flags, no run).
     """
 
-    def __init__(self, workdir: Path, site: str, dashboard_url: str, run_id: str,
+    def __init__(self, workdir: Path, site: str, dashboard_url: str, run_id: str | None,
                  token_file: Path, *, config: RenderConfig = FAULT_CONFIG, ranks: int = 2,
                  pace_s: float = DEFAULT_PACE_S, spool: Path | None = None,
                  extra_args: tuple = ()):
@@ -39,13 +50,9 @@ class SiteJob:
         self.spool = spool or self.workdir / f"spool-{site}"
         self.log_path = self.workdir / f"site-{site}.log"
         self.env = mpi_env({PACE_ENV: str(pace_s)})
+        what = ["--serve"] if run_id is None else [*image_args(config), "--run", run_id]
         self.cmd = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", str(PACED_SITE),
-                    "--grid", str(config.grid), "--tile", str(config.tile_px),
-                    "--palette", config.palette, "--max-iter", str(config.max_iter),
-                    f"--center={config.center[0]!r},{config.center[1]!r}",
-                    "--width", repr(config.width),
-                    "--site", site, "--sites", ",".join(config.sites),
-                    "--dashboard", dashboard_url, "--run", run_id,
+                    *what, "--site", site, "--dashboard", dashboard_url,
                     "--token-file", str(token_file), "--spool", str(self.spool),
                     "--backend", "numpy", *extra_args]
         self.proc: subprocess.Popen | None = None
@@ -105,6 +112,11 @@ class SiteJob:
         self.stop()
 
 
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to ``mpiexec`` (it forwards SIGTERM/SIGINT to every rank)."""
+        self.proc.send_signal(sig)
+
+
 def run_doc(dashboard: Dashboard, run_id: str) -> dict:
     status, doc = http_json("GET", f"{dashboard.url}api/runs/{run_id}")
     assert status == 200, (status, doc, dashboard.log())
@@ -118,6 +130,31 @@ def site_stored(dashboard: Dashboard, run_id: str, site: str) -> int:
     except OSError:
         return 0
     return doc["sites"][site]["stored"] if status == 200 else 0
+
+
+def run_stored(dashboard: Dashboard, run_id: str) -> int:
+    """Tiles of the run stored so far, any site (0 while it does not exist or the dashboard is
+    down)."""
+    try:
+        status, doc = http_json("GET", f"{dashboard.url}api/runs/{run_id}", timeout=2)
+    except OSError:
+        return 0
+    return doc["stored"] if status == 200 else 0
+
+
+def wait_run_stored(dashboard: Dashboard, run_id: str, at_least: int, timeout_s: float = 60):
+    return wait_for(lambda: (n := run_stored(dashboard, run_id)) >= at_least and n,
+                    timeout_s, f"{at_least} tiles of run {run_id} stored")
+
+
+def assert_complete_once(dashboard: Dashboard, run_id: str, *jobs: SiteJob) -> dict:
+    """The run is complete, and no tile took a second sequence number (none stored twice)."""
+    doc = run_doc(dashboard, run_id)
+    context = "\n".join(f"--- site {job.site}\n{job.output()[-3000:]}" for job in jobs)
+    assert doc["complete"] and doc["missing"] == [], (doc["missing"], context)
+    assert doc["seq"] == doc["stored"] == doc["total"], (doc, context)
+    assert sum(site["stored"] for site in doc["sites"].values()) == doc["total"], (doc, context)
+    return doc
 
 
 def wait_stored(dashboard: Dashboard, run_id: str, site: str, at_least: int,

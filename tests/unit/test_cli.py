@@ -7,7 +7,7 @@ import pytest
 from support import REPO
 
 from mpi_render import cli
-from mpi_render.cliargs import FLAGS, build_parser, derived_run_id, resolve
+from mpi_render.cliargs import FLAGS, UsageError, build_parser, derived_run_id, resolve
 
 BASE = ["--grid", "4", "--tile", "64", "--site", "onprem", "--sites", "onprem,cloud"]
 
@@ -107,7 +107,8 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file)
                "MPI_RENDER_DEADLINE": "12.5", "MPI_RENDER_BATCH_TILES": "7",
                "MPI_RENDER_BATCH_BYTES": "1000", "MPI_RENDER_BATCH_AGE_MS": "10",
                "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug"}
-    assert set(environ) | {"MPI_RENDER_RESEND"} == {flag.env for flag in FLAGS}
+    modes = {"MPI_RENDER_RESEND", "MPI_RENDER_SERVE", "MPI_RENDER_IDLE_EXIT"}  # tested below
+    assert set(environ) | modes == {flag.env for flag in FLAGS}
     opts = parse([], environ)
     config = opts.config
     assert (config.grid, config.tile_px, config.palette, config.max_iter) == (5, 32, "ocean", 99)
@@ -118,6 +119,40 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file)
     assert (opts.token, opts.out, opts.spool, opts.only_missing) == ("secret-token", "o", "s", True)
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes) == (12.5, 7, 1000)
     assert (opts.batch_age_ms, opts.http_timeout_s, opts.log_level) == (10.0, 3.0, "DEBUG")
+
+
+def test_serve_falls_back_to_its_environment_variables(token_file):
+    environ = {"MPI_RENDER_SERVE": "1", "MPI_RENDER_IDLE_EXIT": "2.5", "MPI_RENDER_SITE": "cloud",
+               "MPI_RENDER_DASHBOARD_URL": "http://h:1", "MPI_RENDER_TOKEN_FILE": token_file,
+               "MPI_RENDER_GRID": "5"}  # an image variable is ignored: each run brings its own
+    opts = parse([], environ)
+    assert (opts.serve, opts.idle_exit_s, opts.site, opts.config, opts.run) == (
+        True, 2.5, "cloud", None, None)
+    assert (opts.dashboard, opts.token, opts.spool) == ("http://h:1/", "secret-token",
+                                                        "mpi-render-spool")
+
+
+SERVE = ["--serve", "--site", "cloud", "--dashboard", "http://h:1"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (SERVE + ["--grid", "4"], "--serve takes each run's image from the dashboard: drop --grid"),
+    (SERVE + ["--run", "r", "--out", "d"], "drop --run, --out"),
+    (["--serve", "--site", "cloud"], "--serve needs --site NAME, --dashboard URL and --token-file"),
+    (["--serve", "--site", "no/pe", "--dashboard", "http://h:1", "--token-file", "t"],
+     "site names must match"),
+    (SERVE + ["--idle-exit", "0"], "--idle-exit must be > 0"),
+    (BASE + ["--out", "d", "--idle-exit", "5"], "--idle-exit applies to --serve only"),
+    (BASE + ["--split", "dynamic", "--out", "d"], "--split dynamic claims tiles from the dashboard"),
+    (BASE + ["--split", "dynamic", "--dashboard", "http://h:1", "--out", "d"],
+     "--split dynamic renders what it claims: drop --out"),
+], ids=["image-flag", "run-and-out", "missing", "bad-site", "idle-exit-0", "idle-without-serve",
+        "dynamic-no-dashboard", "dynamic-out"])
+def test_serve_and_dynamic_refuse_bad_combinations(argv, message, token_file):
+    needs_token = "--dashboard" in argv and "--token-file" not in argv
+    with pytest.raises(UsageError) as err:
+        parse(argv + (["--token-file", token_file] if needs_token else []), {})
+    assert message in str(err.value)
 
 
 def test_the_command_line_beats_the_environment():

@@ -1,5 +1,6 @@
 """The tile pipeline: the right pixels in the right place, honest metadata, clear errors."""
 import io
+import time
 
 import numpy as np
 import pytest
@@ -53,10 +54,17 @@ def test_timings_are_positive_milliseconds():
 
 
 def test_meta_is_the_batch_manifest_entry():
-    tile = RenderedTile(row=2, col=1, png=b"", render_ms=1.5, encode_ms=0.25, iterations=99)
+    tile = RenderedTile(row=2, col=1, png=b"", render_ms=1.5, encode_ms=0.25, iterations=99,
+                        rendered_at=1700000000.5)
     assert tile.meta("cloud", 3, "node7") == {
         "row": 2, "col": 1, "site": "cloud", "rank": 3, "host": "node7",
-        "render_ms": 1.5, "encode_ms": 0.25, "iterations": 99}
+        "render_ms": 1.5, "encode_ms": 0.25, "iterations": 99, "rendered_at": 1700000000.5}
+
+
+def test_rendered_at_is_the_wall_clock_at_the_end_of_the_tile():
+    before = time.time()
+    tile = render_tile(CONFIG, 1, 1, backend="numpy")
+    assert before <= tile.rendered_at <= time.time()
 
 
 def test_rendered_tile_is_frozen():

@@ -1,0 +1,172 @@
+"""Elastic-run benchmark: the dynamic split against the static one, and serving sites against
+fresh jobs. Run: ``.venv/bin/python bench/bench_elastic.py [--quick] [--rounds N]``.
+
+One dashboard (subprocess, loopback) for everything; every site job is ``mpiexec -n 1
+mpi-render`` (one rank per site: the machine has 2 cores). Wall times are this process's
+monotonic clock from just before the jobs are launched (or the run is created) to the first
+poll (every 20 ms) of ``GET api/runs/{id}`` that answers ``complete``.
+
+(a) **Unequal sites**: site ``fast`` runs ``--backend numba``, site ``slow`` ``--backend numpy``,
+on the demo's view (centre -0.7436438870,0.1318259043, width 0.02), grid 8, tile 256, max_iter
+4096. ``alone``: each site renders the whole grid as the only site of a run (same launch, same
+wall definition); its rate is tiles / wall. ``ideal`` = tiles / (rate_fast + rate_slow).
+``static``: both sites, contiguous halves; ``dynamic``: both sites, ``--split dynamic``. Goals:
+dynamic <= 0.6 x static and <= 1.3 x ideal.
+
+(b) **Serving**: a 16x16 grid of 256 px tiles, full view, default max_iter, ``split dynamic``,
+sites ``fast`` and ``slow`` both numba. ``warm``: both sites run ``mpi-render --serve`` (started
+before the round, kernels warm); wall = PUT of the run -> complete. ``fresh``: the same run as
+two one-shot ``--split dynamic`` jobs; wall = launch -> complete. Goal: warm <= 2 s.
+"""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+from harness import VENV_BIN, Dashboard, mpi_env, mpiexec
+
+from mpi_render.config import RenderConfig
+
+DEMO_VIEW = dict(center=(-0.7436438870, 0.1318259043), width=0.02)
+JOB_TIMEOUT_S = 300
+POLL_S = 0.02
+
+
+def image_flags(config: RenderConfig) -> list[str]:
+    return ["--grid", str(config.grid), "--tile", str(config.tile_px), "--max-iter",
+            str(config.max_iter), f"--center={config.center[0]!r},{config.center[1]!r}",
+            "--width", repr(config.width), "--sites", ",".join(config.sites),
+            "--split", config.split]
+
+
+class Sites:
+    """Launches site jobs against one dashboard, logs in ``workdir``."""
+
+    def __init__(self, dash: Dashboard, workdir: Path):
+        self.dash, self.workdir, self.procs, self.logs = dash, workdir, [], []
+
+    def start(self, site: str, backend: str, args: list[str]) -> subprocess.Popen:
+        self.logs.append(self.workdir / f"{site}-{len(self.procs)}.log")
+        log = open(self.logs[-1], "w")
+        cmd = [mpiexec(), "-n", "1", str(VENV_BIN / "mpi-render"), "--site", site,
+               "--backend", backend, "--dashboard", self.dash.url,
+               "--token-file", str(self.dash.token_file), *args]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=mpi_env(),
+                                cwd=self.workdir)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def one_shot(self, run_id: str, config: RenderConfig, backends: dict[str, str]) -> float:
+        """Launch one job per site of ``config``; seconds from launch to the run complete."""
+        started = time.monotonic()
+        jobs = [self.start(site, backends[site], [*image_flags(config), "--run", run_id])
+                for site in config.sites]
+        wall_s = self.wait_complete(run_id, started, jobs)
+        for job in jobs:
+            if job.wait(JOB_TIMEOUT_S) != 0:
+                raise RuntimeError(f"a site job of {run_id} exited {job.returncode}; see "
+                                   f"{self.workdir}")
+        return wall_s
+
+    def wait_complete(self, run_id: str, started: float, jobs=()) -> float:
+        deadline = started + JOB_TIMEOUT_S
+        while time.monotonic() < deadline:
+            status, doc = self.dash.api("GET", f"api/runs/{run_id}")
+            if status == 200 and doc["complete"]:
+                return time.monotonic() - started
+            if any(job.poll() not in (None, 0) for job in jobs):
+                raise RuntimeError(f"a site job of {run_id} failed; see {self.workdir}")
+            time.sleep(POLL_S)
+        raise RuntimeError(f"run {run_id} not complete after {JOB_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(60)
+
+
+def unequal_sites(sites: Sites, quick: bool) -> str:
+    grid, max_iter = (4, 1024) if quick else (8, 4096)
+    base = RenderConfig(grid=grid, tile_px=256, max_iter=max_iter, sites=("fast", "slow"),
+                        **DEMO_VIEW)
+    backends = {"fast": "numba", "slow": "numpy"}
+    tiles = base.total_tiles
+    alone = {site: sites.one_shot(f"alone-{site}", dataclasses.replace(base, sites=(site,)),
+                                  backends) for site in base.sites}
+    ideal_s = tiles / sum(tiles / wall for wall in alone.values())
+    static_s = sites.one_shot("static", base, backends)
+    dynamic_s = sites.one_shot("dynamic", dataclasses.replace(base, split="dynamic"), backends)
+    _, doc = sites.dash.api("GET", "api/runs/dynamic")
+    shares = ", ".join(f"{s} {doc['sites'][s]['stored']}" for s in base.sites)
+    rows = [[f"{site} alone ({backends[site]})", f"{wall:.2f}", f"{tiles / wall:.2f}", ""]
+            for site, wall in alone.items()]
+    rows += [["ideal (tiles / sum of rates)", f"{ideal_s:.2f}", "", ""],
+             ["static (contiguous halves)", f"{static_s:.2f}", "", ""],
+             ["dynamic", f"{dynamic_s:.2f}", "", f"tiles per site: {shares}"],
+             ["**dynamic / static** (goal <= 0.6)", f"**{dynamic_s / static_s:.2f}**", "", ""],
+             ["**dynamic / ideal** (goal <= 1.3)", f"**{dynamic_s / ideal_s:.2f}**", "", ""]]
+    title = (f"### Unequal sites: grid {grid}, tile 256, max_iter {max_iter}, demo view, one rank "
+             f"per site\n\n")
+    return title + harness.table(["run", "wall s", "tiles/s", "note"], rows)
+
+
+def serving(sites: Sites, quick: bool, rounds: int) -> str:
+    grid = 8 if quick else 16
+    config = RenderConfig(grid=grid, tile_px=256, sites=("fast", "slow"), split="dynamic")
+    backends = {"fast": "numba", "slow": "numba"}
+    servers = [sites.start(site, "numba", ["--serve"]) for site in config.sites]
+    logs = sites.logs[-len(servers):]
+    deadline = time.monotonic() + 60
+    while not all("serving site" in log.read_text() for log in logs):
+        if time.monotonic() > deadline or any(s.poll() is not None for s in servers):
+            raise RuntimeError(f"serving jobs did not start; see {sites.workdir}")
+        time.sleep(0.1)
+    warm = []
+    for n in range(rounds):
+        started = time.monotonic()
+        status, _ = sites.dash.api("PUT", f"api/runs/warm-{n}", config.run_json())
+        assert status == 201, sites.dash.log()
+        warm.append(sites.wait_complete(f"warm-{n}", started, servers))
+    for server in servers:
+        server.terminate()
+        if server.wait(60) != 0:
+            raise RuntimeError(f"a serving job exited {server.returncode} on SIGTERM")
+    fresh = [sites.one_shot(f"fresh-{n}", config, backends) for n in range(rounds)]
+    w, f = harness.median(warm), harness.median(fresh)
+    rows = [["warm: two serving sites, PUT -> complete", f"{w:.2f}",
+             " ".join(f"{x:.2f}" for x in warm)],
+            ["fresh: two one-shot jobs, launch -> complete", f"{f:.2f}",
+             " ".join(f"{x:.2f}" for x in fresh)],
+            ["**warm / fresh**", f"**{w / f:.2f}**", ""],
+            ["**warm <= 2 s** (goal)", "**yes**" if w <= 2.0 else "**no**", ""]]
+    title = (f"### Serving sites: grid {grid}, tile 256, full view, split dynamic, two one-rank "
+             f"numba sites, {rounds} rounds\n\n")
+    return title + harness.table(["run", "median wall s", "rounds s"], rows)
+
+
+def main(argv=None) -> int:
+    args = harness.bench_args(__doc__, argv, rounds=3)
+    print(f"## Elastic runs ({harness.machine_line()})\n", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-elastic-") as tmp, \
+            Dashboard(Path(tmp) / "dash") as dash:
+        sites = Sites(dash, Path(tmp))
+        try:
+            harness.run([mpiexec(), "-n", "1", str(VENV_BIN / "mpi-render"), "--grid", "1",
+                         "--tile", "16", "--site", "fast", "--sites", "fast", "--backend",
+                         "numba", "--out", str(Path(tmp) / "warm")], timeout=JOB_TIMEOUT_S)
+            print(unequal_sites(sites, args.quick) + "\n", flush=True)
+            print(serving(sites, args.quick, args.rounds) + "\n", flush=True)
+        finally:
+            sites.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
