@@ -6,17 +6,23 @@ import { ActivityView } from "./activityview.js";
 import { BorderLayer } from "./borders.js";
 import { Camera } from "./camera.js";
 import { drawThroughput } from "./chart.js";
+import { takeControlKey } from "./control.js";
 import { decodeFrame } from "./frame.js";
 import { Mosaic } from "./mosaic.js";
+import { showLineage } from "./lineage.js";
+import { RankLayer } from "./ranklayer.js";
+import { RenderView } from "./renderview.js";
 import { loadOverview, loadRunDoc, runUrl } from "./runload.js";
 import { TileSocket } from "./socket.js";
-import { RankLayer } from "./ranklayer.js";
 import { RunStats } from "./stats.js";
 import { TileCache } from "./tilecache.js";
 import {
   $, RunView, fillRunPicker, fillScaleChoices, openTileDialog, showConnection, tileFields,
 } from "./view.js";
 import { Viewer } from "./viewer.js";
+
+// First of all: a control link's key leaves the address bar before anything else runs.
+const controlKey = takeControlKey();
 
 const RUNS_POLL_MS = 3000;
 const TEXT_REFRESH_MS = 250;
@@ -42,6 +48,8 @@ const viewer = new Viewer($.mosaic, camera, mosaic, tiles, {
   onTileClick: (row, col) => openTile(row, col),
 });
 
+const renderView = new RenderView(controlKey, camera, (runId) => followRun(runId));
+
 /** The run named by ?run=ID, or null to follow the newest run. */
 function requestedRun() {
   return new URLSearchParams(location.search).get("run") || null;
@@ -54,6 +62,7 @@ function showRun(runId) {
   page.stats = null;
   page.view = null;
   $.runId.textContent = runId;
+  showLineage(runId, followRun);
   updateMosaicLink();
   page.overview = null;
   page.runDoc = null;
@@ -99,6 +108,7 @@ function receiveHello(hello) {
   page.view = new RunView(page.stats);
   page.activity = new Activity();
   activityView.reset(hello.config.grid, page.activity, page.stats.sites);
+  renderView.reset(hello.run, hello.config);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
   viewer.reset(hello.config.grid, hello.config.tile_px);
@@ -205,10 +215,12 @@ function updateMosaicLink() {
   $.mosaicLink.download = `${page.runId}.png`;
 }
 
-function chooseRun() {
+/** Show run `runId` (null: follow the newest run) and say so in ?run= (a new history entry). */
+function followRun(runId) {
   const url = new URL(location.href);
-  if ($.runPicker.value) url.searchParams.set("run", $.runPicker.value);
+  if (runId) url.searchParams.set("run", runId);
   else url.searchParams.delete("run");
+  url.hash = "";
   history.pushState(null, "", url);
   pollRuns();
 }
@@ -225,7 +237,7 @@ function showZoom() {
   $.zoomLevel.textContent = `${zoom < 10 ? zoom.toFixed(1) : Math.round(zoom)}x`;
 }
 
-$.runPicker.addEventListener("change", chooseRun);
+$.runPicker.addEventListener("change", () => followRun($.runPicker.value || null));
 $.mosaicScale.addEventListener("change", updateMosaicLink);
 $.showBorders.addEventListener("change", () => { $.overlay.hidden = !$.showBorders.checked; });
 $.viewFit.addEventListener("click", () => camera.fit());

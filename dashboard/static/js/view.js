@@ -7,7 +7,8 @@ const IDS = [
   "show-borders", "mosaic", "overlay", "mosaic-scale", "mosaic-link", "site-list", "chart",
   "missing-count", "missing-list", "tile-dialog", "tile-title", "tile-open", "tile-close",
   "tile-image", "tile-meta", "view-fit", "zoom-level", "rank-layer", "show-ranks", "activity-rows",
-  "activity-note", "timeline",
+  "activity-note", "timeline", "lineage", "lineage-back", "lineage-path", "render-controls",
+  "render-max-iter", "render-view", "render-note",
 ];
 const camel = (id) => id.replace(/-(\w)/g, (_, c) => c.toUpperCase());
 

@@ -84,7 +84,7 @@ export class Viewer {
   /** Draw the visible cells the overview shows too small from the cache; ask for the rest. */
   paintSharpTiles(grid, overviewCellPx, sidePx) {
     const { rows, cols, cellPx, rect } = this.camera.cells(grid, sidePx);
-    if (cellPx <= overviewCellPx) {
+    if (cellPx <= overviewCellPx || this.tilePx <= overviewCellPx) { // the overview is as sharp
       this.cache.want([]);
       return 0;
     }
