@@ -173,9 +173,11 @@ def test_the_control_link_renders_a_chosen_view_with_serving_sites_and_the_page_
         zoom_in(page, 3)
         page.get_by_role("button", name=BUTTON).click()
         wait_text(page, "#run-id", "explore-z1")
-        wait_text(page, "#run-state", "complete", timeout_s=60)
-        wait_for(lambda: page.locator("#mosaic").get_attribute("data-tiles-drawn") == "16", 10,
-                 f"16 tiles drawn\n{onprem.output()[-2000:]}")
+        stage = page.locator("#mosaic")
+        wait_for(lambda: stage.get_attribute("data-run") == "explore-z1"
+                 and stage.get_attribute("data-tiles-drawn") == "16", 60,
+                 f"the 16 tiles of explore-z1 drawn\n{onprem.output()[-2000:]}")
+        wait_text(page, "#run-state", "complete")
         doc = run_doc(server, "explore-z1")
         assert doc["complete"] and doc["config"]["split"] == "dynamic"
         assert doc["config"]["view"]["width"] == pytest.approx(3.0 / 1.5 ** 3)

@@ -111,7 +111,7 @@ function receiveHello(hello) {
   renderView.reset(hello.run, hello.config);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
-  viewer.reset(hello.config.grid, hello.config.tile_px);
+  viewer.reset(hello.run, hello.config.grid, hello.config.tile_px);
   if (page.overview) {
     mosaic.drawOverview(page.overview.bitmap);
     // Exposed for tests and the replay benchmark: the late join went through the overview.

@@ -32,6 +32,7 @@ export class Viewer {
     this.mosaic = mosaic;
     this.cache = cache;
     this.hooks = hooks;
+    this.runId = "";
     this.tilePx = 1;
     this.frameRequested = false;
     this.pointers = new Map(); // pointerId -> {x, y} in CSS px of the canvas
@@ -42,7 +43,8 @@ export class Viewer {
   }
 
   /** A new run: the whole image, no full-resolution tiles yet. */
-  reset(grid, tilePx) {
+  reset(runId, grid, tilePx) {
+    this.runId = runId;
     this.tilePx = tilePx;
     this.cache.clear();
     this.camera.reset((grid * tilePx) / MIN_PIXELS_ACROSS);
@@ -75,6 +77,7 @@ export class Viewer {
     const sharp = this.paintSharpTiles(grid, cell, sidePx);
     // Exposed for tests and benchmarks: what is on the stage.
     const data = this.canvas.dataset;
+    data.run = this.runId; // the run whose tiles these are (set with them, at the same paint)
     data.tilesDrawn = String(this.mosaic.drawn);
     data.sharpTiles = String(sharp);
     data.zoom = camera.zoom.toFixed(3);
