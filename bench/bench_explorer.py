@@ -140,7 +140,7 @@ def render_view_rounds(browser, tmp: Path, grid: int, tile_px: int, rounds: int)
         total = grid * grid
         for _ in range(rounds):
             page.wait_for_function(
-                f"document.getElementById('run-id').textContent === 'explore' && "
+                "document.getElementById('mosaic').dataset.run === 'explore' && "
                 f"document.getElementById('mosaic').dataset.tilesDrawn === '{total}'", timeout=TIMEOUT_MS)
             press_zoom(page, 2)
             page.click("#render-view")
