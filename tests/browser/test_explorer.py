@@ -76,6 +76,15 @@ def open_run(page, url: str, tiles: int) -> None:
     wait_stage(page, "tiles-drawn", lambda v: v == str(tiles), f"{tiles} tiles drawn")
 
 
+def open_small_run(server, page, label: str) -> None:
+    """A complete 4x4 run of solid 32 px tiles, open on the page (the overview is full size)."""
+    config = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=64)
+    run_id = new_run_id(label)
+    create_run(server, run_id, config)
+    post_tiles(server, run_id, solid_tiles(config, all_cells(config)))
+    open_run(page, f"{server.url}?run={run_id}", 16)
+
+
 def test_wheel_zoom_and_drag_fetch_sharp_tiles_behind_the_prefix_proxy(server, page, port):
     config = RenderConfig(grid=8, tile_px=512, palette="fire", max_iter=64)  # 256 px overview cells
     run_id = new_run_id("zoom")
@@ -126,11 +135,7 @@ def test_wheel_zoom_and_drag_fetch_sharp_tiles_behind_the_prefix_proxy(server, p
 
 
 def test_a_drag_opens_no_tile_and_a_click_does(server, page):
-    config = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=64)
-    run_id = new_run_id("drag")
-    create_run(server, run_id, config)
-    post_tiles(server, run_id, solid_tiles(config, all_cells(config)))
-    open_run(page, f"{server.url}?run={run_id}", 16)
+    open_small_run(server, page, "drag")
     box = stage_box(page)
     page.mouse.move(box["x"] + 40, box["y"] + 40)
     page.mouse.down()
@@ -144,11 +149,7 @@ def test_a_drag_opens_no_tile_and_a_click_does(server, page):
 
 
 def test_keys_and_the_fit_button_zoom_about_the_centre(server, page):
-    config = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=64)
-    run_id = new_run_id("keys")
-    create_run(server, run_id, config)
-    post_tiles(server, run_id, solid_tiles(config, all_cells(config)))
-    open_run(page, f"{server.url}?run={run_id}", 16)
+    open_small_run(server, page, "keys")
     side = stage_box(page)["width"]
     corner = (side * 0.1, side * 0.1)  # tile r0 c0 at fit
     assert stage_colours(page, [corner]) == [tile_rgb(0, 0)]

@@ -3,20 +3,17 @@
 // pixels wide whatever the grid or the zoom, and the layer costs little to repaint. It follows
 // the camera: only the visible cells are outlined.
 
-export class BorderLayer {
+import { StageLayer } from "./stagelayer.js";
+
+export class BorderLayer extends StageLayer {
   /**
    * @param {HTMLCanvasElement} canvas the overlay, the same CSS box as the image canvas
    * @param {Camera} camera the view the stage shows
    */
   constructor(canvas, camera) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
-    this.camera = camera;
+    super(canvas, camera);
     this.grid = 1;
     this.cells = new Map(); // tile index -> {colour, stored}
-    this.frameRequested = false;
-    new ResizeObserver(() => this.schedule()).observe(canvas);
-    camera.onChange(() => this.schedule());
   }
 
   reset(grid) {
@@ -31,20 +28,8 @@ export class BorderLayer {
     this.schedule();
   }
 
-  schedule() {
-    if (this.frameRequested) return;
-    this.frameRequested = true;
-    requestAnimationFrame(() => this.redraw());
-  }
-
-  redraw() {
-    this.frameRequested = false;
+  draw(sidePx) {
     const ratio = window.devicePixelRatio || 1;
-    const sidePx = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    if (this.canvas.width !== sidePx || this.canvas.height !== sidePx) {
-      this.canvas.width = sidePx;
-      this.canvas.height = sidePx;
-    }
     const ctx = this.ctx;
     ctx.clearRect(0, 0, sidePx, sidePx);
     const { rows, cols, cellPx: cell, rect } = this.camera.cells(this.grid, sidePx);

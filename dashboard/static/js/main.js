@@ -239,7 +239,10 @@ function showZoom() {
 
 $.runPicker.addEventListener("change", () => followRun($.runPicker.value || null));
 $.mosaicScale.addEventListener("change", updateMosaicLink);
-$.showBorders.addEventListener("change", () => { $.overlay.hidden = !$.showBorders.checked; });
+$.showBorders.addEventListener("change", () => {
+  $.overlay.hidden = !$.showBorders.checked;
+  borders.schedule(); // a hidden layer is not kept up to date
+});
 $.viewFit.addEventListener("click", () => camera.fit());
 camera.onChange(showZoom);
 $.tileClose.addEventListener("click", () => $.tileDialog.close());

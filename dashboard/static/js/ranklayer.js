@@ -2,22 +2,19 @@
 // the lane (site, host, rank) that rendered it, the same colour as the lane's mark in the
 // activity timeline. It follows the camera like the border layer.
 
+import { StageLayer } from "./stagelayer.js";
+
 const FILL_ALPHA = 0.55;
 
-export class RankLayer {
+export class RankLayer extends StageLayer {
   /**
    * @param {HTMLCanvasElement} canvas stacked over the image canvas, the same CSS box
    * @param {Camera} camera the view the stage shows
    */
   constructor(canvas, camera) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
-    this.camera = camera;
+    super(canvas, camera);
     this.grid = 1;
     this.activity = null;
-    this.frameRequested = false;
-    new ResizeObserver(() => this.schedule()).observe(canvas);
-    camera.onChange(() => this.schedule());
   }
 
   /** Show the tiles of this Activity (null: nothing) on a grid x grid image. */
@@ -27,20 +24,7 @@ export class RankLayer {
     this.schedule();
   }
 
-  schedule() {
-    if (this.frameRequested || this.canvas.hidden) return;
-    this.frameRequested = true;
-    requestAnimationFrame(() => this.redraw());
-  }
-
-  redraw() {
-    this.frameRequested = false;
-    const ratio = window.devicePixelRatio || 1;
-    const sidePx = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    if (this.canvas.width !== sidePx || this.canvas.height !== sidePx) {
-      this.canvas.width = sidePx;
-      this.canvas.height = sidePx;
-    }
+  draw(sidePx) {
     const ctx = this.ctx;
     ctx.clearRect(0, 0, sidePx, sidePx);
     if (!this.activity) return;

@@ -6,6 +6,7 @@
 // the screen needs (TileCache) and drawn over it, sharp. Painting happens at most once per
 // animation frame, and only after something changed.
 
+import { StageLayer } from "./stagelayer.js";
 import { levelPx } from "./tilecache.js";
 
 /** A press that moved more than this (CSS px, summed) is a drag, not a tile click. */
@@ -17,7 +18,7 @@ const WHEEL_ZOOM_PER_PX = Math.log(1.5) / 100;
 const MIN_PIXELS_ACROSS = 8;
 const BACKGROUND = "#07090d";
 
-export class Viewer {
+export class Viewer extends StageLayer {
   /**
    * @param {HTMLCanvasElement} canvas the stage canvas (input and painting)
    * @param {Camera} camera the view it paints and moves
@@ -26,19 +27,14 @@ export class Viewer {
    * @param {{isStored: (index: number) => boolean, onTileClick: (row: number, col: number) => void}} hooks
    */
   constructor(canvas, camera, mosaic, cache, hooks) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d", { alpha: false });
-    this.camera = camera;
+    super(canvas, camera, { alpha: false });
     this.mosaic = mosaic;
     this.cache = cache;
     this.hooks = hooks;
     this.runId = "";
     this.tilePx = 1;
-    this.frameRequested = false;
     this.pointers = new Map(); // pointerId -> {x, y} in CSS px of the canvas
     this.pressMovedPx = 0;
-    camera.onChange(() => this.schedule());
-    new ResizeObserver(() => this.schedule()).observe(canvas);
     this.listen();
   }
 
@@ -50,20 +46,7 @@ export class Viewer {
     this.camera.reset((grid * tilePx) / MIN_PIXELS_ACROSS);
   }
 
-  schedule() {
-    if (this.frameRequested) return;
-    this.frameRequested = true;
-    requestAnimationFrame(() => this.paint());
-  }
-
-  paint() {
-    this.frameRequested = false;
-    const ratio = window.devicePixelRatio || 1;
-    const sidePx = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    if (this.canvas.width !== sidePx || this.canvas.height !== sidePx) {
-      this.canvas.width = sidePx;
-      this.canvas.height = sidePx;
-    }
+  draw(sidePx) {
     const ctx = this.ctx;
     const { canvas: overview, grid, cell } = this.mosaic;
     const camera = this.camera;
