@@ -26,6 +26,7 @@ SCRIPTS = {
     "dashboard": "bench_dashboard.py",
     "replay": "bench_replay.py",
     "elastic": "bench_elastic.py",
+    "explorer": "bench_explorer.py",
 }
 TIMEOUT_S = {"quick": 300, "full": 1200}
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from support import REPO, http_json, wait_for
+from playwright.sync_api import sync_playwright
+from support import REPO, Dashboard, http_json, wait_for
 
 from mpi_render.config import RenderConfig
 from mpi_render.protocol import encode_batch
@@ -33,6 +34,45 @@ def launch_chromium(playwright, *extra_args: str):
                                       args=CHROMIUM_ARGS + list(extra_args))
 
 
+# Fixtures for the browser test modules, which import them (`from browser.kit import
+# browser_fixture, ...`); each is registered under its short name (`browser`, `server`, `page`).
+@pytest.fixture(scope="module", name="browser")
+def browser_fixture():
+    """One Chromium per test module."""
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", name="server")
+def server_fixture(tmp_path_factory):
+    """One real dashboard subprocess per test module (each test makes its own runs)."""
+    with Dashboard(tmp_path_factory.mktemp("browser") / "dashboard") as dashboard:
+        yield dashboard
+
+
+# What Chromium logs as a console error when a request or socket finds no server: expected only
+# in a test that stops the dashboard on purpose (it sets `page.dashboard_goes_away = True`).
+_NETWORK_ERRORS = ("WebSocket connection to ", "Failed to load resource: net::ERR_CONNECTION_REFUSED")
+
+
+@pytest.fixture(name="page")
+def page_fixture(browser):
+    """A fresh page; any uncaught script error or console error fails the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    tab = context.new_page()
+    tab.dashboard_goes_away = False
+    errors = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield tab
+    context.close()
+    if tab.dashboard_goes_away:
+        errors = [text for text in errors if not text.startswith(_NETWORK_ERRORS)]
+    assert not errors, f"script errors on the page: {errors}"
+
+
 def tile_rgb(row: int, col: int) -> tuple[int, int, int]:
     """A colour that differs for every tile of a grid up to 16 x 16, never the background."""
     return (64 + 12 * row, 64 + 12 * col, 224 - 8 * ((row + col) % 8))
@@ -42,6 +82,36 @@ def solid_png(tile_px: int, rgb: tuple[int, int, int]) -> bytes:
     """A ``tile_px`` square 8-bit palette PNG of one colour (the wire format of real tiles)."""
     image = Image.new("P", (tile_px, tile_px), 0)
     image.putpalette(list(rgb) + [0, 0, 0] * 255)
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def stripe_rgb(row: int, col: int) -> tuple[int, int, int]:
+    """The second colour of tile (row, col)'s stripes: :func:`tile_rgb` with another blue."""
+    red, green, blue = tile_rgb(row, col)
+    return (red, green, 255 - blue)
+
+
+def wide_rgb(row: int, col: int) -> tuple[int, int, int]:
+    """Like :func:`tile_rgb` for grids up to 64 x 64: red and green say the row and column."""
+    return (2 + 4 * row, 2 + 4 * col, 200)
+
+
+def wide_stripe_rgb(row: int, col: int) -> tuple[int, int, int]:
+    """The second stripe colour that goes with :func:`wide_rgb`."""
+    return (2 + 4 * row, 2 + 4 * col, 55)
+
+
+def striped_png(tile_px: int, first: tuple, second: tuple) -> bytes:
+    """A tile of one-pixel vertical stripes, ``first`` on even columns and ``second`` on odd.
+
+    Any overview (the server's subsampling, the page's bilinear downscale) loses the stripes; only
+    the tile drawn at full resolution shows them, so they tell a sharp tile from a blurred one.
+    """
+    image = Image.new("P", (tile_px, tile_px), 0)
+    image.putpalette(list(first) + list(second) + [0, 0, 0] * 254)
+    image.putdata([x % 2 for x in range(tile_px)] * tile_px)
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=1)
     return out.getvalue()
@@ -59,6 +129,21 @@ def solid_tiles(config: RenderConfig, cells, **meta) -> list[tuple[dict, bytes]]
     return [({"row": row, "col": col, "site": owner[row, col], "rank": 0, "host": "test-host",
               "render_ms": 5.0 + row, "encode_ms": 1.0, "iterations": 1000, **meta},
              solid_png(config.tile_px, tile_rgb(row, col))) for row, col in cells]
+
+
+def striped_tiles(config: RenderConfig, cells, first=tile_rgb, second=stripe_rgb,
+                  **meta) -> list[tuple[dict, bytes]]:
+    """Batch entries for ``cells``, each tile striped in ``first(row, col)`` / ``second(row, col)``."""
+    owner = owners(config)
+    pngs = {}  # the stripes are the same for every tile but the colours: encode each once
+    entries = []
+    for row, col in cells:
+        key = (first(row, col), second(row, col))
+        if key not in pngs:
+            pngs[key] = striped_png(config.tile_px, *key)
+        entries.append(({"row": row, "col": col, "site": owner.get((row, col), config.sites[0]),
+                         "rank": 0, "host": "test-host", "render_ms": 5.0, **meta}, pngs[key]))
+    return entries
 
 
 def create_run(server, run_id: str, config: RenderConfig) -> None:
@@ -104,6 +189,26 @@ def wait_for_colours(page, grid: int, expected: dict, timeout_s: float = 15) -> 
         wrong = {c: (got[c], expected[c]) for c in cells if got[c] != expected[c]}
         raise AssertionError(f"{len(wrong)} tiles not drawn as expected (got, want): "
                              f"{dict(list(wrong.items())[:8])}") from None
+
+
+# RGB of stage points given in CSS px of the canvas (the canvas holds device pixels).
+_READ_POINTS_JS = """(points) => {
+  const canvas = document.getElementById("mosaic");
+  const ratio = canvas.width / canvas.clientWidth;
+  const ctx = canvas.getContext("2d");
+  return points.map(([x, y]) => Array.from(
+    ctx.getImageData(Math.floor(x * ratio), Math.floor(y * ratio), 1, 1).data).slice(0, 3));
+}"""
+
+
+def stage_colours(page, points) -> list[tuple[int, int, int]]:
+    """RGB at stage points ``(x, y)`` in CSS px relative to the canvas's top-left corner."""
+    return [tuple(rgb) for rgb in page.evaluate(_READ_POINTS_JS, [list(p) for p in points])]
+
+
+def stage_box(page) -> dict:
+    """The stage canvas's box in page CSS px: {x, y, width, height}."""
+    return page.locator("#mosaic").bounding_box()
 
 
 def text(page, selector: str) -> str:

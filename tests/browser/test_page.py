@@ -12,13 +12,15 @@ import itertools
 import signal
 
 import pytest
-from browser.kit import (
+from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
     ARTIFACTS,
     BACKGROUND_RGB,
+    browser_fixture,
     cell_colours,
     create_run,
-    launch_chromium,
+    page_fixture,
     post_tiles,
+    server_fixture,
     solid_png,
     solid_tiles,
     text,
@@ -27,7 +29,6 @@ from browser.kit import (
     wait_text,
 )
 from browser.prefix_proxy import PrefixProxy
-from playwright.sync_api import sync_playwright
 from support import Dashboard, wait_for
 
 from mpi_render.config import RenderConfig
@@ -42,32 +43,6 @@ _run_ids = itertools.count()
 
 def new_run_id(label: str) -> str:
     return f"{label}-{next(_run_ids)}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with Dashboard(tmp_path_factory.mktemp("browser") / "dashboard") as dashboard:
-        yield dashboard
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page; any uncaught script error fails the test."""
-    context = browser.new_context(viewport={"width": 1440, "height": 960})
-    tab = context.new_page()
-    errors = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
 
 
 def all_cells(config: RenderConfig):
@@ -274,6 +249,7 @@ def test_reconnects_after_a_dashboard_restart_and_resumes(tmp_path, page):
     cells = all_cells(config)
     sockets = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.dashboard_goes_away = True  # the failed reconnects are logged as console errors
     with Dashboard(tmp_path / "restart") as server:
         run_id = new_run_id("restart")
         create_run(server, run_id, config)

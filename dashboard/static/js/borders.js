@@ -1,16 +1,19 @@
 // Site-coloured tile borders (solid: stored, dashed: still missing) on a canvas stacked over the
 // image. It is drawn at the screen's resolution, not the image's: lines stay one or two screen
-// pixels wide whatever the grid, and the layer costs little to repaint.
+// pixels wide whatever the grid or the zoom, and the layer costs little to repaint. It follows
+// the camera: only the visible cells are outlined.
 
-export class BorderLayer {
-  /** @param {HTMLCanvasElement} canvas the overlay, the same CSS box as the image canvas */
-  constructor(canvas) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
+import { StageLayer } from "./stagelayer.js";
+
+export class BorderLayer extends StageLayer {
+  /**
+   * @param {HTMLCanvasElement} canvas the overlay, the same CSS box as the image canvas
+   * @param {Camera} camera the view the stage shows
+   */
+  constructor(canvas, camera) {
+    super(canvas, camera);
     this.grid = 1;
     this.cells = new Map(); // tile index -> {colour, stored}
-    this.frameRequested = false;
-    new ResizeObserver(() => this.schedule()).observe(canvas);
   }
 
   reset(grid) {
@@ -25,38 +28,29 @@ export class BorderLayer {
     this.schedule();
   }
 
-  schedule() {
-    if (this.frameRequested) return;
-    this.frameRequested = true;
-    requestAnimationFrame(() => this.redraw());
-  }
-
-  redraw() {
-    this.frameRequested = false;
+  draw(sidePx) {
     const ratio = window.devicePixelRatio || 1;
-    const sidePx = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    if (this.canvas.width !== sidePx || this.canvas.height !== sidePx) {
-      this.canvas.width = sidePx;
-      this.canvas.height = sidePx;
-    }
     const ctx = this.ctx;
     ctx.clearRect(0, 0, sidePx, sidePx);
-    const cell = sidePx / this.grid;
+    const { rows, cols, cellPx: cell, rect } = this.camera.cells(this.grid, sidePx);
     const lineWidth = Math.max(1, Math.round(ratio));
     ctx.lineWidth = lineWidth;
     // One path per colour and style: a 32 x 32 grid is 2 strokes, not 1024.
     const paths = new Map();
     for (const [index, { colour, stored }] of this.cells) {
+      const row = Math.floor(index / this.grid);
+      const col = index % this.grid;
+      if (row < rows[0] || row > rows[1] || col < cols[0] || col > cols[1]) continue;
       const key = `${colour}|${stored}`;
       if (!paths.has(key)) paths.set(key, { colour, stored, path: new Path2D() });
-      const x = (index % this.grid) * cell;
-      const y = Math.floor(index / this.grid) * cell;
-      paths.get(key).path.rect(x + lineWidth / 2, y + lineWidth / 2, cell - lineWidth, cell - lineWidth);
+      const { x, y, w, h } = rect(row, col);
+      paths.get(key).path.rect(x + lineWidth / 2, y + lineWidth / 2, w - lineWidth, h - lineWidth);
     }
     for (const { colour, stored, path } of paths.values()) {
       ctx.strokeStyle = colour;
       ctx.globalAlpha = stored ? 0.7 : 0.6;
-      ctx.setLineDash(stored ? [] : [Math.max(2, cell / 8), Math.max(2, cell / 10)]);
+      const dash = Math.min(24, Math.max(2, cell / 8));
+      ctx.setLineDash(stored ? [] : [dash, dash * 0.8]);
       ctx.stroke(path);
     }
     ctx.globalAlpha = 1;

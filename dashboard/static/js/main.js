@@ -1,24 +1,32 @@
-// Wiring: which run to show, its socket, the model, the canvas, and the timers that refresh text.
+// Wiring: which run to show, its socket, the model, the stage (viewer, overview, borders), and
+// the timers that refresh text.
 
+import { Activity } from "./activity.js";
+import { ActivityView } from "./activityview.js";
 import { BorderLayer } from "./borders.js";
+import { Camera } from "./camera.js";
 import { drawThroughput } from "./chart.js";
+import { takeControlKey } from "./control.js";
 import { decodeFrame } from "./frame.js";
-import { Mosaic, OVERVIEW_MAX_PX, cellPx } from "./mosaic.js";
+import { Mosaic } from "./mosaic.js";
+import { showLineage } from "./lineage.js";
+import { RankLayer } from "./ranklayer.js";
+import { RenderView } from "./renderview.js";
+import { loadOverview, loadRunDoc, runUrl } from "./runload.js";
 import { TileSocket } from "./socket.js";
 import { RunStats } from "./stats.js";
+import { TileCache } from "./tilecache.js";
 import {
-  $, RunView, fillRunPicker, fillScaleChoices, openTileDialog, showConnection,
+  $, RunView, fillRunPicker, fillScaleChoices, openTileDialog, showConnection, tileFields,
 } from "./view.js";
+import { Viewer } from "./viewer.js";
+
+// First of all: a control link's key leaves the address bar before anything else runs.
+const controlKey = takeControlKey();
 
 const RUNS_POLL_MS = 3000;
 const TEXT_REFRESH_MS = 250;
 const CHART_REFRESH_MS = 1000;
-/**
- * Stored tiles from which a late joiner draws the server's overview image instead of decoding
- * every full-size tile (e.g. 1024 tiles of 512 px: 268 Mpx of PNG for a 2048 px canvas);
- * `?overview_min=N` overrides it (tests).
- */
-const OVERVIEW_MIN_TILES = 64;
 
 const page = {
   runId: null, // the run on screen
@@ -26,16 +34,21 @@ const page = {
   overview: null, // {seq, bitmap} fetched before the socket opened, drawn on its hello
   stats: null,
   view: null,
+  activity: null, // where the run's tiles were rendered
   chartDrawnAt: 0,
   chartStored: -1,
 };
-const borders = new BorderLayer($.overlay);
-const mosaic = new Mosaic($.mosaic, borders);
+const camera = new Camera();
+const borders = new BorderLayer($.overlay, camera);
+const mosaic = new Mosaic(borders, () => viewer.schedule());
+const tiles = new TileCache((row, col) => runUrl(page.runId, `/tiles/${row}/${col}.png`), () => viewer.schedule());
+const activityView = new ActivityView(new RankLayer($.rankLayer, camera));
+const viewer = new Viewer($.mosaic, camera, mosaic, tiles, {
+  isStored: (index) => Boolean(page.stats?.tiles.has(index)),
+  onTileClick: (row, col) => openTile(row, col),
+});
 
-/** Relative API URL of the current run (relative: the page may sit under a proxy prefix). */
-function runUrl(suffix = "") {
-  return `api/runs/${encodeURIComponent(page.runId)}${suffix}`;
-}
+const renderView = new RenderView(controlKey, camera, (runId) => followRun(runId));
 
 /** The run named by ?run=ID, or null to follow the newest run. */
 function requestedRun() {
@@ -49,6 +62,7 @@ function showRun(runId) {
   page.stats = null;
   page.view = null;
   $.runId.textContent = runId;
+  showLineage(runId, followRun);
   updateMosaicLink();
   page.overview = null;
   page.runDoc = null;
@@ -60,8 +74,8 @@ function showRun(runId) {
   });
   page.socket = socket;
   showConnection("connecting");
-  loadRunDoc().then(async (doc) => {
-    const overview = doc && (await loadOverview(doc));
+  loadRunDoc(runId).then(async (doc) => {
+    const overview = doc && (await loadOverview(runId, doc));
     if (page.socket !== socket) {
       overview?.bitmap.close(); // the page moved on to another run meanwhile
       return;
@@ -73,34 +87,6 @@ function showRun(runId) {
     }
     socket.open();
   });
-}
-
-/** The run document (GET api/runs/{id}), or null when the dashboard cannot give it now. */
-async function loadRunDoc() {
-  try {
-    const response = await fetch(runUrl());
-    return response.ok ? await response.json() : null;
-  } catch (err) {
-    return null; // the dashboard is away: the socket shows it and retries
-  }
-}
-
-/**
- * The run's overview image as {seq, bitmap} when a late join is worth it (many tiles stored,
- * each shown smaller than its size), else null; null too on any failure (tiles then come whole).
- */
-async function loadOverview({ stored, config }) {
-  try {
-    const wanted = Number(new URLSearchParams(location.search).get("overview_min"));
-    const minTiles = wanted > 0 ? wanted : OVERVIEW_MIN_TILES;
-    if (stored < minTiles || cellPx(config.grid, config.tile_px) >= config.tile_px) return null;
-    const image = await fetch(runUrl(`/overview.png?px=${OVERVIEW_MAX_PX}`));
-    const seq = Number(image.headers.get("X-Mosaic-Seq"));
-    if (!image.ok || !Number.isInteger(seq)) return null;
-    return { seq, bitmap: await createImageBitmap(await image.blob()) };
-  } catch (err) {
-    return null; // the dashboard is away: the socket shows it and retries
-  }
 }
 
 function receiveHello(hello) {
@@ -120,8 +106,12 @@ function receiveHello(hello) {
   }
   page.stats = new RunStats(hello);
   page.view = new RunView(page.stats);
+  page.activity = new Activity();
+  activityView.reset(hello.config.grid, page.activity, page.stats.sites);
+  renderView.reset(hello.run, hello.config);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
+  viewer.reset(hello.run, hello.config.grid, hello.config.tile_px);
   if (page.overview) {
     mosaic.drawOverview(page.overview.bitmap);
     // Exposed for tests and the replay benchmark: the late join went through the overview.
@@ -142,7 +132,7 @@ function receiveHello(hello) {
  * after the hello and clear their outline); it is fetched again only if that read failed.
  */
 async function loadOwners(stats) {
-  const doc = page.runDoc ?? (await loadRunDoc());
+  const doc = page.runDoc ?? (await loadRunDoc(stats.runId));
   page.runDoc = null;
   if (!doc) return; // the dashboard went away; the outlines come with the next hello
   if (stats !== page.stats) return;
@@ -168,6 +158,7 @@ function receiveFrame(buffer) {
   const isNew = stats.add(header);
   page.socket.lastSeq = stats.lastSeq;
   if (!isNew) return; // a repeat of a tile already held
+  page.activity.add(stats.index(header.row, header.col), header);
   const colour = stats.sites.get(header.site)?.colour ?? "#ffffff";
   if (pngOffset === buffer.byteLength) mosaic.stored(header.row, header.col, colour); // header-only
   else mosaic.add(header.row, header.col, buffer, pngOffset, colour);
@@ -188,6 +179,7 @@ function receiveControl(msg) {
 function refreshText() {
   if (!page.view) return;
   page.view.update();
+  activityView.update();
   const stats = page.stats;
   const now = performance.now();
   // The time axis moves while the run is going, so redraw then even without new tiles.
@@ -219,45 +211,40 @@ function updateMosaicLink() {
     $.mosaicLink.removeAttribute("href"); // no run config yet, so no valid size
     return;
   }
-  $.mosaicLink.href = runUrl(`/image.png?scale=${encodeURIComponent($.mosaicScale.value)}`);
+  $.mosaicLink.href = runUrl(page.runId, `/image.png?scale=${encodeURIComponent($.mosaicScale.value)}`);
   $.mosaicLink.download = `${page.runId}.png`;
 }
 
-function chooseRun() {
+/** Show run `runId` (null: follow the newest run) and say so in ?run= (a new history entry). */
+function followRun(runId) {
   const url = new URL(location.href);
-  if ($.runPicker.value) url.searchParams.set("run", $.runPicker.value);
+  if (runId) url.searchParams.set("run", runId);
   else url.searchParams.delete("run");
+  url.hash = "";
   history.pushState(null, "", url);
   pollRuns();
 }
 
-function clickTile(event) {
+function openTile(row, col) {
   const stats = page.stats;
-  const tile = stats && mosaic.tileAt(event.offsetX, event.offsetY);
-  if (!tile) return;
-  const header = stats.tiles.get(stats.index(tile.row, tile.col));
+  const header = stats?.tiles.get(stats.index(row, col));
   if (!header) return; // not stored yet: nothing to open
-  const fields = tileFields(header);
-  const url = runUrl(`/tiles/${tile.row}/${tile.col}.png`);
-  openTileDialog(url, `tile r${tile.row} c${tile.col}`, fields);
+  openTileDialog(runUrl(page.runId, `/tiles/${row}/${col}.png`), `tile r${row} c${col}`, tileFields(header));
 }
 
-/** The metadata of a tile as [label, text] pairs for the tile dialog. */
-function tileFields(header) {
-  const number = (value, digits) => (typeof value === "number" ? value.toFixed(digits) : value);
-  const fields = [
-    ["site", header.site], ["rank", header.rank], ["host", header.host],
-    ["render ms", number(header.render_ms, 1)], ["encode ms", number(header.encode_ms, 2)],
-    ["iterations", header.iterations?.toLocaleString("en-US")], ["seq", header.seq],
-    ["stored at", new Date(header.stored_at * 1000).toLocaleTimeString()],
-  ];
-  return fields.filter(([, value]) => value !== undefined && value !== null);
+function showZoom() {
+  const zoom = camera.zoom;
+  $.zoomLevel.textContent = `${zoom < 10 ? zoom.toFixed(1) : Math.round(zoom)}x`;
 }
 
-$.runPicker.addEventListener("change", chooseRun);
+$.runPicker.addEventListener("change", () => followRun($.runPicker.value || null));
 $.mosaicScale.addEventListener("change", updateMosaicLink);
-$.showBorders.addEventListener("change", () => { $.overlay.hidden = !$.showBorders.checked; });
-$.mosaic.addEventListener("click", clickTile);
+$.showBorders.addEventListener("change", () => {
+  $.overlay.hidden = !$.showBorders.checked;
+  borders.schedule(); // a hidden layer is not kept up to date
+});
+$.viewFit.addEventListener("click", () => camera.fit());
+camera.onChange(showZoom);
 $.tileClose.addEventListener("click", () => $.tileDialog.close());
 window.addEventListener("popstate", pollRuns);
 // A finished run's chart is not redrawn by the timer; a new size must redraw it.

@@ -1,12 +1,13 @@
-// The overview canvas: tiles decoded in parallel by a pool of workers and drawn in batches,
-// one requestAnimationFrame per batch, at most ~10 batches a second (every repaint of a large
-// canvas costs the browser real time, so a late join's 1024 tiles must not cause 1024 paints).
+// The overview: every tile at the overview cell size on a canvas of its own (not in the page;
+// the viewer paints the visible part of it on the stage). Tiles are decoded in parallel by a pool
+// of workers and drawn in batches, one requestAnimationFrame per batch, at most ~10 batches a
+// second (a late join's 1024 tiles must not cause 1024 repaints of the stage).
 
 /**
  * Largest overview side in px: a 32 x 32 grid of 512 px tiles (16384 px) is drawn at 1/8.
  * Browsers cap a canvas near 16384^2; 2048 is about what a large screen shows of the panel, and
  * a late join of 1024 tiles measured ~20 % less browser CPU than with a 4096 px canvas
- * (every batch repaints the whole canvas). Full resolution is one click (or the mosaic link) away.
+ * (every batch repaints the whole canvas). Zoomed in, the viewer draws full-resolution tiles over it.
  */
 export const OVERVIEW_MAX_PX = 2048;
 
@@ -53,12 +54,15 @@ class DecoderPool {
 
 export class Mosaic {
   /**
-   * @param {HTMLCanvasElement} imageCanvas the tiles themselves (nothing else is drawn there)
-   * @param {BorderLayer} borders the site borders stacked on top
+   * @param {BorderLayer} borders the site borders stacked on the stage
+   * @param {() => void} onDrawn called after tiles were drawn (the viewer repaints the stage)
    */
-  constructor(imageCanvas, borders) {
-    this.image = imageCanvas.getContext("2d", { alpha: false });
+  constructor(borders, onDrawn) {
+    this.canvas = document.createElement("canvas");
+    this.image = this.canvas.getContext("2d", { alpha: false });
     this.borders = borders;
+    this.onDrawn = onDrawn;
+    this.grid = 0; // no run yet
     this.decoders = new DecoderPool(DECODERS);
     this.generation = 0; // bumped by reset(); decodes of an older run are thrown away
     this.queue = [];
@@ -81,7 +85,7 @@ export class Mosaic {
     this.image.fillStyle = "#0b0e14";
     this.image.fillRect(0, 0, sidePx, sidePx);
     this.drawn = 0;
-    this.image.canvas.dataset.tilesDrawn = "0";
+    this.onDrawn();
   }
 
   /**
@@ -108,6 +112,7 @@ export class Mosaic {
     const sidePx = this.image.canvas.width;
     this.image.drawImage(bitmap, 0, 0, sidePx, sidePx);
     bitmap.close();
+    this.onDrawn();
   }
 
   /** Count a tile the overview image already shows (a header-only frame) as drawn. */
@@ -137,17 +142,7 @@ export class Mosaic {
       }
       this.borders.mark(row, col, colour, true);
     }
-    this.drawn += batch.length;
-    // Exposed for tests and the replay benchmark: how many tiles are on the canvas.
-    this.image.canvas.dataset.tilesDrawn = String(this.drawn);
-  }
-
-  /** The tile under a point given in CSS px relative to the canvas, or null outside it. */
-  tileAt(offsetX, offsetY) {
-    const canvas = this.image.canvas;
-    const col = Math.floor((offsetX / canvas.clientWidth) * this.grid);
-    const row = Math.floor((offsetY / canvas.clientHeight) * this.grid);
-    const inside = row >= 0 && col >= 0 && row < this.grid && col < this.grid;
-    return inside ? { row, col } : null;
+    this.drawn += batch.length; // the tiles on the overview (the stage shows it as data-tiles-drawn)
+    this.onDrawn();
   }
 }

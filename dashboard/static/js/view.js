@@ -6,7 +6,9 @@ const IDS = [
   "tiles-total", "total-bar", "elapsed", "rate-recent", "rate-overall", "image-info", "legend",
   "show-borders", "mosaic", "overlay", "mosaic-scale", "mosaic-link", "site-list", "chart",
   "missing-count", "missing-list", "tile-dialog", "tile-title", "tile-open", "tile-close",
-  "tile-image", "tile-meta",
+  "tile-image", "tile-meta", "view-fit", "zoom-level", "rank-layer", "show-ranks", "activity-rows",
+  "activity-note", "timeline", "lineage", "lineage-back", "lineage-path", "render-controls",
+  "render-max-iter", "render-view", "render-note",
 ];
 const camel = (id) => id.replace(/-(\w)/g, (_, c) => c.toUpperCase());
 
@@ -161,6 +163,19 @@ export function fillScaleChoices(grid, tilePx) {
   }));
   const preferred = usable.find((scale) => Math.round(tilePx * scale) * grid <= MOSAIC_DEFAULT_MAX_PX);
   $.mosaicScale.value = String(preferred ?? usable[usable.length - 1] ?? 1);
+}
+
+/** The metadata of a tile frame header as [label, text] pairs for the tile dialog. */
+export function tileFields(header) {
+  const number = (value, digits) => (typeof value === "number" ? value.toFixed(digits) : value);
+  const at = (epochS) => (typeof epochS === "number" ? new Date(epochS * 1000).toLocaleTimeString() : epochS);
+  const fields = [
+    ["site", header.site], ["rank", header.rank], ["host", header.host],
+    ["render ms", number(header.render_ms, 1)], ["encode ms", number(header.encode_ms, 2)],
+    ["iterations", header.iterations?.toLocaleString("en-US")], ["seq", header.seq],
+    ["rendered at", at(header.rendered_at)], ["stored at", at(header.stored_at)],
+  ];
+  return fields.filter(([, value]) => value !== undefined && value !== null);
 }
 
 /** The tile dialog: the tile PNG at full resolution and its metadata, as text. */

@@ -1,0 +1,186 @@
+""""Render this view" in Debian Chromium against a real dashboard: the control link's key leaves
+the address bar at once and travels only as an Authorization header; the button makes a dynamic
+run of the visible region and the page follows it (breadcrumb, Back); a view beyond double
+precision is refused; a read-only page has no button; and end to end, two serving sites
+(``mpi-render --serve``) render the chosen view while the page shows it.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
+    browser_fixture,
+    create_run,
+    page_fixture,
+    post_tiles,
+    server_fixture,
+    solid_tiles,
+    text,
+    wait_text,
+)
+from browser.serving import ServingSite
+from support import Dashboard, http_json, wait_for
+
+from mpi_render.config import RenderConfig
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)
+BUTTON = "Render this view"
+_run_ids = itertools.count()
+
+
+def control_key(server) -> str:
+    return (server.data_dir / "control-token").read_text().strip()
+
+
+def stored_run(server, config=SMALL, label="parent") -> str:
+    """A complete run of solid tiles (the page opens it and zooms in)."""
+    run_id = f"{label}{next(_run_ids)}"
+    create_run(server, run_id, config)
+    cells = [(row, col) for row in range(config.grid) for col in range(config.grid)]
+    post_tiles(server, run_id, solid_tiles(config, cells))
+    return run_id
+
+
+def zoom_in(page, presses: int, before: int = 0) -> None:
+    """Press + ``presses`` times (after ``before`` presses since the fit) and wait for the zoom."""
+    for _ in range(presses):
+        page.keyboard.press("+")
+    zoom = 1.5 ** (before + presses)
+    wait_for(lambda: abs(float(page.locator("#mosaic").get_attribute("data-zoom")) - zoom) < 1e-3, 5,
+             f"zoom 1.5^{presses}")
+
+
+def location(page) -> str:
+    """The address bar as the page sees it (page.url can lag behind history.pushState)."""
+    return page.evaluate("location.href")
+
+
+def run_doc(server, run_id: str) -> dict:
+    status, doc = http_json("GET", f"{server.url}api/runs/{run_id}")
+    assert status == 200, (status, doc)
+    return doc
+
+
+def test_a_read_only_page_has_no_render_button(server, page):
+    run_id = stored_run(server)
+    page.goto(f"{server.url}?run={run_id}")
+    wait_text(page, "#tiles-stored", "16")
+    zoom_in(page, 2)
+    assert page.get_by_role("button", name=BUTTON).count() == 0
+    assert page.locator("#render-controls").is_hidden()
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+
+
+def test_the_key_leaves_the_address_bar_and_travels_only_as_a_header(server, page):
+    run_id = stored_run(server)
+    key = control_key(server)
+    requests, sockets = [], []
+    page.on("request", lambda request: requests.append(request))
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto(f"{server.url}?run={run_id}#key={key}")
+    # replaceState ran before the page made any request of its own.
+    assert key not in location(page) and "key=" not in location(page)
+    assert location(page) == f"{server.url}?run={run_id}"
+    wait_text(page, "#tiles-stored", "16")
+    assert key in page.evaluate("Object.values(sessionStorage)")
+    assert key not in page.content()
+
+    button = page.get_by_role("button", name=BUTTON)
+    assert button.is_disabled(), "the view is the run's own"
+    zoom_in(page, 2)
+    assert button.is_enabled()
+    button.click()
+    wait_for(lambda: f"run={run_id}-z1" in location(page), 10, "the page follows the new run")
+    puts = [r for r in requests if r.method == "PUT"]
+    assert [r.url for r in puts] == [f"{server.url}api/runs/{run_id}-z1"]
+    assert puts[0].headers["authorization"] == f"Bearer {key}"
+    # The navigation itself (its URL as typed, fragment included) is the only URL with the key;
+    # a fragment is never sent, and no request the page made carries it.
+    document = f"{server.url}?run={run_id}#key={key}"
+    leaked = [r.url for r in requests if key in r.url and r.url != document]
+    leaked += [url for url in sockets if key in url]
+    assert not leaked, leaked
+    assert all(key not in (r.headers.get("referer") or "") for r in requests)
+    assert key not in server.log()
+
+
+def test_render_this_view_makes_a_dynamic_run_of_the_visible_region_and_follows_it(server, page):
+    parent = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=100, center=(-0.5, 0.25),
+                          width=2.0, sites=("cloud", "onprem"), split="interleaved")
+    run_id = stored_run(server, parent)
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_text(page, "#tiles-stored", "16")
+    assert page.locator("#lineage").is_hidden(), "a run without a known parent has no breadcrumb"
+    zoom_in(page, 4)  # 5.0625x about the centre
+    suggested = int(page.locator("#render-max-iter").input_value())
+    assert suggested == round(100 * (1 + 0.25 * math.log2(1.5 ** 4))), suggested
+    page.fill("#render-max-iter", "777")
+    page.get_by_role("button", name=BUTTON).click()
+    child = f"{run_id}-z1"
+    wait_text(page, "#run-id", child)
+    assert location(page).endswith(f"?run={child}")
+    config = run_doc(server, child)["config"]
+    assert config["view"]["cx"] == pytest.approx(-0.5) and config["view"]["cy"] == pytest.approx(0.25)
+    assert config["view"]["width"] == pytest.approx(2.0 / 1.5 ** 4)
+    assert {k: config[k] for k in ("grid", "tile_px", "palette", "sites", "split", "max_iter")} == {
+        "grid": 4, "tile_px": 32, "palette": "ocean", "sites": ["cloud", "onprem"], "split": "dynamic",
+        "max_iter": 777}
+    assert page.locator("#mosaic").get_attribute("data-zoom") == "1.000", "the new run is shown whole"
+    assert page.locator("#lineage li").all_text_contents() == [run_id, child]
+
+    # A second view of the same parent gets a sibling id; the breadcrumb and Back walk up.
+    page.click("#lineage-back")
+    wait_text(page, "#run-id", run_id)
+    wait_text(page, "#tiles-stored", "16")
+    zoom_in(page, 2)
+    page.get_by_role("button", name=BUTTON).click()
+    wait_text(page, "#run-id", f"{run_id}-z1-2")
+    page.locator("#lineage a", has_text=run_id).click()
+    wait_text(page, "#run-id", run_id)
+    assert location(page).endswith(f"?run={run_id}")
+
+
+def test_a_view_beyond_double_precision_is_refused(server, page):
+    deep = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64, center=(-0.75, 0.1),
+                        width=1e-12)  # 7.8e-15 between pixels: 8x deeper is past doubles
+    run_id = stored_run(server, deep)
+    requests = []
+    page.on("request", lambda request: requests.append(request.method))
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_text(page, "#tiles-stored", "16")
+    zoom_in(page, 2)  # 2.25x: 3.5e-15 apart near 0.75, still fine
+    button = page.get_by_role("button", name=BUTTON)
+    assert button.is_enabled()
+    zoom_in(page, 4, before=2)  # 11.4x in all: 6.9e-16 apart near 0.75, below 1e-15 of it
+    assert button.is_disabled()
+    assert "beyond double precision" in text(page, "#render-note")
+    page.keyboard.press("Enter")
+    assert "PUT" not in requests
+
+
+@pytest.mark.timeout(240)
+def test_the_control_link_renders_a_chosen_view_with_serving_sites_and_the_page_follows_it(tmp_path, page):
+    first = RenderConfig(grid=4, tile_px=64, palette="electric", max_iter=200, split="dynamic")
+    with Dashboard(tmp_path / "dashboard") as server, \
+            ServingSite(tmp_path, "cloud", server), ServingSite(tmp_path, "onprem", server) as onprem:
+        create_run(server, "explore", first)  # the serving sites render it
+        page.goto(f"{server.url}?run=explore#key={control_key(server)}")
+        wait_text(page, "#run-state", "complete", timeout_s=60)
+        zoom_in(page, 3)
+        page.get_by_role("button", name=BUTTON).click()
+        wait_text(page, "#run-id", "explore-z1")
+        stage = page.locator("#mosaic")
+        wait_for(lambda: stage.get_attribute("data-run") == "explore-z1"
+                 and stage.get_attribute("data-tiles-drawn") == "16", 60,
+                 f"the 16 tiles of explore-z1 drawn\n{onprem.output()[-2000:]}")
+        wait_text(page, "#run-state", "complete")
+        doc = run_doc(server, "explore-z1")
+        assert doc["complete"] and doc["config"]["split"] == "dynamic"
+        assert doc["config"]["view"]["width"] == pytest.approx(3.0 / 1.5 ** 3)
+        assert sum(site["stored"] for site in doc["sites"].values()) == 16
+        # Every tile came with its render time: the activity timeline has a bar for each.
+        wait_for(lambda: page.locator("#timeline").get_attribute("data-bars") == "16", 10, "16 bars")
