@@ -12,13 +12,14 @@ from ..config import check_run_id
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
 
 
-def site_tiles(doc: dict, name: str) -> str:
+def site_tiles(doc: dict, name: str, unit: str = "") -> str:
     """Site ``name``'s tiles: ``stored/owned`` in a static split (``6/8``); in a dynamic run,
-    where no site owns a tile, its achieved share of the stored tiles (``6 (60%)``)."""
+    where no site owns a tile, its achieved share of the stored tiles (``6 (60%)``). ``unit``
+    goes after the count (``6/8 tiles``, ``6 tiles (60%)``)."""
     site = doc["sites"][name]
     if site["owned"] is not None:
-        return f"{site['stored']}/{site['owned']}"
-    return f"{site['stored']} ({100 * site['stored'] / max(1, doc['stored']):.0f}%)"
+        return f"{site['stored']}/{site['owned']}{unit}"
+    return f"{site['stored']}{unit} ({100 * site['stored'] / max(1, doc['stored']):.0f}%)"
 
 
 def progress_line(doc: dict) -> str:
@@ -61,7 +62,7 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
 
     Returns:
         Lines like ``site cloud: 8/8 tiles in 1.20 s (6.7 tiles/s), mean render 11.3 ms``; in a
-        dynamic run the site's achieved share instead: ``site cloud: 9 (56%) tiles in ...``.
+        dynamic run the site's achieved share instead: ``site cloud: 9 tiles (56%) in ...``.
     """
     lines = [f"tiles: {doc['stored']}/{doc['total']}"]
     for name, site in doc["sites"].items():
@@ -72,7 +73,7 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
         mean = site.get("render_ms_mean")
         mean_text = f"{mean:.1f} ms" if mean is not None else "-"
         seconds_text = f"{seconds:.2f} s" if seconds is not None else "- s"
-        lines.append(f"site {name}: {site_tiles(doc, name)} tiles in {seconds_text} "
+        lines.append(f"site {name}: {site_tiles(doc, name, ' tiles')} in {seconds_text} "
                      f"({rate} tiles/s), mean render {mean_text}")
     for name, tiles in missing_by_site(doc).items():
         if tiles:

@@ -135,7 +135,7 @@ def test_dynamic_split_completes_with_each_sites_share(tmp_path):
                      "--exit-when-done", "--data-dir", str(tmp_path / "demo")])
     assert proc.returncode == 0, explain(proc)
     assert "tiles: 16/16" in proc.stdout.splitlines(), explain(proc)
-    shares = dict(re.findall(r"^site (\w+): (\d+) \(\d+%\) tiles in ", proc.stdout, re.MULTILINE))
+    shares = dict(re.findall(r"^site (\w+): (\d+) tiles \(\d+%\) in ", proc.stdout, re.MULTILINE))
     assert set(shares) == {"cloud", "onprem"}, explain(proc)
     assert sum(map(int, shares.values())) == 16, explain(proc)
     assert "/None" not in proc.stdout, explain(proc)

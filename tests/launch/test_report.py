@@ -1,0 +1,87 @@
+"""Progress and summary text (``mpi_render.launch.report``) from a real dashboard's run documents.
+
+Static runs show ``stored/owned`` per site; dynamic runs, where no site owns a tile (``owned:
+null``), show each site's achieved share of the stored tiles, in tiles and per cent.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from support import Dashboard, http
+
+from dashboard.testing import site_batch, small_config
+from mpi_render.launch import report
+
+pytestmark = pytest.mark.integration
+
+
+def post(dash: Dashboard, run_id: str, config, site: str, indices) -> None:
+    content_type, body, _ = site_batch(config, site, indices)
+    status, answer = http("POST", f"{dash.url}api/runs/{run_id}/tiles", body, dash.token,
+                          headers={"Content-Type": content_type})
+    assert status == 200, answer
+
+
+def report_cli(dash: Dashboard, run_id: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mpi_render.launch.report", "--dashboard",
+                           dash.url, "--run", run_id], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def dash(tmp_path):
+    with Dashboard(tmp_path / "dash") as running:
+        yield running
+
+
+def test_dynamic_run_shows_each_sites_achieved_share(dash):
+    config = small_config(split="dynamic")  # 4 x 4: 16 tiles, nobody owns any
+    assert dash.api("PUT", "api/runs/dyn", config.run_json())[0] == 201
+    post(dash, "dyn", config, "cloud", range(0, 9))
+    post(dash, "dyn", config, "onprem", range(9, 12))
+    status, doc = dash.api("GET", "api/runs/dyn")
+    assert status == 200 and doc["sites"]["cloud"]["owned"] is None, doc
+    assert report.progress_line(doc) == "tiles 12/16 | cloud 9 (75%) | onprem 3 (25%)"
+
+    partial = report_cli(dash, "dyn")
+    assert partial.returncode == 1, partial.stdout + partial.stderr
+    lines = partial.stdout.splitlines()
+    assert lines[0] == "tiles: 12/16"
+    assert lines[1].startswith("site cloud: 9 tiles (75%) in ") and "tiles/s" in lines[1], lines
+    assert lines[2].startswith("site onprem: 3 tiles (25%) in "), lines
+    assert lines[3] == "missing (dynamic split, no owner): r3c0 r3c1 r3c2 r3c3", lines
+    assert "None" not in partial.stdout
+
+    post(dash, "dyn", config, "onprem", range(12, 16))
+    done = report_cli(dash, "dyn")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "tiles: 16/16"
+    assert lines[1].startswith("site cloud: 9 tiles (56%) in "), lines
+    assert lines[2].startswith("site onprem: 7 tiles (44%) in "), lines
+    assert "missing" not in done.stdout
+
+
+def test_static_run_shows_stored_of_owned_and_missing_by_owner(dash):
+    config = small_config()  # contiguous: cloud owns tiles 0..7, onprem 8..15
+    assert dash.api("PUT", "api/runs/half", config.run_json())[0] == 201
+    post(dash, "half", config, "cloud", range(0, 8))
+    post(dash, "half", config, "onprem", range(8, 14))
+    status, doc = dash.api("GET", "api/runs/half")
+    assert report.progress_line(doc) == "tiles 14/16 | cloud 8/8 | onprem 6/8"
+    proc = report_cli(dash, "half")
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "tiles: 14/16"
+    assert lines[1].startswith("site cloud: 8/8 tiles in ")
+    assert lines[2].startswith("site onprem: 6/8 tiles in ")
+    assert lines[3] == "missing from site onprem: r3c2 r3c3"
+
+
+def test_shares_of_a_dynamic_run_with_nothing_stored_are_zero(dash):
+    config = small_config(split="dynamic")
+    assert dash.api("PUT", "api/runs/empty", config.run_json())[0] == 201
+    doc = dash.api("GET", "api/runs/empty")[1]
+    assert report.progress_line(doc) == "tiles 0/16 | cloud 0 (0%) | onprem 0 (0%)"
+    assert report.summary_lines(doc)[1] == "site cloud: 0 tiles (0%) in - s (- tiles/s), mean render -"
