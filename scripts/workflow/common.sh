@@ -71,6 +71,16 @@ stop_recorded() {
   rm -f "$work/pids/$1"
 }
 
+# job_kind FLAGS...: "serve" when the site job's FLAGS hold --serve, else "render". A serving
+# job's records (pids/serve-SITE, relay-serve, slurm_job-serve) never share a name with the
+# first render's, so neither step's cleanup can stop the other's processes.
+job_kind() {
+  case " $* " in
+    *" --serve "*) echo serve ;;
+    *) echo render ;;
+  esac
+}
+
 # wait_http URL TIMEOUT_S: wait until GET URL answers 200.
 wait_http() {
   "$python" - "$1" "$2" <<'PY'
