@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="dashboard listen address")
     p.add_argument("--port", type=int, default=0, help="dashboard port (default: a free one)")
     p.add_argument("--data-dir", type=Path,
-                   help="dashboard data, token and logs (default: a temp dir removed at exit)")
+                   help="dashboard data, token files and logs (default: a temp dir removed at exit)")
     p.add_argument("--run", help="run id (default: demo-<time>)")
     p.add_argument("--exit-when-done", action="store_true",
                    help="exit after the first run's summary instead of serving new runs")
