@@ -90,8 +90,13 @@ class ClaimsHandler(BaseHandler):
             run_id, site, candidates, max_tiles)
         if granted:
             services.work.notify()  # waiters must now also wake when these leases expire
-        self.write_json({"tiles": [{"row": t // config.grid, "col": t % config.grid}
-                                   for t in granted],
+        backups = [] if granted or candidates is None or not config.dynamic else \
+            services.leases.claim_backups(run_id, site, candidates, max_tiles,
+                                          services.store.mean_tile_s(run_id))
+        tiles = [{"row": t // config.grid, "col": t % config.grid} for t in granted]
+        tiles += [{"row": t // config.grid, "col": t % config.grid, "backup": True}
+                  for t in backups]
+        self.write_json({"tiles": tiles,
                          "lease_s": services.leases.lease_s,
                          "complete": services.store.run_summary(run_id)["complete"]})
 
@@ -141,11 +146,14 @@ class WorkHandler(BaseHandler):
             self.write_json({"runs": runs, "lease_s": self.services.leases.lease_s})
 
     def claimable_runs(self, site: str) -> list[dict]:
-        """Runs with a tile ``site`` could claim right now (unstored, unleased), newest first."""
-        leases = self.services.leases
+        """Runs with a tile ``site`` could claim right now (unstored and unleased, or a backup
+        in a dynamic run's end game), newest first."""
+        leases, store = self.services.leases, self.services.store
         return [{"id": run_id, "config": config, "created_at": created_at}
-                for run_id, config, created_at, unstored in self.services.store.open_runs(site)
-                if leases.first_free(run_id, unstored) is not None]
+                for run_id, config, created_at, unstored in store.open_runs(site)
+                if leases.first_free(run_id, unstored) is not None
+                or (config["split"] == "dynamic"
+                    and leases.has_backup(run_id, site, unstored, store.mean_tile_s(run_id)))]
 
 
 def parse_wait_s(raw: str) -> float:

@@ -6,6 +6,12 @@ or when it expires; then the tile can be handed out again. Nothing is persisted 
 a dashboard restart every unstored tile is claimable again, which costs at most one re-render of
 the tiles that were in flight.
 
+In a dynamic run's end game, when nothing is left to lease, a tile leased to one site may also be
+lent to ONE other site as a *backup* (:meth:`Leases.claim_backups`), oldest lease first: the
+first stored copy wins and the other is a duplicate, so a slow site's last tiles no longer hold up
+a run that a fast site could finish (the "backup tasks" of batch schedulers). A backup never
+makes a tile claimable: it ends with the tile's lease.
+
 Thread-safe (one lock); the clock is injectable so tests need not sleep.
 """
 from __future__ import annotations
@@ -43,6 +49,7 @@ class Leases:
         self.clock = clock
         self._lock = threading.Lock()
         self._by_run: dict[str, dict[int, Lease]] = {}
+        self._backups: dict[str, dict[int, str]] = {}  # run -> tile -> the backup's site
 
     def claim(self, run_id: str, site: str, candidates: Iterable[int], max_tiles: int) -> list[int]:
         """Lease to ``site`` the first ``max_tiles`` of ``candidates`` that are not leased now.
@@ -72,6 +79,46 @@ class Leases:
                 del self._by_run[run_id]
         return granted
 
+    def claim_backups(self, run_id: str, site: str, candidates: Iterable[int], max_tiles: int,
+                      tile_s: dict[str, float]) -> list[int]:
+        """Lend ``site`` up to ``max_tiles`` of ``candidates`` leased to other sites, as backups.
+
+        A tile qualifies when another site holds a live lease on it, it has no backup yet, and
+        ``site`` would finish it first: now + ``tile_s[site]`` is before the lease's start +
+        ``tile_s[holder]`` (``tile_s``: each site's mean seconds per tile in this run; a site
+        without a mean gets no backup and is backed up by nobody). Oldest lease first. A backup
+        adds no lease: the tile stays leased to its holder, both copies race, the first stored
+        wins.
+
+        Returns:
+            The lent tile indices, oldest lease first.
+        """
+        with self._lock:
+            granted = self._backup_candidates(run_id, site, candidates, tile_s)[:max_tiles]
+            if granted:
+                self._backups.setdefault(run_id, {}).update(dict.fromkeys(granted, site))
+        return granted
+
+    def has_backup(self, run_id: str, site: str, candidates: Iterable[int],
+                   tile_s: dict[str, float]) -> bool:
+        """Whether :meth:`claim_backups` would lend ``site`` a tile now."""
+        with self._lock:
+            return bool(self._backup_candidates(run_id, site, candidates, tile_s))
+
+    def _backup_candidates(self, run_id, site, candidates, tile_s) -> list[int]:
+        """The tiles :meth:`claim_backups` may lend, oldest lease first (hold the lock)."""
+        mine_s = tile_s.get(site)
+        if mine_s is None:
+            return []
+        now = self.clock()
+        leases, backups = self._by_run.get(run_id, {}), self._backups.get(run_id, {})
+        held = sorted((lease.expires_at, index) for index in candidates
+                      if (lease := leases.get(index)) is not None and lease.expires_at > now
+                      and lease.site != site and index not in backups
+                      and now + mine_s < lease.expires_at - self.lease_s
+                      + tile_s.get(lease.site, -float("inf")))
+        return [index for _, index in held]
+
     def first_free(self, run_id: str, candidates: Iterable[int]) -> int | None:
         """The first of ``candidates`` not under a live lease (None when all are leased)."""
         now = self.clock()
@@ -86,18 +133,20 @@ class Leases:
     def release(self, run_id: str, indices: Iterable[int]) -> None:
         """End the leases of ``indices`` (their tiles were stored)."""
         with self._lock:
-            leases = self._by_run.get(run_id)
-            if leases is None:
-                return
-            for index in indices:
-                leases.pop(index, None)
-            if not leases:
-                del self._by_run[run_id]
+            for table in (self._by_run, self._backups):
+                held = table.get(run_id)
+                if held is None:
+                    continue
+                for index in indices:
+                    held.pop(index, None)
+                if not held:
+                    del table[run_id]
 
     def drop_run(self, run_id: str) -> None:
         """Forget every lease of ``run_id`` (it was cancelled)."""
         with self._lock:
             self._by_run.pop(run_id, None)
+            self._backups.pop(run_id, None)
 
     def live(self, run_id: str) -> dict[int, Lease]:
         """The live leases of ``run_id`` by tile index (a copy)."""
@@ -119,6 +168,7 @@ class Leases:
                 leases = self._by_run[run_id]
                 for index in [i for i, lease in leases.items() if lease.expires_at <= now]:
                     del leases[index]
+                    self._backups.get(run_id, {}).pop(index, None)  # its backup ends with it
                 if not leases:
                     del self._by_run[run_id]
                     continue

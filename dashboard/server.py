@@ -7,11 +7,13 @@ import errno
 import logging
 import math
 import signal
+import ssl
 import sys
 from pathlib import Path
 
 import tornado.httpserver
 
+from mpi_render.tls import TLSFileError, server_context
 from mpi_render.tokens import TokenFileError, load_or_create_token
 
 from .app import DEFAULT_LEASE_S, DEFAULT_MAX_BODY_BYTES, make_app, shutdown
@@ -45,7 +47,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="extra WebSocket origin(s), comma-separated, repeatable; * = any")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES, metavar="BYTES",
                         help=f"largest request body in bytes (default {DEFAULT_MAX_BODY_BYTES})")
+    parser.add_argument("--certfile", metavar="PEM",
+                        help="serve HTTPS and WSS with this certificate chain (needs --keyfile)")
+    parser.add_argument("--keyfile", metavar="PEM",
+                        help="the certificate's private key (mode 0600; needs --certfile)")
     args = parser.parse_args(argv)
+    if (args.certfile is None) != (args.keyfile is None):
+        parser.error("--certfile and --keyfile go together: give both (HTTPS) or neither (HTTP)")
     if not 0 < args.port < 65536:
         parser.error(f"--port must be in 1..65535, got {args.port}")
     if args.max_body < 1024:
@@ -62,12 +70,13 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
-async def serve(args: argparse.Namespace, token: str, control_token: str, store: TileStore) -> int:
+async def serve(args: argparse.Namespace, token: str, control_token: str, store: TileStore,
+                tls: ssl.SSLContext | None = None) -> int:
     app = make_app(store, token=token, control_token=control_token,
                    allowed_origins=args.allow_origin, max_body_bytes=args.max_body,
                    lease_s=args.lease_s)
     server = tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=args.max_body,
-                                           idle_connection_timeout=120)
+                                           idle_connection_timeout=120, ssl_options=tls)
     try:
         server.listen(args.port, args.host)
     except OSError as exc:
@@ -79,7 +88,8 @@ async def serve(args: argparse.Namespace, token: str, control_token: str, store:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    print(f"mpi-render dashboard listening on http://{args.host}:{args.port}/ "
+    scheme = "https" if tls else "http"
+    print(f"mpi-render dashboard listening on {scheme}://{args.host}:{args.port}/ "
           f"(control token in {args.control_token_file})", flush=True)
     await stopping.wait()
     log.info("shutting down: closing WebSockets, finishing storage writes")
@@ -99,6 +109,10 @@ def main(argv=None) -> int:
     except TokenFileError as exc:
         return fail(str(exc))
     try:
+        tls = server_context(args.certfile, args.keyfile) if args.certfile else None
+    except TLSFileError as exc:
+        return fail(str(exc))
+    try:
         store = TileStore(args.data_dir)
     except StorageUnavailable as exc:
         return fail(str(exc))
@@ -113,7 +127,7 @@ def main(argv=None) -> int:
         return fail("--control-token-file holds the ingest token; the control token must differ "
                     "(delete the file to have one generated)")
     try:
-        return asyncio.run(serve(args, token, control_token, store))
+        return asyncio.run(serve(args, token, control_token, store, tls))
     finally:
         store.close()
 

@@ -149,6 +149,14 @@ class TileStore:
                      for s in states]
         return [entry for entry in found if entry[3]]
 
+    def mean_tile_s(self, run_id: str) -> dict[str, float]:
+        """Each site's mean ``render_ms`` in ``run_id``, in seconds (sites with none left out)."""
+        with self._lock:
+            state = self._runs.get(run_id)
+            sites = {} if state is None else state.sites
+            return {name: stats.render_ms_sum / stats.render_ms_count / 1e3
+                    for name, stats in sites.items() if stats.render_ms_count}
+
     def run_config(self, run_id: str) -> RenderConfig | None:
         """The config of ``run_id`` or None when it does not exist."""
         with self._lock:

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     elif opts.config.dynamic:
         from .site.dynamic import run_dynamic
         code = run_dynamic(opts.config, opts.site, _poster(opts, time.monotonic()),
-                           _claims_client(opts), backend=opts.backend, comm=comm)
+                           dashboard_client(opts), backend=opts.backend, comm=comm)
     else:
         from .site import driver
         sink = make_sink(opts, time.monotonic()) if rank == 0 else None
@@ -108,23 +108,24 @@ def make_sink(opts: Options, started_at: float):
     return sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
 
 
+def dashboard_client(opts: Options):
+    """The site job's one way to reach the dashboard (token, timeout, TLS verification)."""
+    from .site.client import DashboardClient
+    return DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s,
+                           ca_file=opts.ca_file)
+
+
 def _poster(opts: Options, started_at: float, run: str | None = None, config=None,
             spool: str | None = None):
     """Rank 0's poster of run ``run`` (default ``opts.run``), deadline counted from ``started_at``."""
-    from .site.client import DashboardClient
     from .site.poster import BatchLimits, Poster
     from .site.spool import Spool
     run, config, spool = run or opts.run, config or opts.config, spool or opts.spool
-    client = DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
+    client = dashboard_client(opts)
     limits = BatchLimits(opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms / 1000)
     return Poster(client, run, config, opts.site, Spool(spool), started_at + opts.deadline_s,
                   limits=limits, only_missing=opts.only_missing,
                   resend_hint=resend_command(opts, run, spool))
-
-
-def _claims_client(opts: Options):
-    from .site.client import DashboardClient
-    return DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
 
 
 def _stop_flag(opts: Options):
@@ -145,7 +146,7 @@ def _serve(opts: Options, comm, stop_flag) -> int:
         poster.open([])
         return poster
 
-    return serve(opts.site, _claims_client(opts), open_run, backend=opts.backend, comm=comm,
+    return serve(opts.site, dashboard_client(opts), open_run, backend=opts.backend, comm=comm,
                  idle_exit_s=opts.idle_exit_s, stop_requested=stop_flag)
 
 
@@ -154,14 +155,15 @@ def resend_command(opts: Options, run: str | None = None, spool: str | None = No
     args = [PROG, "--resend", "--spool", str(Path(spool or opts.spool).resolve()), "--dashboard",
             opts.dashboard, "--run", run or opts.run, "--token-file",
             str(Path(opts.token_file).resolve())]
+    if opts.ca_file:
+        args += ["--ca-file", str(Path(opts.ca_file).resolve())]
     return " ".join(shlex.quote(a) for a in args)
 
 
 def _resend(opts: Options) -> int:
-    from .site.client import DashboardClient
     from .site.poster import resend
     from .site.spool import Spool
-    client = DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s)
+    client = dashboard_client(opts)
     try:
         delivery = resend(Spool(opts.spool), client, time.monotonic() + opts.deadline_s,
                           run_id=opts.run)

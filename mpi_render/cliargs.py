@@ -18,6 +18,7 @@ from pathlib import Path
 from .cliflags import FLAGS, RUN_FLAGS
 from .config import RenderConfig, check_run_id
 from .site.client import check_dashboard_url
+from .tls import TLSFileError, client_context
 from .tokens import TokenFileError, read_token
 
 __all__ = ["FLAGS", "Options", "UsageError", "build_parser", "derived_run_id", "resolve"]
@@ -46,6 +47,7 @@ class Options:
     run: str | None
     token_file: str | None
     token: str | None
+    ca_file: str | None
     out: str | None
     spool: str | None
     only_missing: bool
@@ -164,7 +166,8 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
     return Options(
         config=config, site=site, backend=_backend(raw) if not resend else "auto",
         dashboard=dashboard, run=run, token_file=token_file,
-        token=_token(token_file) if dashboard else None, out=raw.get("out"), spool=spool,
+        token=_token(token_file) if dashboard else None, ca_file=_ca_file(raw), out=raw.get("out"),
+        spool=spool,
         only_missing=bool(raw.get("only_missing")), resend=resend, **_delivery(raw))
 
 
@@ -232,7 +235,8 @@ def _serve_options(raw: _Raw) -> Options:
     idle_exit_s = raw.number("idle_exit") if raw.get("idle_exit") is not None else None
     return Options(
         config=None, site=site, backend=_backend(raw), dashboard=dashboard, run=None,
-        token_file=raw.get("token_file"), token=_token(raw.get("token_file")), out=None,
+        token_file=raw.get("token_file"), token=_token(raw.get("token_file")),
+        ca_file=_ca_file(raw), out=None,
         spool=raw.get("spool") or "mpi-render-spool", only_missing=False, resend=False,
         serve=True, idle_exit_s=idle_exit_s, **_delivery(raw))
 
@@ -259,6 +263,17 @@ def _token(path: str) -> str:
         return read_token(path)
     except TokenFileError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _ca_file(raw: _Raw) -> str | None:
+    """The CA file, checked now so that a bad one is a usage error before MPI starts."""
+    path = raw.get("ca_file") or None
+    if path:
+        try:
+            client_context(path)
+        except TLSFileError as exc:
+            raise UsageError(f"{raw.labels['ca_file']}: {exc}") from None
+    return path
 
 
 def derived_run_id(config: RenderConfig) -> str:

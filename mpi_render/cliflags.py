@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RenderConfig
+from .tls import CA_FILE_ENV
 
 _DEFAULT = RenderConfig()
 
@@ -56,6 +57,8 @@ FLAGS = (
          "run id (default: derived from the config, so all sites agree)", "ID"),
     Flag("--token-file", "MPI_RENDER_TOKEN_FILE", None,
          "file holding the dashboard token (needed with --dashboard)", "PATH"),
+    Flag("--ca-file", CA_FILE_ENV, None,
+         "CA certificate(s) that verify an https dashboard (default: the system's CAs)", "PEM"),
     Flag("--out", "MPI_RENDER_OUT", None, "also write DIR/r{row}c{col}.png", "DIR"),
     Flag("--spool", "MPI_RENDER_SPOOL", None,
          "unsent batches (default ./mpi-render-spool/RUN/SITE)", "DIR"),

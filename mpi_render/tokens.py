@@ -40,12 +40,25 @@ def load_or_create_token(path: str | os.PathLike) -> str:
     return token
 
 
-def _read_token(path: Path) -> str:
+def check_private(path: str | os.PathLike, what: str = "token file") -> None:
+    """Refuse a secret's file (``what``: "token file", "TLS key file") that group/others can access.
+
+    Raises:
+        TokenFileError: the mode allows group/others anything (the message says ``chmod 600``),
+            or the file cannot be examined.
+    """
     try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise TokenFileError(f"token file {path} is accessible by group/others (mode "
-                                 f"{stat.S_IMODE(mode):04o}); run: chmod 600 {path}")
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise TokenFileError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise TokenFileError(f"{what} {path} is accessible by group/others (mode "
+                             f"{stat.S_IMODE(mode):04o}); run: chmod 600 {path}")
+
+
+def _read_token(path: Path) -> str:
+    check_private(path)
+    try:
         token = path.read_text().strip()
     except OSError as exc:
         raise TokenFileError(f"cannot read token file {path}: {exc.strerror}") from None

@@ -15,7 +15,8 @@
 #   bench  + make (the C yardstick bench/yardstick.py compiles bench/yardstick.c;
 #          needs libgomp, which gcc brings), chromium and a font (the browser replay benchmark)
 #   test   + chromium and a font (browser tests and screenshots), slurmctld slurmd slurm-client
-#          munge (the local Slurm the tests start), iproute2 (network-namespace tests), procps, curl
+#          munge (the local Slurm the tests start), iproute2 (network-namespace tests), procps, curl,
+#          openssl (the private CA of the TLS tests and of `mpi-render-demo --tls`)
 set -euo pipefail
 
 profile=${1:-test}
@@ -29,7 +30,7 @@ case $profile in
   demo)  apt_pkgs=(); optional_pkgs=(gcc libc6-dev) ;;
   bench) apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core) ;;
   test)  apt_pkgs=(gcc libc6-dev make chromium fonts-dejavu-core slurmctld slurmd slurm-client
-                   munge iproute2 procps curl) ;;
+                   munge iproute2 procps curl openssl) ;;
   *) echo "bootstrap: unknown profile '$profile'; use one of demo, bench, test" \
           "(e.g. scripts/bootstrap.sh test)" >&2
      exit 2 ;;

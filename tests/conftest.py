@@ -33,6 +33,21 @@ def dashboard(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def private_ca(tmp_path_factory):
+    """A private CA made with openssl for this session, and its certificate for 127.0.0.1."""
+    from tlsfiles import PrivateCA
+
+    return PrivateCA.create(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def tls_dashboard(tmp_path, private_ca):
+    """Like ``dashboard``, but serving HTTPS and WSS with ``private_ca``'s certificate."""
+    with Dashboard(tmp_path / "tls-dashboard", tls=private_ca) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
     """A real single-node Slurm for the whole session (tests/slurm_cluster.py); stopped at the end.
 

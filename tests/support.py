@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -45,8 +46,12 @@ def run(cmd: list[str], timeout: float = 120, check: bool = True, **kw) -> subpr
 
 
 def http(method: str, url: str, body: bytes | dict | None = None, token: str | None = None,
-         headers: dict | None = None, timeout: float = 10) -> tuple[int, bytes]:
-    """One HTTP request; returns ``(status, body)`` for 2xx and error statuses alike."""
+         headers: dict | None = None, timeout: float = 10,
+         context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """One HTTP request; returns ``(status, body)`` for 2xx and error statuses alike.
+
+    ``context`` verifies an ``https://`` URL (default: the system's CAs).
+    """
     headers = dict(headers or {})
     if isinstance(body, dict):
         body = json.dumps(body).encode()
@@ -55,7 +60,7 @@ def http(method: str, url: str, body: bytes | dict | None = None, token: str | N
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
@@ -82,10 +87,16 @@ class Dashboard:
     """A real dashboard subprocess on a free loopback port.
 
     Attributes: ``url`` (with a trailing slash), ``token``, ``token_file``, ``data_dir``,
-    ``port``. ``log()`` returns what it printed so far (for failure messages).
+    ``port``, ``context`` (the client TLS context of an HTTPS dashboard, else None). ``log()``
+    returns what it printed so far (for failure messages).
+
+    With ``tls`` (a :class:`tlsfiles.PrivateCA`) it serves HTTPS with the CA's server
+    certificate and ``url`` is ``https://``; the test's own requests verify it with ``context``
+    (default: trust exactly that CA).
     """
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple = ()):
+    def __init__(self, workdir: Path, port: int | None = None, extra_args: tuple = (),
+                 tls=None, context: ssl.SSLContext | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
@@ -94,8 +105,9 @@ class Dashboard:
         self.token_file.write_text(self.token + "\n")
         self.token_file.chmod(0o600)
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.extra_args = tuple(extra_args)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/"
+        self.context = context or (tls.client_context() if tls else None)
+        self.extra_args = tuple(extra_args) + (tls.dashboard_args() if tls else ())
         self.log_path = self.workdir / "dashboard.log"
         self.proc: subprocess.Popen | None = None
 
@@ -112,7 +124,7 @@ class Dashboard:
             if self.proc.poll() is not None:
                 raise AssertionError(f"dashboard exited {self.proc.returncode}\n{self.log()}")
             try:
-                if http("GET", self.url + "healthz", timeout=1)[0] == 200:
+                if http("GET", self.url + "healthz", timeout=1, context=self.context)[0] == 200:
                     return self
             except OSError:
                 pass
@@ -138,7 +150,8 @@ class Dashboard:
         self.stop(signal.SIGKILL)
 
     def api(self, method: str, path: str, body=None, auth: bool = True) -> tuple[int, dict]:
-        return http_json(method, self.url + path, body, self.token if auth else None)
+        return http_json(method, self.url + path, body, self.token if auth else None,
+                         context=self.context)
 
     def __enter__(self) -> Dashboard:
         return self.start()

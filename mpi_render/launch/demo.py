@@ -10,6 +10,11 @@ after the summary instead. Every process it starts is stopped on the way out (SI
 serving site answers by delivering what it rendered, then SIGKILL), by process group and by
 pid, so nothing is left running.
 
+With ``--tls`` it makes a private CA and a certificate for 127.0.0.1/localhost in the data
+directory (:mod:`mpi_render.launch.certs`, keys 0600), serves the dashboard with HTTPS and WSS, and
+gives the sites the CA with ``--ca-file``: everything runs over verified TLS, and both links are
+``https``.
+
 The control token is printed once, in the control link's URL fragment, and nowhere else: not on
 a command line (the dashboard reads it from its file), not in a log, not in the URL the browser
 is opened with (the read-only one).
@@ -34,7 +39,7 @@ from ..config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig,
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
 from ..tiling import SPLITS
 from ..tokens import TokenFileError, load_or_create_token
-from . import processes, watch
+from . import certs, processes, watch
 
 HEALTH_TIMEOUT_S = 60.0
 POLL_S = 0.5
@@ -89,6 +94,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--exit-when-done", action="store_true",
                    help="exit after the first run's summary instead of serving new runs")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--tls", action="store_true",
+                   help="HTTPS and WSS with a private CA made for the run (needs openssl)")
     args = p.parse_args(argv)
     args.cpus = cpus
     return args
@@ -162,6 +169,28 @@ def token_from(path: Path) -> str:
         raise RuntimeError(str(exc)) from None
 
 
+def make_tls(data_dir: Path, host: str) -> tuple[certs.ServerCert, Path]:
+    """A new private CA and a server certificate for this machine in ``data_dir/tls``.
+
+    Each run gets its own CA: what an earlier run left in ``data_dir/tls`` is replaced.
+
+    Returns:
+        ``(server certificate and key, CA certificate)``; the CA's key stays in ``data_dir``.
+
+    Raises:
+        RuntimeError: openssl is missing or failed.
+    """
+    names = list(certs.LOCAL_NAMES)
+    if host not in ("0.0.0.0", "::", "") and host not in names:
+        names.append(host)
+    shutil.rmtree(data_dir / "tls", ignore_errors=True)
+    try:
+        authority = certs.make_authority(data_dir / "tls" / "ca")
+        return certs.issue(authority, data_dir / "tls", names=names), authority.cert
+    except certs.CertError as exc:
+        raise RuntimeError(f"--tls: {exc}") from None
+
+
 def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
              children: list[processes.Child]) -> int:
     """Start everything (appending to ``children`` as it goes) and wait; return the exit code."""
@@ -172,23 +201,29 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     token = token_from(token_file)
     control_token = token_from(control_token_file)
     logs = data_dir / "logs"
+    server_cert, ca_file = make_tls(data_dir, args.host) if args.tls else (None, None)
+    tls_files = (server_cert.cert, server_cert.key) if server_cert else None
     dashboard = processes.spawn("dashboard", processes.dashboard_command(
-        args.host, port, data_dir / "dashboard", token_file, control_token_file),
+        args.host, port, data_dir / "dashboard", token_file, control_token_file, tls_files),
         logs / "dashboard.log", env)
     children.append(dashboard)
-    local_url = f"http://127.0.0.1:{port}/"
-    client = DashboardClient(local_url, token, timeout_s=30)
+    scheme = "https" if args.tls else "http"
+    local_url = f"{scheme}://127.0.0.1:{port}/"
+    client = DashboardClient(local_url, token, timeout_s=30, ca_file=ca_file)
     wait_healthy(dashboard, client)
     run_id = args.run or f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     created = client.put_run(run_id, config.run_json())
     if created.status not in (200, 201):
         raise RuntimeError(f"PUT api/runs/{run_id}: {created.error}")
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-    url = f"http://{shown_host}:{port}/?run={run_id}"
+    url = f"{scheme}://{shown_host}:{port}/?run={run_id}"
     print(f"dashboard: {url}", flush=True)
     print(f"control link: {url}#key={control_token}", flush=True)
     print("  (the control link can start and cancel renders: share it only with who may)",
           flush=True)
+    if ca_file:
+        print(f"private CA (trust it in the browser, or pass it as --ca-file): {ca_file}",
+              flush=True)
     if not args.no_browser:
         open_browser(url)  # the read-only link: a browser's command line is not for secrets
     ranks = args.ranks_per_site or max(1, args.cpus // len(config.sites))
@@ -196,7 +231,7 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     sites = {}
     for name in config.sites:
         cmd = processes.serve_command(name, ranks, local_url, token_file, backends[name],
-                                      args.hostfile)
+                                      args.hostfile, ca_file)
         # cwd: the site job's default spool directory (unsent tiles) lands in the data dir.
         sites[name] = processes.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env,
                                       cwd=data_dir)

@@ -172,15 +172,21 @@ def mpiexec_path() -> str:
 
 
 def dashboard_command(host: str, port: int, data_dir: Path, token_file: Path,
-                      control_token_file: Path) -> list[str]:
-    """The dashboard server as a child of this interpreter (tokens as file paths only)."""
-    return [sys.executable, "-m", "dashboard", "--host", host, "--port", str(port),
-            "--data-dir", str(data_dir), "--token-file", str(token_file),
-            "--control-token-file", str(control_token_file)]
+                      control_token_file: Path,
+                      tls: tuple[Path, Path] | None = None) -> list[str]:
+    """The dashboard server as a child of this interpreter (tokens as file paths only);
+    ``tls`` = (certfile, keyfile) serves HTTPS and WSS."""
+    cmd = [sys.executable, "-m", "dashboard", "--host", host, "--port", str(port),
+           "--data-dir", str(data_dir), "--token-file", str(token_file),
+           "--control-token-file", str(control_token_file)]
+    if tls is not None:
+        cmd += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
+    return cmd
 
 
 def serve_command(site: str, ranks: int, dashboard_url: str, token_file: Path,
-                  backend: str = "auto", hostfile: Path | None = None) -> list[str]:
+                  backend: str = "auto", hostfile: Path | None = None,
+                  ca_file: Path | None = None) -> list[str]:
     """One serving site job: ``mpiexec -n R python -m mpi4py -m mpi_render --serve --site S ...``.
 
     The job renders every run of ``site`` the dashboard offers (each run brings its own image)
@@ -192,4 +198,6 @@ def serve_command(site: str, ranks: int, dashboard_url: str, token_file: Path,
         cmd += ["-hostfile", str(hostfile)]
     cmd += [sys.executable, "-m", "mpi4py", "-m", "mpi_render", "--serve", "--site", site,
             "--backend", backend, "--dashboard", dashboard_url, "--token-file", str(token_file)]
+    if ca_file is not None:
+        cmd += ["--ca-file", str(ca_file)]
     return cmd

@@ -8,6 +8,11 @@ open to the whole cluster, every request except ``GET healthz`` must carry the r
 
     python -m mpi_render.launch.relay --listen 0.0.0.0:9123 --upstream http://127.0.0.1:9122/ \\
         --token-file ~/mpi-render-runs/42/cloud/token
+
+TLS on both sides (docs/TLS.md): with ``--certfile/--keyfile`` the relay listens with HTTPS, so
+the token and the tiles cross the cluster network encrypted; an ``https://`` upstream is verified
+(``--ca-file``, else the system's CAs). A rejected upstream certificate at start is exit 2; later
+it answers 502 naming the certificate problem. Never a fall back to ``http://``.
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ import argparse
 import asyncio
 import hmac
 import logging
+import os
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -23,6 +30,7 @@ import tornado.httpclient
 import tornado.web
 
 from ..site.client import check_dashboard_url
+from ..tls import CA_FILE_ENV, certificate_problem, client_context, server_context
 
 log = logging.getLogger(__name__)
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept")
@@ -36,8 +44,10 @@ class RelayHandler(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "PUT", "POST")
 
-    def initialize(self, upstream: str, token: str, client: tornado.httpclient.AsyncHTTPClient):
+    def initialize(self, upstream: str, token: str, client: tornado.httpclient.AsyncHTTPClient,
+                   upstream_tls: ssl.SSLContext | None):
         self.upstream, self.token, self.client = upstream, token, client
+        self.upstream_tls = upstream_tls
 
     def _fail(self, status: int, message: str) -> None:
         self.set_status(status)
@@ -65,11 +75,14 @@ class RelayHandler(tornado.web.RequestHandler):
         request = tornado.httpclient.HTTPRequest(
             self.upstream + self.request.uri.lstrip("/"), method=self.request.method,
             headers=headers, body=body, follow_redirects=False,
-            request_timeout=UPSTREAM_TIMEOUT_S, decompress_response=False)
+            request_timeout=UPSTREAM_TIMEOUT_S, decompress_response=False,
+            ssl_options=self.upstream_tls)
         try:
             answer = await self.client.fetch(request, raise_error=False)
-        except OSError as exc:  # refused before any HTTP exchange
-            self._fail(502, f"dashboard unreachable through the tunnel: {exc}")
+        except OSError as exc:  # refused before any HTTP exchange, or a rejected certificate
+            problem = certificate_problem(exc)
+            self._fail(502, f"the dashboard's TLS certificate was rejected: {problem}" if problem
+                       else f"dashboard unreachable through the tunnel: {exc}")
             return
         if answer.code == 599:
             self._fail(502, f"dashboard unreachable through the tunnel: {answer.error}")
@@ -83,11 +96,25 @@ class RelayHandler(tornado.web.RequestHandler):
     get = head = put = post = _relay
 
 
-def make_app(upstream: str, token: str) -> tornado.web.Application:
-    """The relay application forwarding every path to ``upstream`` (a root URL)."""
+def make_app(upstream: str, token: str,
+             upstream_tls: ssl.SSLContext | None = None) -> tornado.web.Application:
+    """The relay application forwarding every path to ``upstream`` (a root URL).
+
+    ``upstream_tls`` verifies an ``https://`` upstream (:func:`mpi_render.tls.client_context`).
+    """
     client = tornado.httpclient.AsyncHTTPClient()
-    return tornado.web.Application([(r"/.*", RelayHandler,
-                                     dict(upstream=upstream, token=token, client=client))])
+    return tornado.web.Application([(r"/.*", RelayHandler, dict(
+        upstream=upstream, token=token, client=client, upstream_tls=upstream_tls))])
+
+
+async def upstream_certificate_problem(upstream: str, upstream_tls: ssl.SSLContext) -> str | None:
+    """Why the upstream's certificate is rejected, or None (also when it is unreachable now)."""
+    try:
+        await tornado.httpclient.AsyncHTTPClient().fetch(
+            upstream + "healthz", ssl_options=upstream_tls, request_timeout=10, raise_error=False)
+    except (OSError, tornado.httpclient.HTTPClientError) as exc:
+        return certificate_problem(exc)
+    return None
 
 
 def _listen_address(text: str) -> tuple[str, int]:
@@ -97,16 +124,31 @@ def _listen_address(text: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-async def serve(host: str, port: int, upstream: str, token: str, max_body_bytes: int) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    server = make_app(upstream, token).listen(port, host, max_body_size=max_body_bytes)
+async def serve(host: str, port: int, upstream: str, token: str, max_body_bytes: int,
+                tls: ssl.SSLContext | None = None,
+                upstream_tls: ssl.SSLContext | None = None) -> int:
+    """Serve until SIGTERM or SIGINT (exit 0); exit 2 when the upstream's certificate is refused.
+
+    Args:
+        tls: the listening side's context (HTTPS), or None (HTTP).
+        upstream_tls: verifies an ``https://`` upstream; None for ``http://``.
+    """
+    if upstream_tls is not None:
+        problem = await upstream_certificate_problem(upstream, upstream_tls)
+        if problem:
+            log.error("the TLS certificate of %s was rejected: %s (give its CA with --ca-file)",
+                      upstream, problem)
+            return 2
+    server = make_app(upstream, token, upstream_tls).listen(
+        port, host, max_body_size=max_body_bytes, ssl_options=tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("relay on %s:%d -> %s", host, port, upstream)
+    log.info("relay on %s://%s:%d -> %s", "https" if tls else "http", host, port, upstream)
     await stop.wait()
     server.stop()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,18 +159,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-file", required=True, type=Path, help="the dashboard's token")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         help="largest request body in bytes")
+    parser.add_argument("--certfile", help="listen with HTTPS: certificate chain (PEM)")
+    parser.add_argument("--keyfile", help="the certificate's private key (PEM, mode 0600)")
+    parser.add_argument("--ca-file", default=os.environ.get(CA_FILE_ENV),
+                        help=f"CA(s) verifying an https upstream (default: ${CA_FILE_ENV}, "
+                             "else the system's CAs)")
     args = parser.parse_args(argv)
+    if (args.certfile is None) != (args.keyfile is None):
+        parser.error("--certfile and --keyfile go together: give both (HTTPS) or neither")
     try:
         host, port = _listen_address(args.listen)
         upstream = check_dashboard_url(args.upstream)
         token = args.token_file.read_text().strip()
         if not token:
             raise ValueError(f"token file {args.token_file} is empty")
-    except (ValueError, OSError) as exc:
+        tls = server_context(args.certfile, args.keyfile) if args.certfile else None
+        upstream_tls = client_context(args.ca_file) if upstream.startswith("https:") else None
+    except (ValueError, OSError) as exc:  # TLSFileError is a ValueError
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s relay %(message)s")
-    asyncio.run(serve(host, port, upstream, token, args.max_body))
-    return 0
+    return asyncio.run(serve(host, port, upstream, token, args.max_body, tls, upstream_tls))
 
 
 if __name__ == "__main__":

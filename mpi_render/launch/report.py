@@ -17,7 +17,7 @@ def site_tiles(doc: dict, name: str, unit: str = "") -> str:
     where no site owns a tile, its achieved share of the stored tiles (``6 (60%)``). ``unit``
     goes after the count (``6/8 tiles``, ``6 tiles (60%)``)."""
     site = doc["sites"][name]
-    if site["owned"] is not None:
+    if site.get("owned") is not None:
         return f"{site['stored']}/{site['owned']}{unit}"
     return f"{site['stored']}{unit} ({100 * site['stored'] / max(1, doc['stored']):.0f}%)"
 

@@ -3,19 +3,35 @@
 The poster sends many batches to one host, so it reuses a single ``http.client`` connection
 (keep-alive) and reconnects transparently after the server or a proxy closed it. Paths are
 relative to the dashboard root URL, which may carry a proxy prefix (``https://host/p/dash/``).
+
+HTTPS is verified with one context per client (:func:`mpi_render.tls.client_context`: the CA
+file if given, else the system's CAs, host name checked, TLS 1.2+), made here and nowhere else in
+the site job. A certificate that fails verification raises :class:`CertificateRejected`, which
+is deliberately *not* one of :data:`TRANSPORT_ERRORS`: it is a verdict about the server, so
+nobody retries it, and nothing was sent (verification ends the handshake before the request).
 """
 from __future__ import annotations
 
 import http.client
 import json
 import logging
+import ssl
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
+
+from ..tls import certificate_problem, client_context
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 30.0
 # Errors that mean "no usable answer from the server": worth retrying, never a verdict.
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+
+
+class CertificateRejected(Exception):
+    """The dashboard's TLS certificate failed verification (untrusted, expired, wrong name).
+
+    Not an ``OSError``: it must not be caught as a transport error and retried.
+    """
 
 
 def check_dashboard_url(url: str) -> str:
@@ -55,9 +71,15 @@ class DashboardClient:
         url: dashboard root URL (``check_dashboard_url``).
         token: bearer token for run creation and ingest (``None`` for read-only use).
         timeout_s: socket timeout of every request, in seconds.
+        ca_file: PEM file of the CA(s) that verify an ``https://`` dashboard (default: the
+            system's CAs); unused for ``http://``.
+
+    Raises:
+        mpi_render.tls.TLSFileError: ``ca_file`` is unreadable or not PEM (https only).
     """
 
-    def __init__(self, url: str, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, url: str, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 ca_file: str | None = None):
         self.url = check_dashboard_url(url)
         parts = urlsplit(self.url)
         self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
@@ -65,12 +87,16 @@ class DashboardClient:
         self.token = token
         self.timeout_s = timeout_s
         self._conn: http.client.HTTPConnection | None = None
+        self._tls = client_context(ca_file) if self._scheme == "https" else None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            cls = (http.client.HTTPSConnection if self._scheme == "https"
-                   else http.client.HTTPConnection)
-            self._conn = cls(self._host, self._port, timeout=self.timeout_s)
+            if self._tls is not None:
+                self._conn = http.client.HTTPSConnection(self._host, self._port,
+                                                         timeout=self.timeout_s, context=self._tls)
+            else:
+                self._conn = http.client.HTTPConnection(self._host, self._port,
+                                                        timeout=self.timeout_s)
         return self._conn
 
     def close(self) -> None:
@@ -88,6 +114,7 @@ class DashboardClient:
 
         Raises:
             OSError, http.client.HTTPException: no answer (refused, reset, timed out).
+            CertificateRejected: the server's certificate failed verification.
         """
         headers = {"Accept": "application/json"}
         if isinstance(body, dict):
@@ -106,6 +133,12 @@ class DashboardClient:
                 conn.request(method, self._prefix + path, body=body, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()
+            except ssl.SSLCertVerificationError as exc:
+                self.close()
+                raise CertificateRejected(
+                    f"the TLS certificate of {self._host}:{self._port or 443} was rejected: "
+                    f"{certificate_problem(exc)}; nothing was sent (a private CA: give its "
+                    f"certificate with --ca-file)") from None
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 self.close()
                 if reused and attempt == 1:

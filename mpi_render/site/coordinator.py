@@ -21,7 +21,7 @@ from .. import tile as tile_mod
 from ..config import RenderConfig
 from ..tiling import tile_position
 from .claims import ClaimRetry, ClaimSizer, RunCancelled, RunUnknown, claim
-from .client import TRANSPORT_ERRORS, DashboardClient
+from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
 from .courier import Backoff, Permanent
 from .poster import Poster
 from .progress import Progress
@@ -208,7 +208,7 @@ class Coordinator:
         except (ClaimRetry, *TRANSPORT_ERRORS) as exc:
             self._retry_later(work, None, f"claim failed ({exc})")
             return []
-        except Permanent as exc:
+        except (Permanent, CertificateRejected) as exc:
             log.error("%s", exc)
             work.failed = str(exc)
             return []

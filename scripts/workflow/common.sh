@@ -81,6 +81,16 @@ job_kind() {
   esac
 }
 
+# set_ssh_opts [PROXY_COMMAND]: the array ssh_opts for ssh to a cluster's login node. Cloud hosts
+# are recreated with new host keys: do not pin them for these ephemeral connections.
+set_ssh_opts() {
+  ssh_opts=(-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+            -o LogLevel=ERROR -o ConnectTimeout=30)
+  if [ -n "${1:-}" ]; then
+    ssh_opts+=(-o "ProxyCommand=$1")
+  fi
+}
+
 # wait_http URL TIMEOUT_S: wait until GET URL answers 200.
 wait_http() {
   "$python" - "$1" "$2" <<'PY'

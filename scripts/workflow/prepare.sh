@@ -5,22 +5,22 @@
 # faster than numpy's), then warm the kernel up once so the site job's ranks do not compile it.
 #
 # usage: prepare.sh SITE [PYTHON]     run from the checked-out repository
-#   SITE    onprem | cloud
+#   SITE    onprem, cloud, or an extra cluster's site (extra1, extra2, ...: render-extra.sh)
 #   PYTHON  interpreter to build the venv from (default python3; must be >= 3.9)
 #
 # Outputs (to $OUTPUTS): workdir, and
-#   onprem: port (the dashboard's), run_id; it also writes the dashboard token (mode 0600)
-#   cloud:  tunnel_port (the reverse tunnel's end on this login node), relay_port
+#   onprem: port (the dashboard's), run_id, sites and split (the run's sites: cloud,onprem and
+#           one per extra cluster, from $EXTRA_CLUSTERS; the split: $SPLIT, where auto means
+#           dynamic for more than two sites); it also writes the dashboard token (mode 0600)
+#   others: tunnel_port (the reverse tunnel's end on this login node), relay_port
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
 . "$here/common.sh"
 
 site=${1:-}
 base_python=${2:-python3}
-case $site in
-  onprem|cloud) ;;
-  *) die "SITE must be onprem or cloud, got '$site' (e.g. prepare.sh onprem python3)" ;;
-esac
+[[ $site =~ ^(onprem|cloud|extra[1-9][0-9]*)$ ]] \
+  || die "SITE must be onprem, cloud or extraN, got '$site' (e.g. prepare.sh onprem python3)"
 : "${OUTPUTS:?OUTPUTS is not set (run this from the workflow)}"
 src=$(cd "$here/../.." && pwd -P)
 
@@ -67,6 +67,12 @@ if [ "$site" = onprem ]; then
   chmod 600 "$work/token"
   echo "port=$(free_ports 1)" >> "$OUTPUTS"
   echo "run_id=pw-${PW_JOB_ID//[^A-Za-z0-9_.-]/_}" >> "$OUTPUTS"
+  plan=$("$python" -m mpi_render.launch.clusters --split "${SPLIT:-auto}") \
+    || die "the extra clusters input is not usable (see the error above)"
+  read -r sites split <<< "$plan"
+  echo "sites=$sites" >> "$OUTPUTS"
+  echo "split=$split" >> "$OUTPUTS"
+  say "sites $sites, split $split"
 else
   read -r tunnel_port relay_port < <(free_ports 2)
   echo "tunnel_port=$tunnel_port" >> "$OUTPUTS"

@@ -24,12 +24,13 @@ ARTIFACTS = REPO / "test-artifacts"
 BACKGROUND_RGB = (0x0B, 0x0E, 0x14)  # the empty overview canvas (mosaic.js)
 
 
-def launch_chromium(playwright):
-    """Debian Chromium, headless; fails (never skips) with the fix when it is missing."""
+def launch_chromium(playwright, *extra_args: str):
+    """Debian Chromium, headless (plus ``extra_args``); fails (never skips) when it is missing."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian chromium), "
                     "or `apt-get install -y chromium`")
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                      args=CHROMIUM_ARGS + list(extra_args))
 
 
 def tile_rgb(row: int, col: int) -> tuple[int, int, int]:
@@ -68,7 +69,7 @@ def create_run(server, run_id: str, config: RenderConfig) -> None:
 def post_tiles(server, run_id: str, tiles: list[tuple[dict, bytes]]) -> dict:
     content_type, body = encode_batch(tiles)
     status, doc = http_json("POST", f"{server.url}api/runs/{run_id}/tiles", body, server.token,
-                            headers={"Content-Type": content_type})
+                            headers={"Content-Type": content_type}, context=server.context)
     assert status == 200, (status, doc, server.log())
     return doc
 

@@ -73,6 +73,31 @@ class ClaimTest(DashboardTestCase):
         assert doc["sites"]["cloud"]["owned"] is None
         assert all(m["site"] is None for m in doc["missing"]) and len(doc["missing"]) == 14
 
+    def test_the_end_game_lends_a_slow_sites_tile_to_a_faster_site_once(self):
+        tiles = [(tile_meta(t // 4, t % 4, "cloud", render_ms=200.0), tile_png(32, t))
+                 for t in range(14)]
+        self.post_tiles(tiles + [(tile_meta(3, 2, "onprem", render_ms=9000.0), tile_png(32, 14))])
+        assert keys(self.claim("dyn", "onprem", 4)[1]) == [(3, 3)]  # the last tile, leased
+        self.clock.now += 1
+        status, doc = self.claim("dyn", "cloud", 4)
+        assert status == 200 and doc["tiles"] == [{"row": 3, "col": 3, "backup": True}]
+        assert self.claim("dyn", "cloud", 4)[1]["tiles"] == []  # one backup per tile
+        assert self.claim("dyn", "onprem", 4)[1]["tiles"] == []  # the slow site gets none
+        first = self.post_tiles([(tile_meta(3, 3, "cloud"), tile_png(32, 15))])[1]
+        late = self.post_tiles([(tile_meta(3, 3, "onprem"), tile_png(32, 15))])[1]
+        assert first["accepted"] == 1 and late == {"accepted": 0, "duplicates": 1, "seq": 16}
+        assert self.claim("dyn", "onprem", 4)[1]["complete"] is True
+
+    def test_static_runs_and_unknown_speeds_get_no_backups(self):
+        self.claim("dyn", "onprem", 16)  # nobody has stored a tile: no speeds known
+        assert self.claim("dyn", "cloud", 4)[1]["tiles"] == []
+        self.create_run("halves", small_config())
+        mine = [(tile_meta(t // 4, t % 4, "cloud", render_ms=1.0), tile_png(32, t)) for t in range(8)]
+        self.post_tiles(mine, "halves")
+        self.post_tiles([(tile_meta(2, 0, "onprem", render_ms=9000.0), tile_png(32, 8))], "halves")
+        self.claim("halves", "onprem", 16)
+        assert self.claim("halves", "cloud", 4)[1]["tiles"] == []  # cloud owns no missing tile
+
     def test_dynamic_ingest_still_refuses_a_site_outside_the_run(self):
         status, doc = self.post_tiles([(tile_meta(0, 0, "mars"), tile_png(32))])
         assert status == 422 and "not a site of this run" in doc["error"]

@@ -66,3 +66,40 @@ def test_next_expiry_is_the_earliest_live_lease_and_prunes_expired_ones(leases, 
 def test_the_lease_length_must_be_a_positive_number(lease_s):
     with pytest.raises(ValueError, match="lease_s must be a positive number"):
         Leases(lease_s)
+
+
+SPEEDS = {"fast": 0.5, "slow": 8.0}  # mean seconds per tile
+
+
+def test_a_backup_goes_to_a_site_that_would_finish_first(leases, clock):
+    leases.claim("r", "slow", [3, 5], 2)  # leased at 50, slow finishes them around 58
+    clock.now = 52.0
+    assert leases.claim_backups("r", "fast", [3, 5], 1, SPEEDS) == [3]  # oldest lease first
+    assert leases.claim_backups("r", "fast", [3, 5], 5, SPEEDS) == [5]  # 3 has its backup
+    assert leases.claim_backups("r", "other", [3, 5], 5, {**SPEEDS, "other": 0.1}) == []
+    assert leases.live("r") == {3: Lease("slow", 60.0), 5: Lease("slow", 60.0)}  # no new lease
+
+
+def test_no_backup_when_it_would_not_finish_first_or_speeds_are_unknown(leases, clock):
+    leases.claim("r", "slow", [3], 1)
+    clock.now = 57.6  # fast would finish at 58.1, slow at 58.0
+    assert not leases.has_backup("r", "fast", [3], SPEEDS)
+    clock.now = 52.0
+    assert leases.claim_backups("r", "slow", [3], 1, SPEEDS) == []  # never to the holder
+    assert leases.claim_backups("r", "fast", [3], 1, {"fast": 0.5}) == []  # holder's speed unknown
+    assert leases.claim_backups("r", "fast", [3], 1, {"slow": 8.0}) == []  # own speed unknown
+    assert leases.claim_backups("r", "fast", [4], 1, SPEEDS) == []  # not leased: claim it instead
+    assert leases.has_backup("r", "fast", [3], SPEEDS)
+
+
+def test_a_backup_ends_with_its_tile_lease(leases, clock):
+    leases.claim("r", "slow", [3, 5], 2)
+    assert leases.claim_backups("r", "fast", [3, 5], 2, SPEEDS) == [3, 5]
+    leases.release("r", [3])
+    clock.now = 61.0  # 5's lease expired: 5 is claimable again, and backed up again later
+    assert leases.next_expiry_s() is None
+    assert leases.claim("r", "slow", [3, 5], 2) == [3, 5]
+    assert leases.claim_backups("r", "fast", [3, 5], 2, SPEEDS) == [3, 5]
+    leases.drop_run("r")
+    assert leases.claim("r", "slow", [3], 1) == [3]
+    assert leases.claim_backups("r", "fast", [3], 1, SPEEDS) == [3]

@@ -47,6 +47,15 @@ class WorkListTest(DashboardTestCase):
         assert self.ids("onprem") == ["static"]
         assert self.ids("mars") == ["other-sites"]
 
+    def test_a_dynamic_end_game_backup_is_work_for_a_faster_site(self):
+        self.create_run("tail", DYNAMIC)
+        fast = [(tile_meta(t // 4, t % 4, "cloud", render_ms=100.0), tile_png(32, t))
+                for t in range(14)]
+        slow = [(tile_meta(3, 2, "onprem", render_ms=9000.0), tile_png(32, 14))]
+        assert self.post_batch("tail", *encode_batch(fast + slow))[0] == 200
+        self.claim("tail", "onprem", 1)  # the last tile, leased to the slow site
+        assert self.ids("cloud") == ["tail"] and self.ids("onprem") == []
+
     def test_bad_queries_are_400(self):
         for query, reason in (("", "site must match"), ("site=a%20b", "site must match"),
                               ("site=" + "x" * 33, "site must match"),

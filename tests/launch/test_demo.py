@@ -20,6 +20,7 @@ from support import http_json, mpi_env, wait_for
 
 from mpi_render.config import RenderConfig
 from mpi_render.launch.processes import alive
+from mpi_render.tls import client_context
 
 pytestmark = pytest.mark.integration
 DEMO = [sys.executable, "-m", "mpi_render.launch.demo"]
@@ -142,14 +143,21 @@ def test_dynamic_split_completes_with_each_sites_share(tmp_path):
     assert not processes_mentioning(str(tmp_path)), "the demo left processes behind"
 
 
-def test_serving_demo_renders_a_run_made_with_the_control_token_then_stops_on_sigint(tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "tls"])
+def test_serving_demo_renders_a_run_made_with_the_control_token_then_stops_on_sigint(tmp_path, tls):
     data_dir = tmp_path / "demo"
-    demo = LiveDemo(["--grid", "4", "--tile", "64", "--no-browser", "--data-dir", str(data_dir)])
+    demo = LiveDemo(["--grid", "4", "--tile", "64", "--no-browser", "--data-dir", str(data_dir)]
+                    + (["--tls"] if tls else []))
     try:
         demo.wait_line(lambda line: line.strip() == "tiles: 16/16", 120)
         demo.wait_line(lambda line: "keep taking new runs" in line, 30)
         started = processes_mentioning(str(data_dir))
-        assert sum("--serve" in cmd for cmd in started.values()) >= 2, started
+        serving = [cmd for cmd in started.values() if "--serve" in cmd]
+        assert len(serving) >= 2, started
+        ca_file = data_dir / "tls" / "ca" / "ca.pem"
+        # Under --tls every serving site verifies the dashboard with the demo's private CA.
+        assert all((f"--ca-file {ca_file}" in cmd) == tls for cmd in serving), serving
+        context = client_context(ca_file) if tls else None
         control_token = (data_dir / "control-token").read_text().strip()
         ingest_token = (data_dir / "token").read_text().strip()
         everyone = processes_mentioning("")
@@ -158,13 +166,15 @@ def test_serving_demo_renders_a_run_made_with_the_control_token_then_stops_on_si
 
         # Someone with the control link renders another view; the serving sites pick it up.
         root = link_of(demo.output, "dashboard").split("?")[0]
+        assert root.startswith("https://" if tls else "http://"), root
         second = RenderConfig(grid=4, tile_px=64, center=(-0.1, 0.8), width=0.5,
                               sites=("cloud", "onprem"))
         status, doc = http_json("PUT", f"{root}api/runs/second", second.run_json(),
-                                token=control_token)
+                                token=control_token, context=context)
         assert status == 201, doc
         doc = wait_for(lambda: (lambda d: d if d["complete"] else None)(
-            http_json("GET", f"{root}api/runs/second")[1]), 60, "the second run to complete")
+            http_json("GET", f"{root}api/runs/second", context=context)[1]), 60,
+            "the second run to complete")
         assert doc["stored"] == 16, doc
         assert {n: s["stored"] for n, s in doc["sites"].items()} == {"cloud": 8, "onprem": 8}
         demo.wait_line(lambda line: line.strip() == "run second: complete, tiles 16/16", 30)
@@ -176,6 +186,27 @@ def test_serving_demo_renders_a_run_made_with_the_control_token_then_stops_on_si
     assert not processes_mentioning(str(data_dir)), demo.output
     for log in (data_dir / "logs").iterdir():
         assert control_token not in log.read_text(errors="replace"), log
+
+
+def test_demo_with_tls_runs_everything_over_verified_https(tmp_path):
+    data_dir = tmp_path / "demo"
+    proc = run_demo(["--grid", "4", "--tile", "64", "--no-browser", "--exit-when-done", "--tls",
+                     "--data-dir", str(data_dir)])
+    assert proc.returncode == 0, explain(proc)
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("dashboard: https://127.0.0.1:") and "tiles: 16/16" in lines
+    ca_file = data_dir / "tls" / "ca" / "ca.pem"
+    assert f"private CA (trust it in the browser, or pass it as --ca-file): {ca_file}" in lines
+    read_only = link_of(proc.stdout, "dashboard")
+    control_token = (data_dir / "control-token").read_text().strip()
+    assert link_of(proc.stdout, "control link") == f"{read_only}#key={control_token}"
+    for key in (data_dir / "tls" / "server.key", data_dir / "tls" / "ca" / "ca.key"):
+        assert key.stat().st_mode & 0o777 == 0o600, key
+    logs = data_dir / "logs"
+    assert "listening on https://127.0.0.1:" in (logs / "dashboard.log").read_text()
+    for site in ("cloud", "onprem"):
+        assert "8 tiles stored on https://127.0.0.1:" in (logs / f"site-{site}.log").read_text()
+    assert not processes_mentioning(str(tmp_path)), "the demo left processes behind"
 
 
 def test_sigint_mid_run_stops_every_process(tmp_path):

@@ -17,6 +17,16 @@ from mpi_render.launch import report
 pytestmark = pytest.mark.integration
 
 
+def run_doc(owned, missing_site) -> dict:
+    """A run document as the dashboard serves it: 15 of 16 tiles, cloud 9, onprem 6, r3c3 missing."""
+    return {"stored": 15, "total": 16, "created_at": 100.0,
+            "sites": {"cloud": {"stored": 9, "owned": owned, "last_at": 103.0,
+                                "render_ms_mean": 2.0},
+                      "onprem": {"stored": 6, "owned": owned, "last_at": 102.0,
+                                 "render_ms_mean": None}},
+            "missing": [{"row": 3, "col": 3, "site": missing_site}]}
+
+
 def post(dash: Dashboard, run_id: str, config, site: str, indices) -> None:
     content_type, body, _ = site_batch(config, site, indices)
     status, answer = http("POST", f"{dash.url}api/runs/{run_id}/tiles", body, dash.token,
@@ -85,3 +95,13 @@ def test_shares_of_a_dynamic_run_with_nothing_stored_are_zero(dash):
     doc = dash.api("GET", "api/runs/empty")[1]
     assert report.progress_line(doc) == "tiles 0/16 | cloud 0 (0%) | onprem 0 (0%)"
     assert report.summary_lines(doc)[1] == "site cloud: 0 tiles (0%) in - s (- tiles/s), mean render -"
+
+
+def test_a_dynamic_summary_gives_each_sites_share_time_rate_and_mean_render():
+    doc = run_doc(None, None)
+    assert report.progress_line(doc) == "tiles 15/16 | cloud 9 (60%) | onprem 6 (40%)"
+    lines = report.summary_lines(doc)
+    assert lines == ["tiles: 15/16",
+                     "site cloud: 9 tiles (60%) in 3.00 s (3.0 tiles/s), mean render 2.0 ms",
+                     "site onprem: 6 tiles (40%) in 2.00 s (3.0 tiles/s), mean render -",
+                     "missing (dynamic split, no owner): r3c3"]

@@ -96,7 +96,7 @@ def test_bad_environment_values_name_the_variable(capsys):
     assert code == 2 and "--only-missing (from MPI_RENDER_ONLY_MISSING) must be one of" in err
 
 
-def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file):
+def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file, private_ca):
     environ = {"MPI_RENDER_GRID": "5", "MPI_RENDER_TILE": "32", "MPI_RENDER_PALETTE": "Ocean",
                "MPI_RENDER_MAX_ITER": "99", "MPI_RENDER_CENTER": "-0.5,0.25",
                "MPI_RENDER_WIDTH": "2", "MPI_RENDER_SITE": "b", "MPI_RENDER_SITES": "a,b",
@@ -106,7 +106,8 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file)
                "MPI_RENDER_OUT": "o", "MPI_RENDER_SPOOL": "s", "MPI_RENDER_ONLY_MISSING": "yes",
                "MPI_RENDER_DEADLINE": "12.5", "MPI_RENDER_BATCH_TILES": "7",
                "MPI_RENDER_BATCH_BYTES": "1000", "MPI_RENDER_BATCH_AGE_MS": "10",
-               "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug"}
+               "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug",
+               "MPI_RENDER_CA_FILE": str(private_ca.ca_file)}
     modes = {"MPI_RENDER_RESEND", "MPI_RENDER_SERVE", "MPI_RENDER_IDLE_EXIT"}  # tested below
     assert set(environ) | modes == {flag.env for flag in FLAGS}
     opts = parse([], environ)
@@ -119,6 +120,15 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file)
     assert (opts.token, opts.out, opts.spool, opts.only_missing) == ("secret-token", "o", "s", True)
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes) == (12.5, 7, 1000)
     assert (opts.batch_age_ms, opts.http_timeout_s, opts.log_level) == (10.0, 3.0, "DEBUG")
+    assert opts.ca_file == str(private_ca.ca_file)
+
+
+def test_a_ca_file_that_holds_no_certificate_is_a_usage_error(tmp_path):
+    junk = tmp_path / "junk.pem"
+    junk.write_text("no certificate here\n")
+    with pytest.raises(UsageError, match=r"--ca-file \(from MPI_RENDER_CA_FILE\): CA file .* "
+                                         "holds no usable PEM certificate"):
+        parse(BASE + ["--out", "d"], {"MPI_RENDER_CA_FILE": str(junk)})
 
 
 def test_serve_falls_back_to_its_environment_variables(token_file):

@@ -1,8 +1,11 @@
 """A local stand-in for the ACTIVATE runner: runs ``workflow.yaml`` on this machine.
 
-What it does as the platform would: fills input defaults and resolves ``pw://user/NAME``
-resources to resource objects; substitutes ``${{ inputs.* }}``, ``${{ needs.JOB.outputs.* }}``
-and ``${{ sessions.* }}`` (an unknown reference is an error, never an empty string); starts each
+What it does as the platform would: fills input defaults (inside groups and in each item of a
+``list`` input, after its ``template``) and resolves ``pw://user/NAME`` resources to resource
+objects; substitutes ``${{ inputs.* }}``, ``${{ needs.JOB.outputs.* }}`` and ``${{ sessions.* }}``
+(an unknown reference is an error, never an empty string; a whole list or object becomes its
+JSON text and an absent optional input an empty string: an assumption about the platform that
+the workflow's scripts are written to accept either way); starts each
 job when every job in its ``needs`` succeeded (independent jobs run in parallel, a job whose need
 failed is skipped); runs ``run:`` steps with bash in the job directory (``working-directory`` is
 relative to it) with ``PW_USER``, ``PW_JOB_ID``, ``PW_PLATFORM_HOST`` and ``OUTPUTS`` set, and
@@ -68,6 +71,10 @@ def input_values(spec: dict, given: dict, resources: dict[str, Resource]) -> dic
         value = given.get(name, field_spec.get("default"))
         if field_spec["type"] == "group":
             value = input_values(field_spec["items"], value or {}, resources)
+        elif field_spec["type"] == "list" and value is not None:
+            template = field_spec["template"]
+            value = [input_values(template["items"], item, resources)
+                     if template.get("type") == "group" else item for item in value]
         elif field_spec["type"] == "compute-clusters" and isinstance(value, str):
             value = resources[value].as_input()
         values[name] = value
@@ -94,8 +101,15 @@ def substitute(value, context: dict):
     if isinstance(value, list):
         return [substitute(v, context) for v in value]
     if isinstance(value, str):
-        return EXPR.sub(lambda m: str(evaluate(m.group(1), context)), value)
+        return EXPR.sub(lambda m: _text(evaluate(m.group(1), context)), value)
     return value
+
+
+def _text(value) -> str:
+    """How a substituted value reads in a step: objects and lists as JSON, absent as empty."""
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
 def pip_settings() -> dict:
@@ -149,7 +163,7 @@ class Executor:
         self.lock = threading.Condition()
         self.base_env = {"PATH": f"{FAKES}:{SYSTEM_PATH}", "PW_USER": user, "PW_JOB_ID": job_id,
                          "PW_PLATFORM_HOST": "https://activate.example", "LANG": "C.UTF-8",
-                         "FAKE_SSH_HOSTS": json.dumps({ip: str(r.home)
+                         "FAKE_SSH_HOSTS": json.dumps({ip: {"home": str(r.home), "env": r.env}
                                                        for ip, r in self.by_ip.items()})}
         self.base_env.update(pip_settings())
 

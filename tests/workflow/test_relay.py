@@ -1,30 +1,37 @@
 """The login-node relay (mpi_render.launch.relay) in front of a real dashboard: token or nothing."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from http.client import HTTPException
 
 import pytest
-from support import free_port, http, http_json, mpi_env, wait_for
+from support import Dashboard, free_port, http, http_json, mpi_env, mpiexec, run, wait_for
+from tlsfiles import unverified_context
 
 from mpi_render.launch import processes
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def relay(dashboard, tmp_path):
-    """A relay subprocess forwarding to the ``dashboard`` fixture; yields its root URL."""
+@contextlib.contextmanager
+def running_relay(workdir, upstream: str, token_file, *extra: str, context=None):
+    """A relay subprocess forwarding to ``upstream``; yields its root URL once it answers.
+
+    ``extra`` are more relay flags; with ``--certfile`` it listens with HTTPS and ``context``
+    (trusting its CA) is how this side checks it.
+    """
     port = free_port()
     child = processes.spawn("relay", [sys.executable, "-m", "mpi_render.launch.relay", "--listen",
-                                   f"127.0.0.1:{port}", "--upstream", dashboard.url,
-                                   "--token-file", str(dashboard.token_file)],
-                         tmp_path / "relay.log", mpi_env())
-    url = f"http://127.0.0.1:{port}/"
+                                      f"127.0.0.1:{port}", "--upstream", upstream,
+                                      "--token-file", str(token_file), *extra],
+                            workdir / "relay.log", mpi_env())
+    url = f"{'https' if '--certfile' in extra else 'http'}://127.0.0.1:{port}/"
 
     def up():
         try:
-            return http("GET", url + "healthz", timeout=1)[0] == 200
+            return http("GET", url + "healthz", timeout=1, context=context)[0] == 200
         except OSError:
             return child.proc.poll() is not None  # ended: the assert below says why
 
@@ -34,6 +41,13 @@ def relay(dashboard, tmp_path):
         yield url
     finally:
         assert processes.stop(child, 15) == 0, child.log_path.read_text()
+
+
+@pytest.fixture
+def relay(dashboard, tmp_path):
+    """A relay subprocess forwarding to the ``dashboard`` fixture; yields its root URL."""
+    with running_relay(tmp_path, dashboard.url, dashboard.token_file) as url:
+        yield url
 
 
 RUN = {"grid": 2, "tile_px": 16, "palette": "fire", "max_iter": 32,
@@ -70,3 +84,44 @@ def test_bad_arguments_exit_2(tmp_path):
                            "--upstream", "http://127.0.0.1:1/", "--token-file",
                            str(tmp_path / "absent")], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "--listen must be HOST:PORT" in proc.stderr
+
+
+def test_a_tls_relay_in_front_of_an_https_dashboard_carries_a_site_job(tls_dashboard, private_ca,
+                                                                       tmp_path):
+    """HTTPS on both hops: the site trusts the relay, the relay verifies the dashboard."""
+    ca = str(private_ca.ca_file)
+    with running_relay(tmp_path, tls_dashboard.url, tls_dashboard.token_file,
+                       *private_ca.dashboard_args(), "--ca-file", ca,
+                       context=tls_dashboard.context) as url:
+        assert url.startswith("https://")
+        with pytest.raises((HTTPException, ConnectionError)):  # no plain HTTP on the TLS port
+            http("GET", url.replace("https", "http", 1) + "healthz", timeout=5)
+        proc = run([mpiexec(), "-n", "2", sys.executable, "-m", "mpi4py", "-m", "mpi_render",
+                    "--grid", "2", "--tile", "16", "--site", "cloud", "--run", "relayed",
+                    "--dashboard", url, "--token-file", str(tls_dashboard.token_file),
+                    "--ca-file", ca], timeout=120, cwd=tmp_path, check=False)
+        assert proc.returncode == 0, proc.stderr
+    status, doc = tls_dashboard.api("GET", "api/runs/relayed")
+    assert status == 200 and doc["sites"]["cloud"]["stored"] == 2, doc
+
+
+def test_a_relay_that_cannot_verify_its_https_upstream_exits_2_naming_it(tls_dashboard, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mpi_render.launch.relay", "--listen",
+                           f"127.0.0.1:{free_port()}", "--upstream", tls_dashboard.url,
+                           "--token-file", str(tls_dashboard.token_file)],
+                          capture_output=True, text=True, timeout=60, env=mpi_env())
+    assert proc.returncode == 2, proc.stderr
+    assert "unable to get local issuer certificate" in proc.stderr
+
+
+def test_an_upstream_certificate_rejected_later_is_a_502_naming_it(private_ca, tmp_path):
+    """The dashboard's certificate changes under a running relay (it expired, say)."""
+    expired = private_ca.with_server(private_ca.expired(tmp_path))
+    with Dashboard(tmp_path / "d", tls=private_ca) as server:
+        with running_relay(tmp_path, server.url, server.token_file, "--ca-file",
+                           str(private_ca.ca_file)) as url:
+            server.stop()
+            with Dashboard(tmp_path / "d2", port=server.port, tls=expired,
+                           context=unverified_context()):
+                status, body = http_json("GET", url + "api/runs", token=server.token)
+    assert status == 502 and "certificate has expired" in body["error"], body
