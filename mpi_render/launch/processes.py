@@ -115,7 +115,7 @@ def _signal_all(pgid: int, pids: dict[int, str], sig: int) -> None:
 def stop_all(children: list[Child], timeout_s: float = 10.0) -> list[int | None]:
     """Stop ``children`` and everything they started, all at once: SIGTERM, then SIGKILL to
     what still runs after ``timeout_s``. (At once, so slow stoppers wait in parallel: a
-    serving site notices SIGTERM only when its long-poll returns.)
+    serving site notices SIGTERM only when its long-poll of up to 1 s returns.)
 
     Returns:
         Each child's exit code (negative for a signal), or ``None`` if it could not be reaped.

@@ -178,10 +178,15 @@ def test_serving_demo_renders_a_run_made_with_the_control_token_then_stops_on_si
         assert doc["stored"] == 16, doc
         assert {n: s["stored"] for n, s in doc["sites"].items()} == {"cloud": 8, "onprem": 8}
         demo.wait_line(lambda line: line.strip() == "run second: complete, tiles 16/16", 30)
+        time.sleep(1.5)  # the idle sites are in a long-poll of api/work now
+        asked_s = time.monotonic()
         code = demo.interrupt()
+        stop_s = time.monotonic() - asked_s
     finally:
         demo.close()
     assert code == 0, demo.output  # the first render's verdict stands
+    # An idle serving site notices SIGTERM when its (1 s) long-poll returns: the stop is prompt.
+    assert stop_s < 3.0, f"the demo took {stop_s:.1f} s to stop\n{demo.output}"
     assert not [pid for pid in started if alive(pid)], f"left after SIGINT:\n{demo.output}"
     assert not processes_mentioning(str(data_dir)), demo.output
     for log in (data_dir / "logs").iterdir():
