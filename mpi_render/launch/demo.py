@@ -1,17 +1,27 @@
 """``mpi-render-demo``: the whole thing on one machine with one command.
 
-Starts the dashboard on a local port, creates a run, launches every site as its own
-``mpiexec -n R python -m mpi4py -m mpi_render`` job (in parallel, as separate clusters would),
-prints the URL at once, shows progress, and keeps the dashboard up until Ctrl-C (or exits after
-the summary with ``--exit-when-done``). Every process it starts is stopped on the way out, by
-process group and by pid, so nothing is left running.
+Starts the dashboard on a local port (with an ingest and a control token file, 0600, in the data
+directory), creates the first run, launches every site as its own serving job
+``mpiexec -n R python -m mpi4py -m mpi_render --serve --site S`` (in parallel, as separate
+clusters would), prints the read-only link and the control link at once, and shows progress.
+After the first run's summary the dashboard and the sites keep taking new runs (the page's
+"Render this view", or anyone with the control token) until Ctrl-C; ``--exit-when-done`` exits
+after the summary instead. Every process it starts is stopped on the way out (SIGTERM, which a
+serving site answers by delivering what it rendered, then SIGKILL), by process group and by
+pid, so nothing is left running.
 
 With ``--tls`` it makes a private CA and a certificate for 127.0.0.1/localhost in the data
 directory (:mod:`mpi_render.launch.certs`, keys 0600), serves the dashboard with HTTPS and WSS, and
-gives the sites the CA with ``--ca-file``: everything runs over verified TLS.
+gives the sites the CA with ``--ca-file``: everything runs over verified TLS, and both links are
+``https``.
 
-Exit codes: 0 every tile stored; 1 a site job failed or tiles are missing (the message names the
-site and the tiles); 2 bad arguments; 128+N stopped by signal N before the render finished.
+The control token is printed once, in the control link's URL fragment, and nowhere else: not on
+a command line (the dashboard reads it from its file), not in a log, not in the URL the browser
+is opened with (the read-only one).
+
+Exit codes: 0 every tile of the first run stored; 1 a site job failed or tiles are missing (the
+message names the site and the tiles); 2 bad arguments; 128+N stopped by signal N before the
+first render finished.
 """
 from __future__ import annotations
 
@@ -79,10 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="dashboard listen address")
     p.add_argument("--port", type=int, default=0, help="dashboard port (default: a free one)")
     p.add_argument("--data-dir", type=Path,
-                   help="dashboard data, token and logs (default: a temp dir removed at exit)")
+                   help="dashboard data, token files and logs (default: a temp dir removed at exit)")
     p.add_argument("--run", help="run id (default: demo-<time>)")
     p.add_argument("--exit-when-done", action="store_true",
-                   help="exit after the summary instead of keeping the dashboard up")
+                   help="exit after the first run's summary instead of serving new runs")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--tls", action="store_true",
                    help="HTTPS and WSS with a private CA made for the run (needs openssl)")
@@ -150,6 +160,15 @@ def open_browser(url: str) -> None:
             pass  # the URL is printed anyway
 
 
+def token_from(path: Path) -> str:
+    """The token in ``path``, made (0600) when missing: the dashboard's own rules, so a file
+    others can read is refused (raises RuntimeError with the fix)."""
+    try:
+        return load_or_create_token(path)
+    except TokenFileError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
 def make_tls(data_dir: Path, host: str) -> tuple[certs.ServerCert, Path]:
     """A new private CA and a server certificate for this machine in ``data_dir/tls``.
 
@@ -177,18 +196,16 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     """Start everything (appending to ``children`` as it goes) and wait; return the exit code."""
     env = child_env()
     port = args.port or processes.free_port()
-    token_file = data_dir / "token"
+    token_file, control_token_file = data_dir / "token", data_dir / "control-token"
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:  # the dashboard's own rules: created 0600, refused when others can read it
-        token = load_or_create_token(token_file)
-    except TokenFileError as exc:
-        raise RuntimeError(str(exc)) from None
+    token = token_from(token_file)
+    control_token = token_from(control_token_file)
     logs = data_dir / "logs"
     server_cert, ca_file = make_tls(data_dir, args.host) if args.tls else (None, None)
     tls_files = (server_cert.cert, server_cert.key) if server_cert else None
     dashboard = processes.spawn("dashboard", processes.dashboard_command(
-        args.host, port, data_dir / "dashboard", token_file, tls_files), logs / "dashboard.log",
-        env)
+        args.host, port, data_dir / "dashboard", token_file, control_token_file, tls_files),
+        logs / "dashboard.log", env)
     children.append(dashboard)
     scheme = "https" if args.tls else "http"
     local_url = f"{scheme}://127.0.0.1:{port}/"
@@ -201,30 +218,33 @@ def run_demo(args: argparse.Namespace, config: RenderConfig, data_dir: Path,
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     url = f"{scheme}://{shown_host}:{port}/?run={run_id}"
     print(f"dashboard: {url}", flush=True)
+    print(f"control link: {url}#key={control_token}", flush=True)
+    print("  (the control link can start and cancel renders: share it only with who may)",
+          flush=True)
     if ca_file:
         print(f"private CA (trust it in the browser, or pass it as --ca-file): {ca_file}",
               flush=True)
     if not args.no_browser:
-        open_browser(url)
+        open_browser(url)  # the read-only link: a browser's command line is not for secrets
     ranks = args.ranks_per_site or max(1, args.cpus // len(config.sites))
     backends = site_backends(args.backend, config.sites)
     sites = {}
     for name in config.sites:
-        cmd = processes.site_command(config, name, ranks, local_url, run_id, token_file,
-                                  backends[name], args.hostfile, ca_file)
+        cmd = processes.serve_command(name, ranks, local_url, token_file, backends[name],
+                                      args.hostfile, ca_file)
         # cwd: the site job's default spool directory (unsent tiles) lands in the data dir.
         sites[name] = processes.spawn(f"site {name}", cmd, logs / f"site-{name}.log", env,
-                                   cwd=data_dir)
+                                      cwd=data_dir)
         children.append(sites[name])
     plural = "" if ranks == 1 else "s"
-    print(f"sites: {', '.join(config.sites)} ({ranks} rank{plural} each); logs in {logs}",
-          flush=True)
+    print(f"sites: {', '.join(config.sites)} ({ranks} rank{plural} each, serving); "
+          f"logs in {logs}", flush=True)
     code = watch.verdict(watch.follow(sites, dashboard, client, run_id), sites)
     if not args.exit_when_done:
-        print(f"dashboard still up at {url} - press Ctrl-C to stop", flush=True)
+        print(f"the dashboard and the sites keep taking new runs at {url} "
+              f"- press Ctrl-C to stop", flush=True)
         try:
-            while dashboard.poll() is None:
-                time.sleep(POLL_S)
+            watch.keep_serving(sites, dashboard, client, {run_id})
         except Interrupted:
             pass  # the normal way out once the render is over: the render's verdict stands
     return code
@@ -260,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop short
             signal.signal(sig, signal.SIG_IGN)
-        for child in reversed(children):  # sites first, the dashboard last
-            processes.stop(child)
+        # children[0] is the dashboard: the sites go first (on SIGTERM they deliver what they
+        # rendered, all at once), the dashboard last.
+        processes.stop_all(children[1:])
+        processes.stop_all(children[:1])
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -18,8 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import RenderConfig
-
 POLL_S = 0.05
 
 
@@ -114,28 +112,40 @@ def _signal_all(pgid: int, pids: dict[int, str], sig: int) -> None:
                 pass
 
 
-def stop(child: Child, timeout_s: float = 10.0) -> int | None:
-    """Stop ``child`` and everything it started: SIGTERM, then SIGKILL after ``timeout_s``.
+def stop_all(children: list[Child], timeout_s: float = 10.0) -> list[int | None]:
+    """Stop ``children`` and everything they started, all at once: SIGTERM, then SIGKILL to
+    what still runs after ``timeout_s``. (At once, so slow stoppers wait in parallel: a
+    serving site notices SIGTERM only when its long-poll of up to 1 s returns.)
 
     Returns:
-        The child's exit code (negative for a signal), or ``None`` if it could not be reaped.
+        Each child's exit code (negative for a signal), or ``None`` if it could not be reaped.
     """
-    pids = descendants(child.proc.pid)
+    pids = [descendants(child.proc.pid) for child in children]
 
     def running() -> bool:
-        return child.poll() is None or any(alive(p, s) for p, s in pids.items())
+        return any(child.poll() is None or any(alive(p, s) for p, s in tree.items())
+                   for child, tree in zip(children, pids))
 
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if not running():
             break
-        _signal_all(child.proc.pid, pids, sig)
+        for child, tree in zip(children, pids):
+            _signal_all(child.proc.pid, tree, sig)
         deadline = time.monotonic() + timeout_s
         while running() and time.monotonic() < deadline:
             time.sleep(POLL_S)
-    try:
-        return child.proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        return None
+    codes = []
+    for child in children:
+        try:
+            codes.append(child.proc.wait(timeout_s))
+        except subprocess.TimeoutExpired:
+            codes.append(None)
+    return codes
+
+
+def stop(child: Child, timeout_s: float = 10.0) -> int | None:
+    """:func:`stop_all` of one child: its exit code, or ``None`` if it could not be reaped."""
+    return stop_all([child], timeout_s)[0]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -162,36 +172,32 @@ def mpiexec_path() -> str:
 
 
 def dashboard_command(host: str, port: int, data_dir: Path, token_file: Path,
+                      control_token_file: Path,
                       tls: tuple[Path, Path] | None = None) -> list[str]:
-    """The dashboard server as a child of this interpreter; ``tls`` = (certfile, keyfile)."""
+    """The dashboard server as a child of this interpreter (tokens as file paths only);
+    ``tls`` = (certfile, keyfile) serves HTTPS and WSS."""
     cmd = [sys.executable, "-m", "dashboard", "--host", host, "--port", str(port),
-           "--data-dir", str(data_dir), "--token-file", str(token_file)]
+           "--data-dir", str(data_dir), "--token-file", str(token_file),
+           "--control-token-file", str(control_token_file)]
     if tls is not None:
         cmd += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
     return cmd
 
 
-def site_command(config: RenderConfig, site: str, ranks: int, dashboard_url: str, run_id: str,
-                 token_file: Path, backend: str = "auto",
-                 hostfile: Path | None = None, ca_file: Path | None = None) -> list[str]:
-    """One site job: ``mpiexec -n R python -m mpi4py -m mpi_render --site S ...``.
+def serve_command(site: str, ranks: int, dashboard_url: str, token_file: Path,
+                  backend: str = "auto", hostfile: Path | None = None,
+                  ca_file: Path | None = None) -> list[str]:
+    """One serving site job: ``mpiexec -n R python -m mpi4py -m mpi_render --serve --site S ...``.
 
-    ``python -m mpi4py`` makes an exception in one rank abort the whole job instead of hanging
-    it. The token travels as a file path, never on the command line.
+    The job renders every run of ``site`` the dashboard offers (each run brings its own image)
+    until SIGTERM. ``python -m mpi4py`` makes an exception in one rank abort the whole job
+    instead of hanging it. The token travels as a file path, never on the command line.
     """
-    view = f"{config.center[0]!r},{config.center[1]!r}"
     cmd = [mpiexec_path(), "-n", str(ranks)]
     if hostfile is not None:
         cmd += ["-hostfile", str(hostfile)]
-    cmd += [sys.executable, "-m", "mpi4py", "-m", "mpi_render",
-            "--grid", str(config.grid), "--tile", str(config.tile_px),
-            "--palette", config.palette, "--max-iter", str(config.max_iter),
-            f"--center={view}", "--width", repr(config.width),
-            "--site", site, "--sites", ",".join(config.sites), "--split", config.split,
-            "--backend", backend, "--dashboard", dashboard_url, "--run", run_id,
-            "--token-file", str(token_file)]
-    if config.weights is not None:
-        cmd += ["--weights", ",".join(repr(w) for w in config.weights)]
+    cmd += [sys.executable, "-m", "mpi4py", "-m", "mpi_render", "--serve", "--site", site,
+            "--backend", backend, "--dashboard", dashboard_url, "--token-file", str(token_file)]
     if ca_file is not None:
         cmd += ["--ca-file", str(ca_file)]
     return cmd

@@ -12,16 +12,21 @@ from ..config import check_run_id
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
 
 
-def site_share(site: dict) -> str:
-    """``stored/owned`` of a site, or only ``stored`` in a dynamic run (no site owns tiles)."""
-    owned = site.get("owned")
-    return f"{site['stored']}" if owned is None else f"{site['stored']}/{owned}"
+def site_tiles(doc: dict, name: str, unit: str = "") -> str:
+    """Site ``name``'s tiles: ``stored/owned`` in a static split (``6/8``); in a dynamic run,
+    where no site owns a tile, its achieved share of the stored tiles (``6 (60%)``). ``unit``
+    goes after the count (``6/8 tiles``, ``6 tiles (60%)``)."""
+    site = doc["sites"][name]
+    if site.get("owned") is not None:
+        return f"{site['stored']}/{site['owned']}{unit}"
+    return f"{site['stored']}{unit} ({100 * site['stored'] / max(1, doc['stored']):.0f}%)"
 
 
 def progress_line(doc: dict) -> str:
-    """``stored/total`` and the same per site, e.g. ``tiles 10/16 | cloud 6/8 | onprem 4/8``."""
+    """``stored/total`` and each site's tiles, e.g. ``tiles 10/16 | cloud 6/8 | onprem 4/8``
+    (dynamic run: ``tiles 10/16 | cloud 6 (60%) | onprem 4 (40%)``)."""
     parts = [f"tiles {doc['stored']}/{doc['total']}"]
-    parts += [f"{name} {site_share(site)}" for name, site in doc["sites"].items()]
+    parts += [f"{name} {site_tiles(doc, name)}" for name in doc["sites"]]
     return " | ".join(parts)
 
 
@@ -38,9 +43,10 @@ def tile_names(tiles: list[dict]) -> str:
     return " ".join(names[:20]) + extra
 
 
-def missing_by_site(doc: dict) -> dict[str, list[dict]]:
-    """The run's missing tiles grouped by the site that owns them (sites in run order)."""
-    grouped: dict[str, list[dict]] = {name: [] for name in doc["sites"]}
+def missing_by_site(doc: dict) -> dict[str | None, list[dict]]:
+    """The run's missing tiles grouped by the site that owns them (sites in run order); in a
+    dynamic run nobody owns them, so they are all under ``None``."""
+    grouped: dict[str | None, list[dict]] = {name: [] for name in doc["sites"]}
     for tile in doc["missing"]:
         grouped.setdefault(tile["site"], []).append(tile)
     return grouped
@@ -55,7 +61,8 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
             from the run's creation to its last stored tile.
 
     Returns:
-        Lines like ``site cloud: 8/8 tiles in 1.20 s (6.7 tiles/s), mean render 11.3 ms``.
+        Lines like ``site cloud: 8/8 tiles in 1.20 s (6.7 tiles/s), mean render 11.3 ms``; in a
+        dynamic run the site's achieved share instead: ``site cloud: 9 tiles (56%) in ...``.
     """
     lines = [f"tiles: {doc['stored']}/{doc['total']}"]
     for name, site in doc["sites"].items():
@@ -66,12 +73,12 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
         mean = site.get("render_ms_mean")
         mean_text = f"{mean:.1f} ms" if mean is not None else "-"
         seconds_text = f"{seconds:.2f} s" if seconds is not None else "- s"
-        lines.append(f"site {name}: {site_share(site)} tiles in {seconds_text} "
+        lines.append(f"site {name}: {site_tiles(doc, name, ' tiles')} in {seconds_text} "
                      f"({rate} tiles/s), mean render {mean_text}")
     for name, tiles in missing_by_site(doc).items():
         if tiles:
-            owner = f"from site {name}" if name is not None else "(dynamic run: any site)"
-            lines.append(f"missing {owner}: {tile_names(tiles)}")
+            where = f"from site {name}" if name is not None else "(dynamic split, no owner)"
+            lines.append(f"missing {where}: {tile_names(tiles)}")
     return lines
 
 

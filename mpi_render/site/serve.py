@@ -28,7 +28,10 @@ from .poster import Poster
 from .sinks import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SetupError
 
 log = logging.getLogger(__name__)
-WORK_WAIT_S = 5.0     # longest long-poll; SIGTERM while idle is noticed within it
+# Longest long-poll. A signal does not cut a blocking socket read short (Python retries it), so
+# SIGTERM while idle is noticed when the poll returns: 1 s keeps a stop prompt, and an idle site
+# costs one small request a second (a new run still wakes the poll at once).
+WORK_WAIT_S = 1.0
 BUSY_POLL_S = 0.5     # while rendering: how often to look for newer runs
 OUTAGE_SLEEP_S = 1.0  # after a failed api/work request
 

@@ -71,6 +71,16 @@ stop_recorded() {
   rm -f "$work/pids/$1"
 }
 
+# job_kind FLAGS...: "serve" when the site job's FLAGS hold --serve, else "render". A serving
+# job's records (pids/serve-SITE, relay-serve, slurm_job-serve) never share a name with the
+# first render's, so neither step's cleanup can stop the other's processes.
+job_kind() {
+  case " $* " in
+    *" --serve "*) echo serve ;;
+    *) echo render ;;
+  esac
+}
+
 # set_ssh_opts [PROXY_COMMAND]: the array ssh_opts for ssh to a cluster's login node. Cloud hosts
 # are recreated with new host keys: do not pin them for these ephemeral connections.
 set_ssh_opts() {

@@ -2,9 +2,10 @@
 # The cloud site: wait for the token (copied by tunnel.sh), start the token-checking relay on
 # this login node (compute nodes reach it; it forwards to the reverse tunnel's end on loopback),
 # render through it with render.sh, and stop the relay afterwards. The site is the work
-# directory's name (prepare.sh SITE made it): cloud, or an extra cluster's extraN. When it ends
-# (whatever the outcome) it leaves WORKDIR/site.done, which tells tunnel.sh this site needs the
-# tunnel no more.
+# directory's name (prepare.sh SITE made it): cloud, or an extra cluster's extraN. The relay is
+# recorded as relay, or relay-serve for a serving job (FLAGS with --serve, from serve.sh). When
+# it ends (whatever the outcome) it leaves WORKDIR/site.done, which tells tunnel.sh this site
+# needs the tunnel no more.
 #
 # usage: render-cloud.sh WORKDIR TUNNEL_PORT RELAY_PORT SCHEDULER RANKS PARTITION WALLTIME \
 #          -- FLAGS...
@@ -25,11 +26,13 @@ for _ in $(seq 600); do
 done
 [ -s "$work/token" ] || die "no token in $work after 600 s: did the tunnel job start?"
 
+relay=relay
+[ "$(job_kind "$@")" = serve ] && relay=relay-serve
 setsid "$python" -m mpi_render.launch.relay --listen "0.0.0.0:$relay_port" \
   --upstream "http://127.0.0.1:$tunnel_port/" --token-file "$work/token" \
   >> "$work/relay.log" 2>&1 &
-record_pid relay $!
-trap 'stop_recorded relay 5; : > "$work/site.done"' EXIT
+record_pid "$relay" $!
+trap 'stop_recorded "$relay" 5; : > "$work/site.done"' EXIT
 # Compute nodes need an address of this login node; its first IP is the most likely to work.
 host=$(hostname -I 2>/dev/null | awk '{print $1}')
 host=${host:-$(hostname)}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Render one site's tiles and post them to the dashboard; exits with the site job's code
-# (non-zero unless every tile of the site is stored).
+# (non-zero unless every tile of the site is stored). With `--serve --idle-exit S` in FLAGS
+# (serve.sh) the job serves new runs instead, until S idle seconds, and is recorded as
+# serve-SITE (Slurm: WORKDIR/slurm_job-serve) instead of render-SITE (WORKDIR/slurm_job).
 #
 # usage: render.sh WORKDIR SITE SCHEDULER DASHBOARD_URL RANKS PARTITION WALLTIME -- FLAGS...
 #   SCHEDULER  empty: mpiexec on this host; slurm: sbatch --wait scripts/render.sbatch (srun)
@@ -19,6 +21,9 @@ use_work "$1"
 site=$2 scheduler=$3 dashboard=$4 ranks=$5 partition=$6 walltime=$7
 shift 8
 [[ $ranks =~ ^[1-9][0-9]*$ ]] || die "RANKS must be a positive integer, got '$ranks'"
+kind=$(job_kind "$@")
+slurm_record=$work/slurm_job
+[ "$kind" = serve ] && slurm_record=$work/slurm_job-serve
 cd "$work"
 say "waiting for the dashboard at $dashboard"
 wait_http "${dashboard}healthz" 600 || die "the dashboard at $dashboard never answered"
@@ -29,7 +34,7 @@ case $scheduler in
     say "mpiexec -n $ranks on $(hostname)"
     setsid "$work/venv/bin/mpiexec" -n "$ranks" "$python" -m mpi4py -m mpi_render \
       "${site_args[@]}" &
-    record_pid "render-$site" $!
+    record_pid "$kind-$site" $!
     status=0
     wait $! || status=$?
     ;;
@@ -38,13 +43,13 @@ case $scheduler in
                  -o "$work/slurm-%j.out")
     [ -n "$partition" ] && sbatch_args+=(-p "$partition")
     [ -n "$walltime" ] && sbatch_args+=(-t "$walltime")
-    rm -f "$work/slurm_job"
+    rm -f "$slurm_record"
     MPI_RENDER_VENV=$work/venv setsid sbatch "${sbatch_args[@]}" "$src/scripts/render.sbatch" \
-      "${site_args[@]}" > "$work/slurm_job" &
-    record_pid "render-$site" $!
+      "${site_args[@]}" > "$slurm_record" &
+    record_pid "$kind-$site" $!
     status=0
     wait $! || status=$?
-    job=$(head -n1 "$work/slurm_job" | cut -d';' -f1)
+    job=$(head -n1 "$slurm_record" | cut -d';' -f1)
     say "Slurm job ${job:-?} ended with $status; its output:"
     [ -n "$job" ] && tail -n 40 "$work/slurm-$job.out" || true
     ;;
@@ -54,7 +59,12 @@ case $scheduler in
   *)
     die "unknown scheduler '$scheduler' (expected slurm or empty)" ;;
 esac
-rm -f "$work/pids/render-$site"
-[ "$status" -eq 0 ] && say "site $site: every tile stored" \
-  || echo "render.sh: site $site failed with exit $status" >&2
+rm -f "$work/pids/$kind-$site"
+if [ "$status" -ne 0 ]; then
+  echo "render.sh: site $site failed with exit $status" >&2
+elif [ "$kind" = serve ]; then
+  say "site $site: served every run offered, then stopped after its idle time"
+else
+  say "site $site: every tile stored"
+fi
 exit "$status"

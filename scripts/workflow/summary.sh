@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Print the run's summary (tiles: X/Y, per-site figures, missing tiles) and where to watch it.
-# Exits 1 when tiles are missing.
+# Print the run's summary (tiles: X/Y, per-site figures, missing tiles), where to watch it, and
+# the control link (the read-only URL plus #key=CONTROL_TOKEN from WORKDIR/control-token: it
+# can start and cancel renders, so it is a secret). Exits 1 when tiles are missing.
 #
 # usage: summary.sh WORKDIR PORT RUN_ID SESSION_NAME
 set -euo pipefail
@@ -16,5 +17,12 @@ status=0
 "$python" -m mpi_render.launch.report --dashboard "http://127.0.0.1:$port/" --run "$run_id" || status=$?
 url=https://${platform:-<platform host>}/me/session/${PW_USER:-<user>}/$session/
 echo "dashboard: $url?run=$run_id"
+if [ -s "$work/control-token" ]; then
+  chmod 600 "$work/control-token"
+  echo "control link: $url?run=$run_id#key=$(tr -d '[:space:]' < "$work/control-token")"
+  echo "(the control link can start and cancel renders: share it only with people who may)"
+else
+  echo "no control token in $work/control-token: the page is read-only" >&2
+fi
 echo "the dashboard stays up until this workflow run is cancelled"
 exit "$status"

@@ -8,21 +8,27 @@
 #   3. exit 0 once the dashboard reports every tile of the run stored and the site behind the
 #      tunnel has finished (render-cloud.sh leaves CLOUD_WORKDIR/site.done): with a dynamic
 #      split the other sites may complete the run before this one has even started, and it
-#      still needs the tunnel to learn that and to confirm its own tiles.
+#      still needs the tunnel to learn that and to confirm its own tiles. When the sites keep
+#      serving (SERVE_MINUTES > 0), stay up instead, until the workflow run is cancelled (as the
+#      dashboard does) or the caller stops it: later runs reach the site through it too.
 #
-# usage: tunnel.sh WORKDIR PORT RUN_ID CLOUD_HOST CLOUD_WORKDIR TUNNEL_PORT [PROXY_COMMAND [NAME]]
+# usage: tunnel.sh WORKDIR PORT RUN_ID CLOUD_HOST CLOUD_WORKDIR TUNNEL_PORT [PROXY_COMMAND [NAME
+#                  [SERVE_MINUTES]]]
 #   PROXY_COMMAND  optional ssh ProxyCommand for reaching CLOUD_HOST (e.g. through `pw ssh`)
 #   NAME           the ssh process's record under WORKDIR/pids (default tunnel; render-extra.sh
 #                  opens one tunnel per extra cluster: tunnel-extra1, ...)
+#   SERVE_MINUTES  advanced.serve_minutes (default 0: the first render is the whole run)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
 . "$here/common.sh"
 
 [ $# -ge 6 ] || die "usage: tunnel.sh WORKDIR PORT RUN_ID CLOUD_HOST CLOUD_WORKDIR TUNNEL_PORT" \
-                    "[PROXY_COMMAND] (e.g. tunnel.sh ~/mpi-render-runs/42/onprem 8642 pw-42" \
-                    "10.0.0.5 /home/me/mpi-render-runs/42/cloud 9122)"
+                    "[PROXY_COMMAND [NAME [SERVE_MINUTES]]] (e.g. tunnel.sh" \
+                    "~/mpi-render-runs/42/onprem 8642 pw-42 10.0.0.5" \
+                    "/home/me/mpi-render-runs/42/cloud 9122 '' tunnel 0)"
 use_work "$1"
 port=$2 run_id=$3 cloud_host=$4 cloud_work=$5 tunnel_port=$6 proxy=${7:-} name=${8:-tunnel}
+serve_minutes=${9:-0}
 [ -n "$cloud_host" ] || die "the cloud resource has no address (ip); pick a running cluster"
 dashboard=http://127.0.0.1:$port/
 
@@ -37,9 +43,15 @@ run_complete() {
   "$python" -m mpi_render.launch.report --dashboard "$dashboard" --run "$run_id" >/dev/null 2>&1
 }
 
-# done_with_tunnel: the run is complete and the site's job has ended (asked over ssh only then).
+# With serving on, the site renders later runs through the tunnel: never done.
+serving=0
+awk -v m="$serve_minutes" 'BEGIN { exit !(m + 0 > 0) }' && serving=1
+
+# done_with_tunnel: not serving, the run is complete and the site's job has ended (asked over
+# ssh only then).
 done_with_tunnel() {
-  run_complete && ssh "${ssh_opts[@]}" "$cloud_host" "test -f $cloud_work/site.done" < /dev/null
+  [ "$serving" = 0 ] && run_complete \
+    && ssh "${ssh_opts[@]}" "$cloud_host" "test -f $cloud_work/site.done" < /dev/null
 }
 
 delay_s=2

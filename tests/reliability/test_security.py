@@ -86,6 +86,15 @@ def test_demo_keeps_the_token_out_of_arguments_and_logs(tmp_path):
     leaked = [p for p in data_dir.rglob("*") if p.is_file() and p != token_file
               and token.encode() in p.read_bytes()]
     assert not leaked, leaked
+    # The control token: in its own 0600 file and once on stdout (the control link), nowhere else.
+    control_file = data_dir / "control-token"
+    control = control_file.read_text().strip()
+    assert len(control) >= 32 and _private(control_file), oct(control_file.stat().st_mode)
+    assert not [c for c in cmdlines if control in c]
+    assert output.count(control) == 1 and f"#key={control}" in output, output
+    leaked = [p for p in data_dir.rglob("*") if p.is_file() and p != control_file
+              and control.encode() in p.read_bytes()]
+    assert not leaked, leaked
 
 
 def _comparisons_of_tokens(path: Path) -> list[str]:

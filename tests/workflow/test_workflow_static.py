@@ -176,10 +176,11 @@ def flags_used() -> dict[str, set[str]]:
     texts = [p.read_text() for p in (REPO / "scripts" / "workflow").glob("*.sh")]
     for line in logical_lines("\n".join(texts)):
         # The last `-m MODULE` of a line is the program (`python -m mpi4py -m mpi_render`);
-        # render.sh collects the site job's own flags in the array site_args.
+        # render.sh collects the site job's own flags in the array site_args, serve.sh the
+        # serving job's in serve_args.
         found = re.search(r".*-m\s+([\w.]+)\s(.*)", line)
         module, rest = (found.group(1), found.group(2)) if found else (None, "")
-        if line.lstrip().startswith("site_args=("):
+        if line.lstrip().startswith(("site_args=(", "serve_args=(")):
             module, rest = "mpi_render", line
         if module in PROGRAMS:
             used[PROGRAMS[module]] |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", rest))
@@ -198,6 +199,20 @@ def test_flags_in_scripts_exist_in_the_programs_help(module):
                               text=True, timeout=60, cwd=REPO).stdout
     missing = sorted(flag for flag in used if flag not in helptext)
     assert not missing, f"python -m {module} has no {missing}\n{helptext}"
+
+
+def test_serving_flags_reach_the_site_job():
+    assert {"--serve", "--idle-exit"} <= flags_used()["mpi_render"]
+
+
+@pytest.mark.parametrize("minutes, expected", [("0", "serving is off"), ("0.0", "serving is off"),
+                                               ("x", "MINUTES must be a number"),
+                                               ("-1", "MINUTES must be a number")])
+def test_serve_script_without_serving_or_with_bad_minutes(minutes, expected):
+    proc = subprocess.run(["bash", str(REPO / "scripts/workflow/serve.sh"), minutes, "render.sh",
+                           "/nonexistent"], capture_output=True, text=True, timeout=30)
+    assert expected in proc.stdout + proc.stderr, proc
+    assert proc.returncode == (0 if expected == "serving is off" else 2), proc
 
 
 def test_every_started_process_has_a_cleanup(workflow):
