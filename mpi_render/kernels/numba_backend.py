@@ -12,9 +12,7 @@ flight to run at the FP units' throughput instead of one chain's latency; their 
 of the 16 AVX2 registers. The iteration counters live in memory (load, subtract, store per
 vector and iteration, off the critical path, as gcc compiles the C yardstick): an empty ``asm`` with a
 memory clobber at the end of each iteration stops LLVM from promoting them back into
-registers, where 4 more loop-carried vectors spilled x and y. Measured (same process, ratio to
-C-AVX2 on the benchmark's workloads a/b/c): 3 vectors with register counters 0.75/0.82/0.95,
-4 vectors with memory counters 0.84/0.92/1.11, 5 vectors 0.72/0.78/0.97.
+registers, where 4 more loop-carried vectors spilled x and y (measurements in the doc).
 
 Each iteration, per vector, in the reference's exact operation order (no fastmath anywhere)::
 
@@ -37,12 +35,20 @@ The driver, :func:`escape_counts_flat`, works in two stages per image row:
 1. **group pass** (like the C yardstick's ``g4``): adjacent pixels of the row fill a lane set and iterate
    together until all escaped, or for ``GROUP_ITERS`` iterations once one of them finished (a
    group in which nobody finished, e.g. all interior, goes on as a group). Exterior pixels
-   (most of a full view) finish here with no refill bookkeeping. With ``precheck``, pixels
-   inside the main cardioid / period-2 bulb get ``max_iter`` and an idle lane.
+   (most of a full view) finish here with no refill bookkeeping.
 2. **refill** (like the C yardstick's ``r8``): the group pass's survivors, with their state, queue for a
    second lane set that iterates in blocks of ``BLOCK_ITERS``; after each block, finished lanes
    write their count and take the next survivor, so a slow pixel does not hold up its
    neighbours. The refill lanes carry over from row to row and are drained at the end.
+
+**Shortcuts** (``shortcuts=True``, the default; why each is exact: ``docs/PERFORMANCE.md``,
+"Exact shortcuts"): pixels that the cardioid / period-2 bulb test accepts with ``BULB_MARGIN``
+get ``max_iter`` and an idle lane; and :func:`_iterate_lanes_cycles` detects exact cycles.
+At call entry a lane whose count reached its ``lnext`` saves z (Brent's saved points, windows
+doubling: ``lnext = 2 count + FIRST_WINDOW``); every ``CHECK_EVERY`` iterations z is compared
+with the saved z (2 ordered compares, an and, 2 selects per vector), and an equal lane is
+finished with ``max_iter``. A new pixel starts with ``lnext = 0``, so no lane ever compares
+with another pixel's orbit. ``shortcuts=False`` is the brute force, one check-free loop.
 
 Rules kept on purpose: no ``fastmath`` (it would reassociate and change boundary pixels), and
 ``cache=True`` only on top-level functions (closures never hit numba's cache). The intrinsic
@@ -51,6 +57,8 @@ file's content). This module imports numba at import time; :mod:`.kernel` import
 the backend is used.
 """
 from __future__ import annotations
+
+import functools
 
 import numba
 import numpy as np
@@ -68,6 +76,9 @@ LANES = VECTORS * VECTOR_DOUBLES
 ALL_LANES = (1 << LANES) - 1
 GROUP_ITERS = 32
 BLOCK_ITERS = 16
+CHECK_EVERY = 4  # iterations between two cycle checks of a lane set
+FIRST_WINDOW = 16  # a lane saved at count n is saved again at 2n + FIRST_WINDOW
+BULB_MARGIN = 1e-12  # the bulb test accepts only points this far inside (module docstring)
 ESCAPE_R2 = 4.0
 
 _I64 = ir.IntType(64)
@@ -109,109 +120,165 @@ def _emit_any_negative(builder, mask):
 
 @intrinsic
 def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
-    """Iterate a lane set in place; return the bit mask of its finished lanes.
+    """Iterate a lane set in place (brute force); return its finished lanes and the iterations run.
 
     ``lx, ly, lcr, lci`` (float64) and ``lcnt`` (int64) are C-contiguous arrays of ``LANES``
     elements: the lanes' z, c and iteration counts. Runs at most ``n_iter`` iterations and
-    stops early once no lane is inside. Bit l of the result is set when lane l escaped (y is
-    nan) or its count reached ``max_iter``.
+    stops early once no lane is inside. Returns ``finished | iterations << 32``: bit l of
+    ``finished`` is set when lane l escaped (y is nan) or its count reached ``max_iter``.
     """
     sig = types.int64(lx, ly, lcr, lci, lcnt, n_iter, max_iter)
+    return sig, functools.partial(_codegen, cycles=False)
 
-    def codegen(context, builder, signature, args):
-        arrays = [_lane_vectors(context, builder, t, a)
-                  for t, a in zip(signature.args[:5], args[:5])]
-        px, py, pcr, pci, pcnt = arrays
-        n_iter = context.cast(builder, args[5], signature.args[5], types.int64)
-        max_iter = context.cast(builder, args[6], signature.args[6], types.int64)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VD, [_VD, _VD, _VD]),
-            f"llvm.fma.v{VECTOR_DOUBLES}f64")
-        cr = [builder.load(p, align=8) for p in pcr]
-        ci = [builder.load(p, align=8) for p in pci]
-        start = [[builder.load(p, align=8) for p in ptrs] for ptrs in (px, py)]
-        entry = builder.block
-        loop = builder.append_basic_block("lanes.loop")
-        done = builder.append_basic_block("lanes.done")
-        builder.branch(loop)
 
-        builder.position_at_end(loop)
-        it = builder.phi(_I64)
-        it.add_incoming(ir.Constant(_I64, 0), entry)
-        phis = [[builder.phi(v.type) for v in values] for values in start]
-        for values, nodes in zip(start, phis):
-            for value, node in zip(values, nodes):
-                node.add_incoming(value, entry)
-        x, y = ([*nodes] for nodes in phis)
+@intrinsic
+def _iterate_lanes_cycles(typingctx, lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, n_iter, max_iter):
+    """:func:`_iterate_lanes` with exact cycle detection (module docstring, "Shortcuts").
+
+    ``lsx, lsy`` (float64) hold each lane's saved z, ``lnext`` (int64) the count at which it is
+    saved next; both are updated in place. A lane whose z equals its saved z gets ``max_iter``
+    and a nan y (finished). ``n_iter`` must be a multiple of ``CHECK_EVERY``.
+    """
+    sig = types.int64(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, n_iter, max_iter)
+    return sig, functools.partial(_codegen, cycles=True)
+
+
+def _codegen(context, builder, signature, args, cycles):
+    """The LLVM IR of both intrinsics (module docstring)."""
+    n_arrays = 8 if cycles else 5
+    arrays = [_lane_vectors(context, builder, t, a)
+              for t, a in zip(signature.args[:n_arrays], args[:n_arrays])]
+    px, py, pcr, pci, pcnt = arrays[:5]
+    n_iter = context.cast(builder, args[-2], signature.args[-2], types.int64)
+    max_iter = context.cast(builder, args[-1], signature.args[-1], types.int64)
+    fma = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_VD, [_VD, _VD, _VD]), f"llvm.fma.v{VECTOR_DOUBLES}f64")
+    cap = builder.insert_element(ir.Constant(_VI, ir.Undefined), max_iter,
+                                 ir.Constant(ir.IntType(32), 0))
+    cap = builder.shuffle_vector(cap, cap, ir.Constant(ir.VectorType(ir.IntType(32),
+                                                                     VECTOR_DOUBLES), 0))
+    cr = [builder.load(p, align=8) for p in pcr]
+    ci = [builder.load(p, align=8) for p in pci]
+    start = [[builder.load(p, align=8) for p in ptrs] for ptrs in (px, py)]
+    if cycles:
+        _emit_saves(builder, start, pcnt, *arrays[5:])
+    entry = builder.block
+    loop = builder.append_basic_block("lanes.loop")
+    done = builder.append_basic_block("lanes.done")
+    builder.branch(loop)
+
+    builder.position_at_end(loop)
+    it = builder.phi(_I64)
+    it.add_incoming(ir.Constant(_I64, 0), entry)
+    phis = [[builder.phi(v.type) for v in values] for values in start]
+    for values, nodes in zip(start, phis):
+        for value, node in zip(values, nodes):
+            node.add_incoming(value, entry)
+    x, y = ([*nodes] for nodes in phis)
+    for _ in range(CHECK_EVERY if cycles else 1):
         any_inside = None
         for v in range(VECTORS):
             count = builder.load(pcnt[v], align=8)
-            x[v], y[v], count, inside = _emit_step(builder, fma, x[v], y[v], cr[v], ci[v],
-                                                   count)
+            x[v], y[v], count, inside = _emit_step(builder, fma, x[v], y[v], cr[v], ci[v], count)
             builder.store(count, pcnt[v], align=8)
             any_inside = inside if any_inside is None else builder.or_(any_inside, inside)
         # Compiler barrier (no instruction): the counters stay in memory (module docstring).
         builder.asm(ir.FunctionType(ir.VoidType(), []), "", "~{memory}", [], True)
-        it_next = builder.add(it, ir.Constant(_I64, 1))
-        it.add_incoming(it_next, loop)
-        for values, nodes in zip((x, y), phis):
-            for value, node in zip(values, nodes):
-                node.add_incoming(value, loop)
-        again = builder.and_(builder.icmp_signed("<", it_next, n_iter),
-                             _emit_any_negative(builder, any_inside))
-        builder.cbranch(again, loop, done)
-
-        builder.position_at_end(done)
-        cap = builder.insert_element(ir.Constant(_VI, ir.Undefined), max_iter,
-                                     ir.Constant(ir.IntType(32), 0))
-        cap = builder.shuffle_vector(cap, cap, ir.Constant(ir.VectorType(ir.IntType(32),
-                                                                         VECTOR_DOUBLES), 0))
-        finished = ir.Constant(_I64, 0)
+    if cycles:
         for v in range(VECTORS):
-            builder.store(x[v], px[v], align=8)
-            builder.store(y[v], py[v], align=8)
-            count = builder.load(pcnt[v], align=8)
-            lane_done = builder.or_(builder.fcmp_unordered("uno", y[v], y[v]),
-                                    builder.icmp_signed(">=", count, cap))
-            bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
-            finished = builder.or_(finished,
-                                   builder.shl(bits, ir.Constant(_I64, v * VECTOR_DOUBLES)))
-        return finished
+            y[v] = _emit_cycle_check(builder, x[v], y[v], arrays[5][v], arrays[6][v], pcnt[v], cap)
+    it_next = builder.add(it, ir.Constant(_I64, CHECK_EVERY if cycles else 1))
+    it.add_incoming(it_next, builder.block)
+    for values, nodes in zip((x, y), phis):
+        for value, node in zip(values, nodes):
+            node.add_incoming(value, builder.block)
+    again = builder.and_(builder.icmp_signed("<", it_next, n_iter),
+                         _emit_any_negative(builder, any_inside))
+    builder.cbranch(again, loop, done)
 
-    return sig, codegen
+    builder.position_at_end(done)
+    finished = ir.Constant(_I64, 0)
+    for v in range(VECTORS):
+        builder.store(x[v], px[v], align=8)
+        builder.store(y[v], py[v], align=8)
+        count = builder.load(pcnt[v], align=8)
+        lane_done = builder.or_(builder.fcmp_unordered("uno", y[v], y[v]),
+                                builder.icmp_signed(">=", count, cap))
+        bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
+        finished = builder.or_(finished, builder.shl(bits, ir.Constant(_I64, v * VECTOR_DOUBLES)))
+    return builder.or_(finished, builder.shl(it_next, ir.Constant(_I64, 32)))
+
+
+def _emit_saves(builder, start, pcnt, psx, psy, pnext):
+    """Brent's saved points: a lane whose count reached its ``lnext`` saves its z (at call entry)."""
+    for v in range(VECTORS):
+        count = builder.load(pcnt[v], align=8)
+        save = builder.icmp_signed(">=", count, builder.load(pnext[v], align=8))
+        builder.store(builder.select(save, start[0][v], builder.load(psx[v], align=8)), psx[v],
+                      align=8)
+        builder.store(builder.select(save, start[1][v], builder.load(psy[v], align=8)), psy[v],
+                      align=8)
+        later = builder.add(builder.add(count, count), _splat(_VI, FIRST_WINDOW))
+        builder.store(builder.select(save, later, builder.load(pnext[v], align=8)), pnext[v],
+                      align=8)
+
+
+def _emit_cycle_check(builder, x, y, psx, psy, pcnt, cap):
+    """Lanes whose z equals their saved z bit for bit (ordered ==, never true for nan) are
+    interior: their count becomes ``max_iter`` and their y nan (finished). Returns the new y."""
+    same = builder.and_(builder.fcmp_ordered("==", x, builder.load(psx, align=8)),
+                        builder.fcmp_ordered("==", y, builder.load(psy, align=8)))
+    builder.store(builder.select(same, cap, builder.load(pcnt, align=8)), pcnt, align=8)
+    return builder.select(same, _splat(_VD, float("nan")), y)
 
 
 @numba.njit(cache=True)
-def _skipped_lanes(cr_padded, width, ci_row, precheck, skip):
+def _skipped_lanes(cr_padded, width, ci_row, shortcuts, skip):
     """Mark the lanes of one row that are not iterated: padding past ``width``, and with
-    ``precheck`` the pixels inside the main cardioid or period-2 bulb (the yardstick's ``in_main_bulbs``,
-    same operation order). Branch-free, so LLVM vectorises it."""
+    ``shortcuts`` the pixels the margin-kept cardioid / period-2 bulb test accepts (same
+    expressions as :func:`.numpy_backend.in_main_bulbs`). Branch-free, so LLVM vectorises it."""
     for col in range(cr_padded.size):
         x = cr_padded[col]
         xq = x - 0.25
         y2 = ci_row * ci_row
         q = xq * xq + y2
         xp = x + 1.0
-        inside = (q * (q + xq) <= 0.25 * y2) | (xp * xp + y2 <= 0.0625)
-        skip[col] = (col >= width) | (precheck & inside)
+        inside = ((q * (q + xq) <= 0.25 * y2 - BULB_MARGIN)
+                  | (xp * xp + y2 <= 0.0625 - BULB_MARGIN))
+        skip[col] = (col >= width) | (shortcuts & inside)
 
 
 @numba.njit(cache=True)
-def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, precheck, out, group, skip,
+def _iterate(lanes, n_iter, max_iter, shortcuts):
+    """One call of the lane iteration (with cycle detection when ``shortcuts``): the finished
+    lanes' bits and the iterations it ran."""
+    x, y, cr, ci, cnt, sx, sy, next_save = lanes
+    if shortcuts:
+        result = _iterate_lanes_cycles(x, y, cr, ci, cnt, sx, sy, next_save, n_iter, max_iter)
+    else:
+        result = _iterate_lanes(x, y, cr, ci, cnt, n_iter, max_iter)
+    return result & ALL_LANES, result >> 32
+
+
+@numba.njit(cache=True)
+def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out, group, skip,
                 queue, queued):
     """Stage 1 for one row: iterate adjacent pixels in groups; queue the survivors.
 
     ``cr_padded`` is the row's cr padded to whole groups, ``ci_lanes`` the row's ci in every
     lane, ``row_start`` the flat index of the row's first pixel. A survivor's state (pixel,
-    x, y, cr, ci, count) goes to ``queue`` at position ``queued``; returns the new ``queued``.
+    x, y, cr, ci, count) goes to ``queue`` at position ``queued``. Returns the new ``queued``
+    and the lane-set iterations run.
     """
-    gx, gy, gcnt = group
+    gx, gy, gcnt, gsx, gsy, gnext = group
     qx, qy, qcr, qci, qcnt, qpx = queue
-    _skipped_lanes(cr_padded, width, ci_lanes[0], precheck, skip)
+    _skipped_lanes(cr_padded, width, ci_lanes[0], shortcuts, skip)
+    iterations = 0
     for col0 in range(0, cr_padded.size, LANES):
         gx[:] = 0.0
         gy[:] = 0.0
         gcnt[:] = 0
+        gnext[:] = 0  # a new pixel's first save is its start
         busy = ALL_LANES
         for l in range(LANES):
             if skip[col0 + l]:
@@ -221,11 +288,12 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, precheck, out, 
                     out[row_start + col0 + l] = max_iter
         if busy == 0:
             continue
-        lanes_cr = cr_padded[col0:col0 + LANES]
+        lanes = (gx, gy, cr_padded[col0:col0 + LANES], ci_lanes, gcnt, gsx, gsy, gnext)
         # A group in which no pixel has finished keeps going as a group: no lane is wasted.
         finished = 0
         while finished & busy == 0:
-            finished = _iterate_lanes(gx, gy, lanes_cr, ci_lanes, gcnt, GROUP_ITERS, max_iter)
+            finished, ran = _iterate(lanes, GROUP_ITERS, max_iter, shortcuts)
+            iterations += ran
         if finished == ALL_LANES and busy == ALL_LANES:  # the common case: one branch-free copy
             for l in range(LANES):
                 out[row_start + col0 + l] = min(gcnt[l], max_iter)
@@ -236,23 +304,24 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, precheck, out, 
             if finished >> l & 1:
                 out[row_start + col0 + l] = min(gcnt[l], max_iter)
             else:
-                qx[queued], qy[queued], qcr[queued], qci[queued] = (gx[l], gy[l], lanes_cr[l],
+                qx[queued], qy[queued], qcr[queued], qci[queued] = (gx[l], gy[l], cr_padded[col0 + l],
                                                                     ci_lanes[l])
                 qcnt[queued], qpx[queued] = gcnt[l], row_start + col0 + l
                 queued += 1
-    return queued
+    return queued, iterations
 
 
 @numba.njit(cache=True)
-def _refill(max_iter, out, lanes, queue, queued, drain):
-    """Stage 2: run the refill lanes over ``queue[:queued]``.
+def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
+    """Stage 2: run the refill lanes over ``queue[:queued]``; returns the iterations run.
 
     Returns when the queue is used up and a lane has nothing to do (so the next row's group
     pass can refill the queue) or, with ``drain``, when every lane is idle.
     """
-    lx, ly, lcr, lci, lcnt, lpx = lanes
+    lx, ly, lcr, lci, lcnt, _, _, lnext = lanes
     qx, qy, qcr, qci, qcnt, qpx = queue
     head = 0
+    iterations = 0
     busy = 0  # bit l: lane l holds a pixel
     for l in range(LANES):
         if lpx[l] >= 0:
@@ -266,7 +335,7 @@ def _refill(max_iter, out, lanes, queue, queued, drain):
                 out[lpx[l]] = min(lcnt[l], max_iter)
             if head < queued:
                 lx[l], ly[l], lcr[l], lci[l] = qx[head], qy[head], qcr[head], qci[head]
-                lcnt[l], lpx[l] = qcnt[head], qpx[head]
+                lcnt[l], lpx[l], lnext[l] = qcnt[head], qpx[head], 0
                 head += 1
                 busy |= 1 << l
             else:
@@ -274,56 +343,63 @@ def _refill(max_iter, out, lanes, queue, queued, drain):
                 lpx[l] = -1
                 busy &= ~(1 << l)
         if busy == 0 or (busy != ALL_LANES and not drain):
-            return
-        finished = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter) & busy
+            return iterations
+        finished, ran = _iterate(lanes, BLOCK_ITERS, max_iter, shortcuts)
+        finished &= busy
+        iterations += ran
 
 
 @numba.njit(cache=True, nogil=True)
-def escape_counts_flat(cr, ci, max_iter, precheck, out, floats, ints, skip):
+def escape_counts_flat(cr, ci, max_iter, shortcuts, out, floats, ints, skip):
     """Fill ``out`` (flat uint32, ``ci.size * cr.size``, row-major) with escape counts.
 
     ``floats``, ``ints`` and ``skip`` come from :func:`.workspace.workspace` for
-    ``cr.size`` and ``LANES``. Nothing is allocated here, so the compiled code needs no numba
-    runtime (:mod:`.native` relies on that). Runs without the GIL: on rank 0 the poster
-    thread (HTTP, spool) and the tile sink keep working while a tile renders, instead of
-    waiting up to a whole tile for the interpreter.
+    ``cr.size`` and ``LANES``. Returns the lane iterations run (``LANES`` per iteration of a
+    lane set, idle lanes included): the work, for tests that the shortcuts are taken.
+    Nothing is allocated here, so the compiled code needs no numba runtime (:mod:`.native`
+    relies on that). Runs without the GIL: on rank 0 the poster thread (HTTP, spool) and the
+    tile sink keep working while a tile renders, instead of waiting for the interpreter.
     """
     width = cr.size
     padded = skip.size
     cr_padded = floats[:padded]
     for col in range(padded):  # a loop: slice assignment would compile numba's shape-error path
         cr_padded[col] = cr[col] if col < width else 0.0
-    at = padded
-    ci_lanes = floats[at:at + LANES]
-    gx, gy = floats[at + LANES:at + 2 * LANES], floats[at + 2 * LANES:at + 3 * LANES]
-    lx, ly = floats[at + 3 * LANES:at + 4 * LANES], floats[at + 4 * LANES:at + 5 * LANES]
-    lcr, lci = floats[at + 5 * LANES:at + 6 * LANES], floats[at + 6 * LANES:at + 7 * LANES]
-    at += 7 * LANES
+    lane_floats = floats[padded:padded + 11 * LANES]
+    ci_lanes = lane_floats[:LANES]
+    g = [lane_floats[(1 + k) * LANES:(2 + k) * LANES] for k in range(10)]
+    at = padded + 11 * LANES
     qx, qy = floats[at:at + width], floats[at + width:at + 2 * width]
     qcr, qci = floats[at + 2 * width:at + 3 * width], floats[at + 3 * width:at + 4 * width]
-    gcnt, lcnt, lpx = ints[:LANES], ints[LANES:2 * LANES], ints[2 * LANES:3 * LANES]
-    qcnt, qpx = ints[3 * LANES:3 * LANES + width], ints[3 * LANES + width:3 * LANES + 2 * width]
+    c = [ints[k * LANES:(k + 1) * LANES] for k in range(5)]
+    qcnt, qpx = ints[5 * LANES:5 * LANES + width], ints[5 * LANES + width:5 * LANES + 2 * width]
+    group = (g[0], g[1], c[0], g[2], g[3], c[1])
+    lanes = (g[4], g[5], g[6], g[7], c[2], g[8], g[9], c[3])
+    lpx = c[4]
     for l in range(LANES):  # every refill lane idle: y = nan, no pixel
-        lx[l], ly[l], lcr[l], lci[l], lcnt[l], lpx[l] = 0.0, np.nan, 0.0, 0.0, 0, -1
-    group = (gx, gy, gcnt)
-    lanes = (lx, ly, lcr, lci, lcnt, lpx)
+        lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l], lanes[4][l] = 0.0, np.nan, 0.0, 0.0, 0
+        lpx[l] = -1
     queue = (qx, qy, qcr, qci, qcnt, qpx)
+    iterations = 0
     for row in range(ci.size):
         for l in range(LANES):
             ci_lanes[l] = ci[row]
-        queued = _group_pass(cr_padded, width, ci_lanes, row * width, max_iter, precheck, out,
-                             group, skip, queue, 0)
-        _refill(max_iter, out, lanes, queue, queued, row == ci.size - 1)
+        queued, ran = _group_pass(cr_padded, width, ci_lanes, row * width, max_iter, shortcuts,
+                                  out, group, skip, queue, 0)
+        iterations += ran + _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued,
+                                    row == ci.size - 1)
+    return iterations * LANES
 
 
 def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
-                  precheck: bool = False) -> np.ndarray:
-    """Escape counts for pixel centres ``cr`` (width,) x ``ci`` (height,) -> uint32 (height, width).
+                  shortcuts: bool = True) -> tuple[np.ndarray, int]:
+    """Escape counts for pixel centres ``cr`` (width,) x ``ci`` (height,) -> uint32 (height, width),
+    and the lane iterations run.
 
     Same contract as :func:`mpi_render.kernels.numpy_backend.escape_counts`.
     """
     out = np.empty(cr.size * ci.size, dtype=np.uint32)
-    escape_counts_flat(np.ascontiguousarray(cr, dtype=np.float64),
-                       np.ascontiguousarray(ci, dtype=np.float64), max_iter, precheck, out,
-                       *workspace(cr.size, LANES))
-    return out.reshape(ci.size, cr.size)
+    work = escape_counts_flat(np.ascontiguousarray(cr, dtype=np.float64),
+                              np.ascontiguousarray(ci, dtype=np.float64), max_iter, shortcuts,
+                              out, *workspace(cr.size, LANES))
+    return out.reshape(ci.size, cr.size), int(work)
