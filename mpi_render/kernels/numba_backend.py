@@ -243,7 +243,7 @@ def _skipped_lanes(cr_padded, width, ci_row, shortcuts, skip):
         y2 = ci_row * ci_row
         q = xq * xq + y2
         xp = x + 1.0
-        inside = ((q * (q + xq) <= 0.25 * y2 - BULB_MARGIN)
+        inside = (((q * (q + xq) <= 0.25 * y2 - BULB_MARGIN) & (y2 < 1.0))
                   | (xp * xp + y2 <= 0.0625 - BULB_MARGIN))
         skip[col] = (col >= width) | (shortcuts & inside)
 
@@ -349,6 +349,12 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
         iterations += ran
 
 
+@numba.njit(cache=True)
+def _part(array, start, k):
+    """The ``k``-th ``LANES``-long slice of ``array`` after ``start`` (a view: no allocation)."""
+    return array[start + k * LANES:start + (k + 1) * LANES]
+
+
 @numba.njit(cache=True, nogil=True)
 def escape_counts_flat(cr, ci, max_iter, shortcuts, out, floats, ints, skip):
     """Fill ``out`` (flat uint32, ``ci.size * cr.size``, row-major) with escape counts.
@@ -365,17 +371,17 @@ def escape_counts_flat(cr, ci, max_iter, shortcuts, out, floats, ints, skip):
     cr_padded = floats[:padded]
     for col in range(padded):  # a loop: slice assignment would compile numba's shape-error path
         cr_padded[col] = cr[col] if col < width else 0.0
-    lane_floats = floats[padded:padded + 11 * LANES]
-    ci_lanes = lane_floats[:LANES]
-    g = [lane_floats[(1 + k) * LANES:(2 + k) * LANES] for k in range(10)]
+    ci_lanes = floats[padded:padded + LANES]
+    group = (_part(floats, padded, 1), _part(floats, padded, 2), _part(ints, 0, 0),
+             _part(floats, padded, 3), _part(floats, padded, 4), _part(ints, 0, 1))
+    lanes = (_part(floats, padded, 5), _part(floats, padded, 6), _part(floats, padded, 7),
+             _part(floats, padded, 8), _part(ints, 0, 2), _part(floats, padded, 9),
+             _part(floats, padded, 10), _part(ints, 0, 3))
+    lpx = _part(ints, 0, 4)
     at = padded + 11 * LANES
     qx, qy = floats[at:at + width], floats[at + width:at + 2 * width]
     qcr, qci = floats[at + 2 * width:at + 3 * width], floats[at + 3 * width:at + 4 * width]
-    c = [ints[k * LANES:(k + 1) * LANES] for k in range(5)]
     qcnt, qpx = ints[5 * LANES:5 * LANES + width], ints[5 * LANES + width:5 * LANES + 2 * width]
-    group = (g[0], g[1], c[0], g[2], g[3], c[1])
-    lanes = (g[4], g[5], g[6], g[7], c[2], g[8], g[9], c[3])
-    lpx = c[4]
     for l in range(LANES):  # every refill lane idle: y = nan, no pixel
         lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l], lanes[4][l] = 0.0, np.nan, 0.0, 0.0, 0
         lpx[l] = -1

@@ -41,7 +41,7 @@ def in_main_bulbs(cr: np.ndarray, ci: np.ndarray) -> np.ndarray:
     xq = cr - 0.25
     y2 = ci * ci
     q = xq * xq + y2
-    cardioid = q * (q + xq) <= 0.25 * y2 - BULB_MARGIN
+    cardioid = (q * (q + xq) <= 0.25 * y2 - BULB_MARGIN) & (y2 < 1.0)  # no inf <= inf
     xp = cr + 1.0
     return cardioid | (xp * xp + y2 <= 0.0625 - BULB_MARGIN)
 
