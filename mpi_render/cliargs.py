@@ -63,6 +63,8 @@ FLAGS = (
     Flag("--weights", "MPI_RENDER_WEIGHTS", None,
          "contiguous shares per site, summing to 1 (default equal)", "W1,W2"),
     Flag("--backend", "MPI_RENDER_BACKEND", "auto", "kernel: auto, numpy or numba", "NAME"),
+    Flag("--no-shortcuts", "MPI_RENDER_NO_SHORTCUTS", None,
+         "iterate every pixel by brute force (same image; for benchmarks)", boolean=True),
     Flag("--dashboard", "MPI_RENDER_DASHBOARD_URL", None, "dashboard root URL (http/https)",
          "URL"),
     Flag("--run", "MPI_RENDER_RUN", None,
@@ -121,6 +123,7 @@ class Options:
     http_timeout_s: float
     log_level: str
     resend: bool
+    shortcuts: bool = True
 
 
 class _Parser(argparse.ArgumentParser):
@@ -226,7 +229,8 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
         batch_tiles=raw.number("batch_tiles", int, 1, False),
         batch_bytes=raw.number("batch_bytes", int, 1, False),
         batch_age_ms=raw.number("batch_age_ms", float, 0, False),
-        http_timeout_s=raw.number("http_timeout"), log_level=_log_level(raw), resend=resend)
+        http_timeout_s=raw.number("http_timeout"), log_level=_log_level(raw), resend=resend,
+        shortcuts=not raw.get("no_shortcuts"))
 
 
 def _render_config(raw: _Raw) -> tuple[RenderConfig, str]:

@@ -20,42 +20,13 @@ from mpi_render.kernels import (
     available_backends,
     dispatch,
     escape_counts,
-    native,
     numpy_backend,
     reference,
     resolve_backend,
 )
-from mpi_render.kernels.creference import CReference
 from mpi_render.tiling import tile_bounds
 
 SEAHORSE = (-0.743643887037151, 0.131825904205330)
-
-
-@pytest.fixture(scope="module")
-def cref():
-    """The repository's exact scalar C reference (built with the machine's cc on first use)."""
-    return CReference()
-
-
-@pytest.fixture(scope="session")
-def native_kernel(native_library_path):
-    return native.open_library(native_library_path)
-
-
-@pytest.fixture(params=["numpy", "numba-jit", "numba-native"])
-def backend(request, monkeypatch):
-    """A backend name for ``escape_counts``; the two numba variants pin how numba runs."""
-    if request.param == "numpy":
-        return "numpy"
-    if request.param == "numba-native":
-        implementation = request.getfixturevalue("native_kernel")
-    else:
-        from mpi_render.kernels import numba_backend
-        implementation = numba_backend.escape_counts
-    real = dispatch._kernel
-    monkeypatch.setattr(dispatch, "_kernel",
-                        lambda name: implementation if name == "numba" else real(name))
-    return "numba"
 
 
 def view(center, width, width_px, height_px, max_iter):

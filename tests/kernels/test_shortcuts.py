@@ -1,7 +1,7 @@
 """The exact interior shortcuts: on by default, and bit-identical to the brute force.
 
-Every backend (numpy, numba's JIT, numba's native library: the ``backend`` fixture of
-``test_kernel.py``) runs with its default shortcuts on views that stress each of them, and its
+Every backend (numpy, numba's JIT, numba's native library: the ``backend`` fixture in
+``conftest.py``) runs with its default shortcuts on views that stress each of them, and its
 counts must equal the repository's scalar C reference (``reference.c``: the brute-force loop).
 ``escape_counts_and_work`` also reports the iterations a backend ran, so a shortcut that
 silently stops working (everything still exact, only slow) fails ``test_*_is_taken``.
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mpi_render.kernels import escape_counts
 from mpi_render.kernels.dispatch import escape_counts_and_work
-from tests.kernels.test_kernel import SEAHORSE, backend, cref, native_kernel, view  # noqa: F401
+from tests.kernels.test_kernel import SEAHORSE, view
 
 PERIOD3_CENTRE = (-0.12256116687665362, 0.7448617666197442)  # the upper period-3 bulb
 PERIOD3_ROOT = (-0.125, 0.649519052838329)  # where it touches the cardioid

@@ -106,7 +106,8 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file)
                "MPI_RENDER_OUT": "o", "MPI_RENDER_SPOOL": "s", "MPI_RENDER_ONLY_MISSING": "yes",
                "MPI_RENDER_DEADLINE": "12.5", "MPI_RENDER_BATCH_TILES": "7",
                "MPI_RENDER_BATCH_BYTES": "1000", "MPI_RENDER_BATCH_AGE_MS": "10",
-               "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug"}
+               "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug",
+               "MPI_RENDER_NO_SHORTCUTS": "yes"}
     assert set(environ) | {"MPI_RENDER_RESEND"} == {flag.env for flag in FLAGS}
     opts = parse([], environ)
     config = opts.config
@@ -118,6 +119,7 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file)
     assert (opts.token, opts.out, opts.spool, opts.only_missing) == ("secret-token", "o", "s", True)
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes) == (12.5, 7, 1000)
     assert (opts.batch_age_ms, opts.http_timeout_s, opts.log_level) == (10.0, 3.0, "DEBUG")
+    assert opts.shortcuts is False
 
 
 def test_the_command_line_beats_the_environment():
@@ -134,6 +136,8 @@ def test_defaults_match_the_design():
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms) == (
         600.0, 32, 4 << 20, 250.0)
     assert opts.dashboard is None and not opts.only_missing
+    assert opts.shortcuts is True and parse(["--site", "cloud", "--out", "d", "--no-shortcuts"]
+                                            ).shortcuts is False
 
 
 def test_the_run_id_is_derived_from_the_config_so_sites_agree(token_file):
