@@ -153,10 +153,6 @@ def _codegen(context, builder, signature, args, cycles):
     max_iter = context.cast(builder, args[-1], signature.args[-1], types.int64)
     fma = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(_VD, [_VD, _VD, _VD]), f"llvm.fma.v{VECTOR_DOUBLES}f64")
-    cap = builder.insert_element(ir.Constant(_VI, ir.Undefined), max_iter,
-                                 ir.Constant(ir.IntType(32), 0))
-    cap = builder.shuffle_vector(cap, cap, ir.Constant(ir.VectorType(ir.IntType(32),
-                                                                     VECTOR_DOUBLES), 0))
     cr = [builder.load(p, align=8) for p in pcr]
     ci = [builder.load(p, align=8) for p in pci]
     start = [[builder.load(p, align=8) for p in ptrs] for ptrs in (px, py)]
@@ -186,7 +182,9 @@ def _codegen(context, builder, signature, args, cycles):
         builder.asm(ir.FunctionType(ir.VoidType(), []), "", "~{memory}", [], True)
     if cycles:
         for v in range(VECTORS):
-            y[v] = _emit_cycle_check(builder, x[v], y[v], arrays[5][v], arrays[6][v], pcnt[v], cap)
+            # broadcast here, not once before the loop: a vector live across the loop spills x
+            y[v] = _emit_cycle_check(builder, x[v], y[v], arrays[5][v], arrays[6][v], pcnt[v],
+                                     _emit_broadcast(builder, max_iter))
     it_next = builder.add(it, ir.Constant(_I64, CHECK_EVERY if cycles else 1))
     it.add_incoming(it_next, builder.block)
     for values, nodes in zip((x, y), phis):
@@ -197,6 +195,7 @@ def _codegen(context, builder, signature, args, cycles):
     builder.cbranch(again, loop, done)
 
     builder.position_at_end(done)
+    cap = _emit_broadcast(builder, max_iter)
     finished = ir.Constant(_I64, 0)
     for v in range(VECTORS):
         builder.store(x[v], px[v], align=8)
@@ -207,6 +206,14 @@ def _codegen(context, builder, signature, args, cycles):
         bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
         finished = builder.or_(finished, builder.shl(bits, ir.Constant(_I64, v * VECTOR_DOUBLES)))
     return builder.or_(finished, builder.shl(it_next, ir.Constant(_I64, 32)))
+
+
+def _emit_broadcast(builder, value):
+    """An i64 vector with ``value`` in every lane."""
+    vector = builder.insert_element(ir.Constant(_VI, ir.Undefined), value,
+                                    ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(ir.IntType(32),
+                                                                            VECTOR_DOUBLES), 0))
 
 
 def _emit_saves(builder, start, pcnt, psx, psy, pnext):
@@ -249,18 +256,6 @@ def _skipped_lanes(cr_padded, width, ci_row, shortcuts, skip):
 
 
 @numba.njit(cache=True)
-def _iterate(lanes, n_iter, max_iter, shortcuts):
-    """One call of the lane iteration (with cycle detection when ``shortcuts``): the finished
-    lanes' bits and the iterations it ran."""
-    x, y, cr, ci, cnt, sx, sy, next_save = lanes
-    if shortcuts:
-        result = _iterate_lanes_cycles(x, y, cr, ci, cnt, sx, sy, next_save, n_iter, max_iter)
-    else:
-        result = _iterate_lanes(x, y, cr, ci, cnt, n_iter, max_iter)
-    return result & ALL_LANES, result >> 32
-
-
-@numba.njit(cache=True)
 def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out, group, skip,
                 queue, queued):
     """Stage 1 for one row: iterate adjacent pixels in groups; queue the survivors.
@@ -288,12 +283,17 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
                     out[row_start + col0 + l] = max_iter
         if busy == 0:
             continue
-        lanes = (gx, gy, cr_padded[col0:col0 + LANES], ci_lanes, gcnt, gsx, gsy, gnext)
+        lanes_cr = cr_padded[col0:col0 + LANES]
         # A group in which no pixel has finished keeps going as a group: no lane is wasted.
         finished = 0
         while finished & busy == 0:
-            finished, ran = _iterate(lanes, GROUP_ITERS, max_iter, shortcuts)
-            iterations += ran
+            if shortcuts:
+                result = _iterate_lanes_cycles(gx, gy, lanes_cr, ci_lanes, gcnt, gsx, gsy, gnext,
+                                               GROUP_ITERS, max_iter)
+            else:
+                result = _iterate_lanes(gx, gy, lanes_cr, ci_lanes, gcnt, GROUP_ITERS, max_iter)
+            finished = result & ALL_LANES
+            iterations += result >> 32
         if finished == ALL_LANES and busy == ALL_LANES:  # the common case: one branch-free copy
             for l in range(LANES):
                 out[row_start + col0 + l] = min(gcnt[l], max_iter)
@@ -304,7 +304,7 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
             if finished >> l & 1:
                 out[row_start + col0 + l] = min(gcnt[l], max_iter)
             else:
-                qx[queued], qy[queued], qcr[queued], qci[queued] = (gx[l], gy[l], cr_padded[col0 + l],
+                qx[queued], qy[queued], qcr[queued], qci[queued] = (gx[l], gy[l], lanes_cr[l],
                                                                     ci_lanes[l])
                 qcnt[queued], qpx[queued] = gcnt[l], row_start + col0 + l
                 queued += 1
@@ -318,7 +318,7 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
     Returns when the queue is used up and a lane has nothing to do (so the next row's group
     pass can refill the queue) or, with ``drain``, when every lane is idle.
     """
-    lx, ly, lcr, lci, lcnt, _, _, lnext = lanes
+    lx, ly, lcr, lci, lcnt, lsx, lsy, lnext = lanes
     qx, qy, qcr, qci, qcnt, qpx = queue
     head = 0
     iterations = 0
@@ -344,9 +344,13 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
                 busy &= ~(1 << l)
         if busy == 0 or (busy != ALL_LANES and not drain):
             return iterations
-        finished, ran = _iterate(lanes, BLOCK_ITERS, max_iter, shortcuts)
-        finished &= busy
-        iterations += ran
+        if shortcuts:
+            result = _iterate_lanes_cycles(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, BLOCK_ITERS,
+                                           max_iter)
+        else:
+            result = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter)
+        finished = result & busy
+        iterations += result >> 32
 
 
 @numba.njit(cache=True)
