@@ -79,6 +79,11 @@ BLOCK_ITERS = 16
 CHECK_EVERY = 4  # iterations between two cycle checks of a lane set
 FIRST_WINDOW = 16  # a lane saved at count n is saved again at 2n + FIRST_WINDOW
 BULB_MARGIN = 1e-12  # the bulb test accepts only points this far inside (module docstring)
+NEAR_RETURN = 1e-4  # |z - saved z| below which a lane is tested for a trapping ball
+TRAP_FIRST = 256  # count of a lane's first trap test; after a failed one, twice the count
+TRAP_MAX_STEPS = 1024  # longest cycle a trap test follows
+SAFE_RADIUS = 1.99  # balls inside |z| <= 1.99 never pass |z|^2 > 4, rounding included
+BALL_DELTA = 1e-13  # bounds the rounding of one float step for |z| <= 2, |c| <= 6, twice
 ESCAPE_R2 = 4.0
 
 _I64 = ir.IntType(64)
@@ -132,20 +137,23 @@ def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
 
 
 @intrinsic
-def _iterate_lanes_cycles(typingctx, lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, n_iter, max_iter):
+def _iterate_lanes_cycles(typingctx, lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, n_iter,
+                          max_iter):
     """:func:`_iterate_lanes` with exact cycle detection (module docstring, "Shortcuts").
 
     ``lsx, lsy`` (float64) hold each lane's saved z, ``lnext`` (int64) the count at which it is
     saved next; both are updated in place. A lane whose z equals its saved z gets ``max_iter``
-    and a nan y (finished). ``n_iter`` must be a multiple of ``CHECK_EVERY``.
+    and a nan y (finished). ``n_iter`` must be a multiple of ``CHECK_EVERY``. Bits 16-31 of
+    the result mark the lanes due for a trap test: alive, count >= ``lcert``, and z back
+    within ``NEAR_RETURN`` of the saved z at the end of the call.
     """
-    sig = types.int64(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, n_iter, max_iter)
+    sig = types.int64(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, n_iter, max_iter)
     return sig, functools.partial(_codegen, cycles=True)
 
 
 def _codegen(context, builder, signature, args, cycles):
     """The LLVM IR of both intrinsics (module docstring)."""
-    n_arrays = 8 if cycles else 5
+    n_arrays = 9 if cycles else 5
     arrays = [_lane_vectors(context, builder, t, a)
               for t, a in zip(signature.args[:n_arrays], args[:n_arrays])]
     px, py, pcr, pci, pcnt = arrays[:5]
@@ -157,7 +165,7 @@ def _codegen(context, builder, signature, args, cycles):
     ci = [builder.load(p, align=8) for p in pci]
     start = [[builder.load(p, align=8) for p in ptrs] for ptrs in (px, py)]
     if cycles:
-        _emit_saves(builder, start, pcnt, *arrays[5:])
+        _emit_saves(builder, start, pcnt, *arrays[5:8])
     entry = builder.block
     loop = builder.append_basic_block("lanes.loop")
     done = builder.append_basic_block("lanes.done")
@@ -205,7 +213,23 @@ def _codegen(context, builder, signature, args, cycles):
                                 builder.icmp_signed(">=", count, cap))
         bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
         finished = builder.or_(finished, builder.shl(bits, ir.Constant(_I64, v * VECTOR_DOUBLES)))
+        if cycles:
+            due = builder.and_(_emit_near_return(builder, x[v], y[v], arrays[5][v], arrays[6][v]),
+                               builder.and_(builder.icmp_signed(">=", count,
+                                                                builder.load(arrays[8][v], align=8)),
+                                            builder.icmp_signed("<", count, cap)))
+            bits = builder.zext(builder.bitcast(due, ir.IntType(VECTOR_DOUBLES)), _I64)
+            finished = builder.or_(finished,
+                                   builder.shl(bits, ir.Constant(_I64, LANES + v * VECTOR_DOUBLES)))
     return builder.or_(finished, builder.shl(it_next, ir.Constant(_I64, 32)))
+
+
+def _emit_near_return(builder, x, y, psx, psy):
+    """i1 vector: is z within ``NEAR_RETURN`` of the saved z (false for nan)."""
+    dx = builder.fsub(x, builder.load(psx, align=8))
+    dy = builder.fsub(y, builder.load(psy, align=8))
+    d2 = builder.fadd(builder.fmul(dx, dx), builder.fmul(dy, dy))
+    return builder.fcmp_ordered("<", d2, _splat(_VD, NEAR_RETURN * NEAR_RETURN))
 
 
 def _emit_broadcast(builder, value):
@@ -240,6 +264,75 @@ def _emit_cycle_check(builder, x, y, psx, psy, pcnt, cap):
 
 
 @numba.njit(cache=True)
+def _trapped(x0, y0, cr, ci, max_steps):
+    """Is the float orbit from z0 = (x0, y0) proved never to escape (module docstring)?
+
+    Finds the first return of the orbit to within ``NEAR_RETURN`` of z0 (at most
+    ``max_steps`` steps: a candidate period p, d the distance), then follows the balls
+    B0 = (z0, r0) for r0 = 4d, 64d, 1024d through p steps of ball arithmetic (centre: one
+    float step; radius: 2|m| r + r^2 + ``BALL_DELTA``, rounded up). True when, for one r0,
+    every ball stays inside ``SAFE_RADIUS`` and the last lies inside B0: then every later
+    float state lies in one of the balls, and none passes the escape test.
+    """
+    x, y = x0, y0
+    steps, d2 = 0, 0.0
+    for k in range(1, min(max_steps, TRAP_MAX_STEPS) + 1):
+        x2 = x * x
+        y2 = y * y
+        t = x * y
+        y = (t + t) + ci
+        x = (x2 - y2) + cr
+        d2 = (x - x0) * (x - x0) + (y - y0) * (y - y0)
+        if d2 < NEAR_RETURN * NEAR_RETURN:
+            steps = k
+            break
+    if steps == 0:
+        return False
+    r0 = max(4.0 * np.sqrt(d2), 1e-12)
+    ra, rb, rc = r0, 16.0 * r0, 256.0 * r0
+    mx, my = x0, y0
+    for _ in range(steps):
+        m = np.sqrt(mx * mx + my * my)
+        # a ball that leaves the safe disc fails for good (inf stays inf, nan compares false)
+        ra = (2.0 * m * ra + ra * ra + BALL_DELTA) * (1.0 + 1e-12) if m + ra <= SAFE_RADIUS \
+            else np.inf
+        rb = (2.0 * m * rb + rb * rb + BALL_DELTA) * (1.0 + 1e-12) if m + rb <= SAFE_RADIUS \
+            else np.inf
+        rc = (2.0 * m * rc + rc * rc + BALL_DELTA) * (1.0 + 1e-12) if m + rc <= SAFE_RADIUS \
+            else np.inf
+        if ra == np.inf and rb == np.inf and rc == np.inf:
+            return False
+        x2 = mx * mx
+        y2 = my * my
+        t = mx * my
+        my = (t + t) + ci
+        mx = (x2 - y2) + cr
+    back = np.sqrt((mx - x0) * (mx - x0) + (my - y0) * (my - y0)) * (1.0 + 1e-12)
+    shrink = 1.0 - 1e-12
+    return back + ra <= r0 * shrink or back + rb <= 16.0 * r0 * shrink \
+        or back + rc <= 256.0 * r0 * shrink
+
+
+@numba.njit(cache=True)
+def _trap_due(x, y, cr, ci, cnt, next_save, cert, max_iter, due):
+    """Run the trap test on the lanes of bit mask ``due``; returns the mask of the trapped ones
+    (their count becomes ``max_iter``, y nan). A failed lane's next test waits for twice its
+    count."""
+    trapped = 0
+    while due:
+        l = trailing_zeros(due)
+        due &= due - 1
+        saved_at = (next_save[l] - FIRST_WINDOW) >> 1
+        if _trapped(x[l], y[l], cr[l], ci[l], cnt[l] - saved_at):
+            cnt[l] = max_iter
+            y[l] = np.nan
+            trapped |= 1 << l
+        else:
+            cert[l] = 2 * cnt[l]
+    return trapped
+
+
+@numba.njit(cache=True)
 def _skipped_lanes(cr_padded, width, ci_row, shortcuts, skip):
     """Mark the lanes of one row that are not iterated: padding past ``width``, and with
     ``shortcuts`` the pixels the margin-kept cardioid / period-2 bulb test accepts (same
@@ -265,7 +358,7 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
     x, y, cr, ci, count) goes to ``queue`` at position ``queued``. Returns the new ``queued``
     and the lane-set iterations run.
     """
-    gx, gy, gcnt, gsx, gsy, gnext = group
+    gx, gy, gcnt, gsx, gsy, gnext, gcert = group
     qx, qy, qcr, qci, qcnt, qpx = queue
     _skipped_lanes(cr_padded, width, ci_lanes[0], shortcuts, skip)
     iterations = 0
@@ -274,6 +367,7 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
         gy[:] = 0.0
         gcnt[:] = 0
         gnext[:] = 0  # a new pixel's first save is its start
+        gcert[:] = TRAP_FIRST
         busy = ALL_LANES
         for l in range(LANES):
             if skip[col0 + l]:
@@ -289,7 +383,11 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
         while finished & busy == 0:
             if shortcuts:
                 result = _iterate_lanes_cycles(gx, gy, lanes_cr, ci_lanes, gcnt, gsx, gsy, gnext,
-                                               GROUP_ITERS, max_iter)
+                                               gcert, GROUP_ITERS, max_iter)
+                due = (result >> LANES) & busy
+                if due:
+                    result |= _trap_due(gx, gy, lanes_cr, ci_lanes, gcnt, gnext, gcert, max_iter,
+                                        due)
             else:
                 result = _iterate_lanes(gx, gy, lanes_cr, ci_lanes, gcnt, GROUP_ITERS, max_iter)
             finished = result & ALL_LANES
@@ -318,7 +416,7 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
     Returns when the queue is used up and a lane has nothing to do (so the next row's group
     pass can refill the queue) or, with ``drain``, when every lane is idle.
     """
-    lx, ly, lcr, lci, lcnt, lsx, lsy, lnext = lanes
+    lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert = lanes
     qx, qy, qcr, qci, qcnt, qpx = queue
     head = 0
     iterations = 0
@@ -336,6 +434,7 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
             if head < queued:
                 lx[l], ly[l], lcr[l], lci[l] = qx[head], qy[head], qcr[head], qci[head]
                 lcnt[l], lpx[l], lnext[l] = qcnt[head], qpx[head], 0
+                lcert[l] = max(TRAP_FIRST, 2 * qcnt[head])
                 head += 1
                 busy |= 1 << l
             else:
@@ -345,8 +444,11 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
         if busy == 0 or (busy != ALL_LANES and not drain):
             return iterations
         if shortcuts:
-            result = _iterate_lanes_cycles(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, BLOCK_ITERS,
-                                           max_iter)
+            result = _iterate_lanes_cycles(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert,
+                                           BLOCK_ITERS, max_iter)
+            due = (result >> LANES) & busy
+            if due:
+                result |= _trap_due(lx, ly, lcr, lci, lcnt, lnext, lcert, max_iter, due)
         else:
             result = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter)
         finished = result & busy
@@ -377,15 +479,16 @@ def escape_counts_flat(cr, ci, max_iter, shortcuts, out, floats, ints, skip):
         cr_padded[col] = cr[col] if col < width else 0.0
     ci_lanes = floats[padded:padded + LANES]
     group = (_part(floats, padded, 1), _part(floats, padded, 2), _part(ints, 0, 0),
-             _part(floats, padded, 3), _part(floats, padded, 4), _part(ints, 0, 1))
+             _part(floats, padded, 3), _part(floats, padded, 4), _part(ints, 0, 1),
+             _part(ints, 0, 5))
     lanes = (_part(floats, padded, 5), _part(floats, padded, 6), _part(floats, padded, 7),
              _part(floats, padded, 8), _part(ints, 0, 2), _part(floats, padded, 9),
-             _part(floats, padded, 10), _part(ints, 0, 3))
+             _part(floats, padded, 10), _part(ints, 0, 3), _part(ints, 0, 6))
     lpx = _part(ints, 0, 4)
     at = padded + 11 * LANES
     qx, qy = floats[at:at + width], floats[at + width:at + 2 * width]
     qcr, qci = floats[at + 2 * width:at + 3 * width], floats[at + 3 * width:at + 4 * width]
-    qcnt, qpx = ints[5 * LANES:5 * LANES + width], ints[5 * LANES + width:5 * LANES + 2 * width]
+    qcnt, qpx = ints[7 * LANES:7 * LANES + width], ints[7 * LANES + width:7 * LANES + 2 * width]
     for l in range(LANES):  # every refill lane idle: y = nan, no pixel
         lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l], lanes[4][l] = 0.0, np.nan, 0.0, 0.0, 0
         lpx[l] = -1

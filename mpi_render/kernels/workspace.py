@@ -19,5 +19,5 @@ def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     queue; it allocates nothing itself.
     """
     padded = -(-width // lanes) * lanes
-    return (np.empty(padded + 11 * lanes + 4 * width), np.empty(5 * lanes + 2 * width, np.int64),
+    return (np.empty(padded + 11 * lanes + 4 * width), np.empty(7 * lanes + 2 * width, np.int64),
             np.empty(padded, np.bool_))
