@@ -80,7 +80,7 @@ CHECK_EVERY = 4  # iterations between two cycle checks of a lane set
 FIRST_WINDOW = 16  # a lane saved at count n is saved again at 2n + FIRST_WINDOW
 BULB_MARGIN = 1e-12  # the bulb test accepts only points this far inside (module docstring)
 NEAR_RETURN = 1e-4  # |z - saved z| below which a lane is tested for a trapping ball
-TRAP_FIRST = 256  # count of a lane's first trap test; after a failed one, twice the count
+TRAP_FIRST = 64  # count of a lane's first trap test; after a failed one, twice the count
 TRAP_MAX_STEPS = 1024  # longest cycle a trap test follows
 SAFE_RADIUS = 1.99  # balls inside |z| <= 1.99 never pass |z|^2 > 4, rounding included
 BALL_DELTA = 1e-13  # bounds the rounding of one float step for |z| <= 2, |c| <= 6, twice
@@ -333,51 +333,62 @@ def _trap_due(x, y, cr, ci, cnt, next_save, cert, max_iter, due):
 
 
 @numba.njit(cache=True)
-def _skipped_lanes(cr_padded, width, ci_row, shortcuts, skip):
-    """Mark the lanes of one row that are not iterated: padding past ``width``, and with
-    ``shortcuts`` the pixels the margin-kept cardioid / period-2 bulb test accepts (same
-    expressions as :func:`.numpy_backend.in_main_bulbs`). Branch-free, so LLVM vectorises it."""
-    for col in range(cr_padded.size):
-        x = cr_padded[col]
+def _bulb_pixels(cr, ci_row, skip):
+    """Mark the row's pixels that the margin-kept cardioid / period-2 bulb test accepts (same
+    expressions as :func:`.numpy_backend.in_main_bulbs`); returns how many. Branch-free, so
+    LLVM vectorises it."""
+    marked = 0
+    for col in range(cr.size):
+        x = cr[col]
         xq = x - 0.25
         y2 = ci_row * ci_row
         q = xq * xq + y2
         xp = x + 1.0
         inside = (((q * (q + xq) <= 0.25 * y2 - BULB_MARGIN) & (y2 < 1.0))
                   | (xp * xp + y2 <= 0.0625 - BULB_MARGIN))
-        skip[col] = (col >= width) | (shortcuts & inside)
+        skip[col] = inside
+        marked += inside
+    return marked
 
 
 @numba.njit(cache=True)
 def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out, group, skip,
-                queue, queued):
+                live, queue, queued):
     """Stage 1 for one row: iterate adjacent pixels in groups; queue the survivors.
 
     ``cr_padded`` is the row's cr padded to whole groups, ``ci_lanes`` the row's ci in every
-    lane, ``row_start`` the flat index of the row's first pixel. A survivor's state (pixel,
-    x, y, cr, ci, count) goes to ``queue`` at position ``queued``. Returns the new ``queued``
-    and the lane-set iterations run.
+    lane, ``row_start`` the flat index of the row's first pixel. With ``shortcuts``, pixels
+    that the bulb test accepts get ``max_iter`` and the others are packed into ``live``
+    (their cr, and their columns), so the groups have no idle lanes. A survivor's state
+    (pixel, x, y, cr, ci, count) goes to ``queue`` at position ``queued``. Returns the new
+    ``queued`` and the lane-set iterations run.
     """
     gx, gy, gcnt, gsx, gsy, gnext, gcert = group
     qx, qy, qcr, qci, qcnt, qpx = queue
-    _skipped_lanes(cr_padded, width, ci_lanes[0], shortcuts, skip)
+    live_cr, live_col = live
+    row_cr, n_live, packed = cr_padded, width, False
+    if shortcuts and _bulb_pixels(cr_padded[:width], ci_lanes[0], skip) > 0:
+        row_cr, n_live, packed = live_cr, 0, True
+        for col in range(width):
+            if skip[col]:
+                out[row_start + col] = max_iter
+            else:
+                live_cr[n_live], live_col[n_live] = cr_padded[col], col
+                n_live += 1
+        for col in range(n_live, -(-n_live // LANES) * LANES):
+            live_cr[col] = 0.0
     iterations = 0
-    for col0 in range(0, cr_padded.size, LANES):
+    for col0 in range(0, n_live, LANES):
         gx[:] = 0.0
         gy[:] = 0.0
         gcnt[:] = 0
         gnext[:] = 0  # a new pixel's first save is its start
         gcert[:] = TRAP_FIRST
         busy = ALL_LANES
-        for l in range(LANES):
-            if skip[col0 + l]:
-                busy &= ~(1 << l)
-                gy[l] = np.nan
-                if col0 + l < width:
-                    out[row_start + col0 + l] = max_iter
-        if busy == 0:
-            continue
-        lanes_cr = cr_padded[col0:col0 + LANES]
+        for l in range(n_live - col0, LANES):  # past the row's end: idle lanes
+            busy &= ~(1 << l)
+            gy[l] = np.nan
+        lanes_cr = row_cr[col0:col0 + LANES]
         # A group in which no pixel has finished keeps going as a group: no lane is wasted.
         finished = 0
         while finished & busy == 0:
@@ -392,19 +403,20 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
                 result = _iterate_lanes(gx, gy, lanes_cr, ci_lanes, gcnt, GROUP_ITERS, max_iter)
             finished = result & ALL_LANES
             iterations += result >> 32
-        if finished == ALL_LANES and busy == ALL_LANES:  # the common case: one branch-free copy
+        if finished == ALL_LANES and busy == ALL_LANES and not packed:  # one branch-free copy
             for l in range(LANES):
                 out[row_start + col0 + l] = min(gcnt[l], max_iter)
             continue
         while busy:
             l = trailing_zeros(busy)
             busy &= busy - 1
+            pixel = row_start + (live_col[col0 + l] if packed else col0 + l)
             if finished >> l & 1:
-                out[row_start + col0 + l] = min(gcnt[l], max_iter)
+                out[pixel] = min(gcnt[l], max_iter)
             else:
                 qx[queued], qy[queued], qcr[queued], qci[queued] = (gx[l], gy[l], lanes_cr[l],
                                                                     ci_lanes[l])
-                qcnt[queued], qpx[queued] = gcnt[l], row_start + col0 + l
+                qcnt[queued], qpx[queued] = gcnt[l], pixel
                 queued += 1
     return queued, iterations
 
@@ -489,6 +501,9 @@ def escape_counts_flat(cr, ci, max_iter, shortcuts, out, floats, ints, skip):
     qx, qy = floats[at:at + width], floats[at + width:at + 2 * width]
     qcr, qci = floats[at + 2 * width:at + 3 * width], floats[at + 3 * width:at + 4 * width]
     qcnt, qpx = ints[7 * LANES:7 * LANES + width], ints[7 * LANES + width:7 * LANES + 2 * width]
+    at = 7 * LANES + 2 * width
+    live = (floats[padded + 11 * LANES + 4 * width:2 * padded + 11 * LANES + 4 * width],
+            ints[at:at + padded])
     for l in range(LANES):  # every refill lane idle: y = nan, no pixel
         lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l], lanes[4][l] = 0.0, np.nan, 0.0, 0.0, 0
         lpx[l] = -1
@@ -498,7 +513,7 @@ def escape_counts_flat(cr, ci, max_iter, shortcuts, out, floats, ints, skip):
         for l in range(LANES):
             ci_lanes[l] = ci[row]
         queued, ran = _group_pass(cr_padded, width, ci_lanes, row * width, max_iter, shortcuts,
-                                  out, group, skip, queue, 0)
+                                  out, group, skip, live, queue, 0)
         iterations += ran + _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued,
                                     row == ci.size - 1)
     return iterations * LANES
