@@ -137,8 +137,8 @@ def _iterate_lanes(typingctx, lx, ly, lcr, lci, lcnt, n_iter, max_iter):
 
 
 @intrinsic
-def _iterate_lanes_cycles(typingctx, lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, n_iter,
-                          max_iter):
+def _iterate_lanes_cycles(typingctx, lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, lnear,
+                          n_iter, max_iter):
     """:func:`_iterate_lanes` with exact cycle detection (module docstring, "Shortcuts").
 
     ``lsx, lsy`` (float64) hold each lane's saved z, ``lnext`` (int64) the count at which it is
@@ -147,13 +147,13 @@ def _iterate_lanes_cycles(typingctx, lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lc
     the result mark the lanes due for a trap test: alive, count >= ``lcert``, and z back
     within ``NEAR_RETURN`` of the saved z at the end of the call.
     """
-    sig = types.int64(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, n_iter, max_iter)
+    sig = types.int64(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, lnear, n_iter, max_iter)
     return sig, functools.partial(_codegen, cycles=True)
 
 
 def _codegen(context, builder, signature, args, cycles):
     """The LLVM IR of both intrinsics (module docstring)."""
-    n_arrays = 9 if cycles else 5
+    n_arrays = 10 if cycles else 5
     arrays = [_lane_vectors(context, builder, t, a)
               for t, a in zip(signature.args[:n_arrays], args[:n_arrays])]
     px, py, pcr, pci, pcnt = arrays[:5]
@@ -190,9 +190,10 @@ def _codegen(context, builder, signature, args, cycles):
         builder.asm(ir.FunctionType(ir.VoidType(), []), "", "~{memory}", [], True)
     if cycles:
         for v in range(VECTORS):
-            # broadcast here, not once before the loop: a vector live across the loop spills x
-            y[v] = _emit_cycle_check(builder, x[v], y[v], arrays[5][v], arrays[6][v], pcnt[v],
-                                     _emit_broadcast(builder, max_iter))
+            near = builder.sext(_emit_near_return(builder, x[v], y[v], arrays[5][v],
+                                                  arrays[6][v]), _VI)
+            builder.store(builder.or_(builder.load(arrays[9][v], align=8), near), arrays[9][v],
+                          align=8)
     it_next = builder.add(it, ir.Constant(_I64, CHECK_EVERY if cycles else 1))
     it.add_incoming(it_next, builder.block)
     for values, nodes in zip((x, y), phis):
@@ -214,10 +215,11 @@ def _codegen(context, builder, signature, args, cycles):
         bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
         finished = builder.or_(finished, builder.shl(bits, ir.Constant(_I64, v * VECTOR_DOUBLES)))
         if cycles:
-            due = builder.and_(_emit_near_return(builder, x[v], y[v], arrays[5][v], arrays[6][v]),
-                               builder.and_(builder.icmp_signed(">=", count,
-                                                                builder.load(arrays[8][v], align=8)),
-                                            builder.icmp_signed("<", count, cap)))
+            near = builder.icmp_signed("<", builder.load(arrays[9][v], align=8), _splat(_VI, 0))
+            alive = builder.and_(builder.fcmp_ordered("ord", y[v], y[v]),
+                                 builder.icmp_signed("<", count, cap))
+            due = builder.and_(builder.and_(near, alive),
+                               builder.icmp_signed(">=", count, builder.load(arrays[8][v], align=8)))
             bits = builder.zext(builder.bitcast(due, ir.IntType(VECTOR_DOUBLES)), _I64)
             finished = builder.or_(finished,
                                    builder.shl(bits, ir.Constant(_I64, LANES + v * VECTOR_DOUBLES)))
@@ -254,17 +256,8 @@ def _emit_saves(builder, start, pcnt, psx, psy, pnext):
                       align=8)
 
 
-def _emit_cycle_check(builder, x, y, psx, psy, pcnt, cap):
-    """Lanes whose z equals their saved z bit for bit (ordered ==, never true for nan) are
-    interior: their count becomes ``max_iter`` and their y nan (finished). Returns the new y."""
-    same = builder.and_(builder.fcmp_ordered("==", x, builder.load(psx, align=8)),
-                        builder.fcmp_ordered("==", y, builder.load(psy, align=8)))
-    builder.store(builder.select(same, cap, builder.load(pcnt, align=8)), pcnt, align=8)
-    return builder.select(same, _splat(_VD, float("nan")), y)
-
-
 @numba.njit(cache=True)
-def _trapped(x0, y0, cr, ci, max_steps):
+def _trapped(x0, y0, cr, ci):
     """Is the float orbit from z0 = (x0, y0) proved never to escape (module docstring)?
 
     Finds the first return of the orbit to within ``NEAR_RETURN`` of z0 (at most
@@ -276,9 +269,11 @@ def _trapped(x0, y0, cr, ci, max_steps):
     """
     x, y = x0, y0
     steps, d2 = 0, 0.0
-    for k in range(1, min(max_steps, TRAP_MAX_STEPS) + 1):
+    for k in range(1, TRAP_MAX_STEPS + 1):
         x2 = x * x
         y2 = y * y
+        if not x2 + y2 <= ESCAPE_R2:
+            return False
         t = x * y
         y = (t + t) + ci
         x = (x2 - y2) + cr
@@ -288,6 +283,8 @@ def _trapped(x0, y0, cr, ci, max_steps):
             break
     if steps == 0:
         return False
+    if d2 == 0.0:  # back bit for bit: the orbit is periodic and passed every test of its cycle
+        return True
     r0 = max(4.0 * np.sqrt(d2), 1e-12)
     ra, rb, rc = r0, 16.0 * r0, 256.0 * r0
     mx, my = x0, y0
@@ -314,7 +311,7 @@ def _trapped(x0, y0, cr, ci, max_steps):
 
 
 @numba.njit(cache=True)
-def _trap_due(x, y, cr, ci, cnt, next_save, cert, max_iter, due):
+def _trap_due(x, y, cr, ci, cnt, cert, near, max_iter, due):
     """Run the trap test on the lanes of bit mask ``due``; returns the mask of the trapped ones
     (their count becomes ``max_iter``, y nan). A failed lane's next test waits for twice its
     count."""
@@ -322,8 +319,8 @@ def _trap_due(x, y, cr, ci, cnt, next_save, cert, max_iter, due):
     while due:
         l = trailing_zeros(due)
         due &= due - 1
-        saved_at = (next_save[l] - FIRST_WINDOW) >> 1
-        if _trapped(x[l], y[l], cr[l], ci[l], cnt[l] - saved_at):
+        near[l] = 0
+        if _trapped(x[l], y[l], cr[l], ci[l]):
             cnt[l] = max_iter
             y[l] = np.nan
             trapped |= 1 << l
@@ -363,7 +360,7 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
     (pixel, x, y, cr, ci, count) goes to ``queue`` at position ``queued``. Returns the new
     ``queued`` and the lane-set iterations run.
     """
-    gx, gy, gcnt, gsx, gsy, gnext, gcert = group
+    gx, gy, gcnt, gsx, gsy, gnext, gcert, gnear = group
     qx, qy, qcr, qci, qcnt, qpx = queue
     live_cr, live_col = live
     row_cr, n_live, packed = cr_padded, width, False
@@ -384,6 +381,7 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
         gcnt[:] = 0
         gnext[:] = 0  # a new pixel's first save is its start
         gcert[:] = TRAP_FIRST
+        gnear[:] = 0
         busy = ALL_LANES
         for l in range(n_live - col0, LANES):  # past the row's end: idle lanes
             busy &= ~(1 << l)
@@ -394,10 +392,10 @@ def _group_pass(cr_padded, width, ci_lanes, row_start, max_iter, shortcuts, out,
         while finished & busy == 0:
             if shortcuts:
                 result = _iterate_lanes_cycles(gx, gy, lanes_cr, ci_lanes, gcnt, gsx, gsy, gnext,
-                                               gcert, GROUP_ITERS, max_iter)
+                                               gcert, gnear, GROUP_ITERS, max_iter)
                 due = (result >> LANES) & busy
                 if due:
-                    result |= _trap_due(gx, gy, lanes_cr, ci_lanes, gcnt, gnext, gcert, max_iter,
+                    result |= _trap_due(gx, gy, lanes_cr, ci_lanes, gcnt, gcert, gnear, max_iter,
                                         due)
             else:
                 result = _iterate_lanes(gx, gy, lanes_cr, ci_lanes, gcnt, GROUP_ITERS, max_iter)
@@ -428,7 +426,7 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
     Returns when the queue is used up and a lane has nothing to do (so the next row's group
     pass can refill the queue) or, with ``drain``, when every lane is idle.
     """
-    lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert = lanes
+    lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, lnear = lanes
     qx, qy, qcr, qci, qcnt, qpx = queue
     head = 0
     iterations = 0
@@ -446,7 +444,7 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
             if head < queued:
                 lx[l], ly[l], lcr[l], lci[l] = qx[head], qy[head], qcr[head], qci[head]
                 lcnt[l], lpx[l], lnext[l] = qcnt[head], qpx[head], 0
-                lcert[l] = max(TRAP_FIRST, 2 * qcnt[head])
+                lcert[l], lnear[l] = max(TRAP_FIRST, 2 * qcnt[head]), 0
                 head += 1
                 busy |= 1 << l
             else:
@@ -456,11 +454,11 @@ def _refill(max_iter, shortcuts, out, lanes, lpx, queue, queued, drain):
         if busy == 0 or (busy != ALL_LANES and not drain):
             return iterations
         if shortcuts:
-            result = _iterate_lanes_cycles(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert,
+            result = _iterate_lanes_cycles(lx, ly, lcr, lci, lcnt, lsx, lsy, lnext, lcert, lnear,
                                            BLOCK_ITERS, max_iter)
             due = (result >> LANES) & busy
             if due:
-                result |= _trap_due(lx, ly, lcr, lci, lcnt, lnext, lcert, max_iter, due)
+                result |= _trap_due(lx, ly, lcr, lci, lcnt, lcert, lnear, max_iter, due)
         else:
             result = _iterate_lanes(lx, ly, lcr, lci, lcnt, BLOCK_ITERS, max_iter)
         finished = result & busy
@@ -492,16 +490,16 @@ def escape_counts_flat(cr, ci, max_iter, shortcuts, out, floats, ints, skip):
     ci_lanes = floats[padded:padded + LANES]
     group = (_part(floats, padded, 1), _part(floats, padded, 2), _part(ints, 0, 0),
              _part(floats, padded, 3), _part(floats, padded, 4), _part(ints, 0, 1),
-             _part(ints, 0, 5))
+             _part(ints, 0, 5), _part(ints, 0, 7))
     lanes = (_part(floats, padded, 5), _part(floats, padded, 6), _part(floats, padded, 7),
              _part(floats, padded, 8), _part(ints, 0, 2), _part(floats, padded, 9),
-             _part(floats, padded, 10), _part(ints, 0, 3), _part(ints, 0, 6))
+             _part(floats, padded, 10), _part(ints, 0, 3), _part(ints, 0, 6), _part(ints, 0, 8))
     lpx = _part(ints, 0, 4)
     at = padded + 11 * LANES
     qx, qy = floats[at:at + width], floats[at + width:at + 2 * width]
     qcr, qci = floats[at + 2 * width:at + 3 * width], floats[at + 3 * width:at + 4 * width]
-    qcnt, qpx = ints[7 * LANES:7 * LANES + width], ints[7 * LANES + width:7 * LANES + 2 * width]
-    at = 7 * LANES + 2 * width
+    qcnt, qpx = ints[9 * LANES:9 * LANES + width], ints[9 * LANES + width:9 * LANES + 2 * width]
+    at = 9 * LANES + 2 * width
     live = (floats[padded + 11 * LANES + 4 * width:2 * padded + 11 * LANES + 4 * width],
             ints[at:at + padded])
     for l in range(LANES):  # every refill lane idle: y = nan, no pixel

@@ -20,4 +20,4 @@ def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """
     padded = -(-width // lanes) * lanes
     return (np.empty(2 * padded + 11 * lanes + 4 * width),
-            np.empty(padded + 7 * lanes + 2 * width, np.int64), np.empty(padded, np.bool_))
+            np.empty(padded + 9 * lanes + 2 * width, np.int64), np.empty(padded, np.bool_))
