@@ -43,7 +43,7 @@ from .workspace import workspace
 
 SYMBOL = "mpi_render_escape_counts"
 LANES_SYMBOL = "mpi_render_lanes"
-_SOURCES = ("numba_backend.py", "workspace.py", "native.py")
+_SOURCES = ("numba_backend.py", "lanes_ir.py", "trap.py", "workspace.py", "native.py")
 _LIBC = {"memset", "memcpy", "memmove"}
 _ARGTYPES = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
              ctypes.c_bool, ctypes.c_void_p) + (ctypes.c_void_p, ctypes.c_int64) * 3

@@ -109,3 +109,55 @@ def test_shortcuts_cut_the_work_of_an_interior_heavy_view(backend):
     brute = work(case, backend, shortcuts=False)
     assert brute >= escape_counts(*case, backend=backend).sum(dtype=np.uint64)
     assert work(case, backend) < 0.1 * brute
+
+
+def orbit_state(c: complex, n: int) -> tuple[float, float]:
+    """z_n of the float orbit of c, in the reference's operation order."""
+    x = y = 0.0
+    for _ in range(n):
+        x2, y2, t = x * x, y * y, x * y
+        x, y = (x2 - y2) + c.real, (t + t) + c.imag
+    return x, y
+
+
+@pytest.mark.parametrize(("c", "after"), [
+    (complex(*PERIOD3_CENTRE), 50),  # superattracting: an exact cycle
+    (complex(*AIRPLANE) + 0.002, 200),  # attracting, not yet bit for bit periodic
+    (complex(-0.7389173245, 0.1372555918), 1000),
+], ids=["period-3 centre", "airplane", "seahorse interior"])
+def test_trap_test_proves_attracting_orbits(c, after):
+    from mpi_render.kernels import trap
+    x, y = orbit_state(c, after)
+    assert trap.trapped(x, y, c.real, c.imag)
+
+
+@pytest.mark.parametrize("c", [complex(0.26, 0.0), complex(-0.75, 0.01), complex(-2.0, 1e-9),
+                               complex(0.3, 0.5)])
+def test_trap_test_refuses_orbits_that_escape_or_wander(c):
+    from mpi_render.kernels import trap
+    assert not trap.trapped(*orbit_state(c, 100), c.real, c.imag)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(component=st.sampled_from(["cardioid", "bulb"]), angle=st.floats(0.0, 2 * math.pi),
+       depth=st.floats(-1e-2, 1e-2), after=st.sampled_from([64, 300, 2000]))
+def test_a_trapped_orbit_never_escapes_in_the_reference(cref, component, angle, depth, after):
+    from mpi_render.kernels import trap
+    x, y = boundary_point(component, angle)
+    c = complex(x, y) * (1 + depth)
+    if trap.trapped(*orbit_state(c, after), c.real, c.imag):
+        assert cref.counts([c.real], [c.imag], 200000)[0, 0] == 200000
+
+
+def test_the_numba_cache_pin_matches_the_compiled_sources():
+    """numba's cache watches only numba_backend.py: its pin must change with lanes_ir / trap."""
+    import hashlib
+    from pathlib import Path
+
+    pytest.importorskip("numba")
+    from mpi_render.kernels import numba_backend
+    digest = hashlib.sha256()
+    for name in ("lanes_ir.py", "trap.py"):
+        digest.update((Path(numba_backend.__file__).with_name(name)).read_bytes())
+    assert numba_backend.PINNED_SOURCES == digest.hexdigest()[:16], (
+        "update PINNED_SOURCES in numba_backend.py to " + digest.hexdigest()[:16])
