@@ -27,11 +27,11 @@ Counts stay exact when a lane runs past its escape. ``llvm.fma`` is exact everyw
 without FMA LLVM calls libm's ``fma`` instead (correct, slower).
 
 With ``cycles`` (the shortcuts), a lane whose count reached its ``lnext`` saves z at call entry
-(Brent's saved points, windows doubling: ``lnext = 2 count + FIRST_WINDOW``); the loop body is
-``CHECK_EVERY`` iterations, after which each vector ORs "z within ``NEAR_RETURN`` of the saved
-z" into ``lnear`` in memory (a subtract, a multiply, a fused add and a compare per coordinate
-pair). The call returns which alive lanes came near: :mod:`.trap` then decides, exactly,
-whether they can ever escape.
+(Brent's saved points, windows doubling: ``lnext = 2 count + FIRST_WINDOW``). Every
+``CHECK_EVERY``-th iteration (a predictable branch; the escape test stays per iteration) each
+vector ORs "z within ``NEAR_RETURN`` of the saved z" into ``lnear`` in memory (two subtracts,
+two multiplies, an add and a compare). The call returns which alive lanes came near:
+:mod:`.trap` then decides, exactly, whether they can ever escape.
 
 Pure Python (llvmlite only): nothing here is compiled by numba itself. Because numba's cache
 only watches the file of a compiled function, ``numba_backend.PINNED_SOURCES`` pins this file's
@@ -117,22 +117,29 @@ def emit_lanes(context, builder, signature, args, cycles: bool):
         for value, node in zip(values, nodes):
             node.add_incoming(value, entry)
     x, y = ([*nodes] for nodes in phis)
-    for _ in range(CHECK_EVERY if cycles else 1):
-        any_inside = None
-        for v in range(VECTORS):
-            count = builder.load(pcnt[v], align=8)
-            x[v], y[v], count, inside = _emit_step(builder, fma, x[v], y[v], cr[v], ci[v], count)
-            builder.store(count, pcnt[v], align=8)
-            any_inside = inside if any_inside is None else builder.or_(any_inside, inside)
-        # Compiler barrier (no instruction): the counters stay in memory (module docstring).
-        builder.asm(ir.FunctionType(ir.VoidType(), []), "", "~{memory}", [], True)
-    if cycles:
+    any_inside = None
+    for v in range(VECTORS):
+        count = builder.load(pcnt[v], align=8)
+        x[v], y[v], count, inside = _emit_step(builder, fma, x[v], y[v], cr[v], ci[v], count)
+        builder.store(count, pcnt[v], align=8)
+        any_inside = inside if any_inside is None else builder.or_(any_inside, inside)
+    # Compiler barrier (no instruction): the counters stay in memory (module docstring).
+    builder.asm(ir.FunctionType(ir.VoidType(), []), "", "~{memory}", [], True)
+    it_next = builder.add(it, ir.Constant(_I64, 1))
+    if cycles:  # every CHECK_EVERY-th iteration (a predictable branch): the near-return check
+        check = builder.append_basic_block("lanes.check")
+        latch = builder.append_basic_block("lanes.latch")
+        due = builder.icmp_unsigned("==", builder.and_(it_next, ir.Constant(_I64, CHECK_EVERY - 1)),
+                                    ir.Constant(_I64, 0))
+        builder.cbranch(due, check, latch)
+        builder.position_at_end(check)
         for v in range(VECTORS):
             near = builder.sext(_emit_near_return(builder, x[v], y[v], arrays[5][v],
                                                   arrays[6][v]), _VI)
             builder.store(builder.or_(builder.load(arrays[9][v], align=8), near), arrays[9][v],
                           align=8)
-    it_next = builder.add(it, ir.Constant(_I64, CHECK_EVERY if cycles else 1))
+        builder.branch(latch)
+        builder.position_at_end(latch)
     it.add_incoming(it_next, builder.block)
     for values, nodes in zip((x, y), phis):
         for value, node in zip(values, nodes):

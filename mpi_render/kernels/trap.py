@@ -20,9 +20,10 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .lanes_ir import ESCAPE_R2, NEAR_RETURN
 
-TRAP_MAX_STEPS = 1024  # longest cycle a trap test follows
+TRAP_MAX_STEPS = 256  # longest cycle a trap test follows
 SAFE_RADIUS = 1.99  # balls inside |z| <= 1.99 never pass |z|^2 > 4, rounding included
 BALL_DELTA = 1e-13  # bounds the rounding of one float step for |z| <= 2, |c| <= 6, twice
+TRAP_RETRY = 64  # after a failed test, the next waits max(TRAP_RETRY, count / 4) iterations
 
 
 @numba.njit(cache=True)
@@ -82,8 +83,8 @@ def trapped(x0, y0, cr, ci):
 @numba.njit(cache=True)
 def trap_due(x, y, cr, ci, cnt, cert, near, max_iter, due):
     """Run the trap test on the lanes of bit mask ``due``; returns the mask of the trapped ones
-    (their count becomes ``max_iter``, y nan). A failed lane's next test waits for twice its
-    count."""
+    (their count becomes ``max_iter``, y nan). A failed lane's next test waits
+    ``max(TRAP_RETRY, count / 4)`` iterations."""
     caught = 0
     while due:
         lane = trailing_zeros(due)
@@ -94,5 +95,5 @@ def trap_due(x, y, cr, ci, cnt, cert, near, max_iter, due):
             y[lane] = np.nan
             caught |= 1 << lane
         else:
-            cert[lane] = 2 * cnt[lane]
+            cert[lane] = cnt[lane] + max(TRAP_RETRY, cnt[lane] >> 2)
     return caught
