@@ -32,14 +32,14 @@ MINIBROT = (-1.7685, 0.0)
 PYTHON_SAMPLE_PX = 2000
 NUMPY_ROUNDS = 3
 
-# name: (centre, width in the plane, pixels per side, max_iter, goal of C brute / numba default)
-VIEWS = {
-    "full 1024² it256": ((-0.75, 0.0), 3.0, 1024, 256, 3.0),
-    "full 1024² it1024": ((-0.75, 0.0), 3.0, 1024, 1024, 3.0),
-    "seahorse 0.02 1024² it4096": (SEAHORSE, 0.02, 1024, 4096, 2.5),
-    "mini-brot 0.01 512² it4096": (MINIBROT, 0.01, 512, 4096, 2.0),
-    "seahorse deep 1e-4 512² it2048": (SEAHORSE, 1e-4, 512, 2048, 0.85),
-}
+# (label, centre, width in the plane, pixels per side, max_iter, goal of C brute / numba default)
+VIEWS = (
+    ("full", (-0.75, 0.0), 3.0, 1024, 256, 3.0),
+    ("full", (-0.75, 0.0), 3.0, 1024, 1024, 3.0),
+    ("seahorse 0.02", SEAHORSE, 0.02, 1024, 4096, 2.5),
+    ("mini-brot 0.01", MINIBROT, 0.01, 512, 4096, 2.0),
+    ("seahorse deep 1e-4", SEAHORSE, 1e-4, 512, 2048, 0.85),
+)
 
 
 def view_args(centre, width: float, side_px: int, max_iter: int) -> tuple:
@@ -123,8 +123,9 @@ def main(argv=None) -> int:
     print(f"kernel benchmark: {machine_line()}; {options.rounds} paired rounds "
           f"(numpy in the first {min(NUMPY_ROUNDS, options.rounds)}), one core, CPU time\n")
     goals, brute, speed = [], [], []
-    for name, (centre, width, side_px, max_iter, goal) in VIEWS.items():
+    for label, centre, width, side_px, max_iter, goal in VIEWS:
         side_px = side_px // 2 if options.quick else side_px
+        name = f"{label} {side_px}² it{max_iter}"
         args = view_args(centre, width, side_px, max_iter)
         counts, lane_iterations = escape_counts_and_work(*args, backend="numba")
         giter = int(counts.sum(dtype=np.uint64)) / 1e9
