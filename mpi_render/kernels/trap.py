@@ -4,8 +4,9 @@ Given a lane's current float state z0 and c, :func:`trapped` looks for a return 
 to within ``NEAR_RETURN`` of z0 (a candidate period p), then checks with ball arithmetic that
 the ball B0 = (z0, r) is mapped into itself by p float steps: the ball (m, r) goes to
 (F(m), 2|m| r + r^2 + ``BALL_DELTA``) -- for every z in the ball, |f(z) - f(m)| <= 2|m| r + r^2,
-and the float step F is within 2.3e-15 of the exact f for |z| <= 2, |c| <= 6 (here and for the
-centre: ``BALL_DELTA`` = 1e-13 covers both with room), radii rounded up by a factor 1 + 1e-12.
+and the float step F is within 3e-15 (26 units in the last place) of the exact f for |z| <= 2,
+|c| <= 6 (here and for the centre: ``BALL_DELTA`` = 1e-13 covers both with room), radii rounded
+up by a factor 1 + 1e-12.
 If every ball stays inside |z| <= ``SAFE_RADIUS`` and the last lies inside B0, then by induction
 every later float state lies in one of the p balls, so none passes the escape test
 (fl(x^2) + fl(y^2) <= 1.99^2 (1 + 3u) < 4): the count is ``max_iter``, bit for bit what the brute
