@@ -19,15 +19,18 @@ get ``max_iter`` and no lane (the others are packed, so no lane idles for them);
 run :func:`_iterate_lanes_cycles`, which flags lanes whose orbit came back near a saved point.
 From count ``TRAP_FIRST`` on, a flagged lane gets the trap test of :mod:`.trap` (an exact cycle,
 or a ball that maps into itself: the pixel can never escape and gets ``max_iter``); after a
-failed test the lane's next one waits until its count has doubled. A new pixel starts with
-fresh saved points, so no lane ever compares with another pixel's orbit. ``shortcuts=False``
-is the brute force: one check-free loop.
+failed test the lane's next one waits ``max(TRAP_RETRY, count / 4)`` iterations. A new pixel
+starts with fresh saved points, so no lane ever compares with another pixel's orbit. A row
+after a row without any pixel at ``max_iter`` runs the check-free loop (every ``PROBE_ROWS``-th
+row looks again): where nothing is inside, the checks only cost. ``shortcuts=False`` is the
+brute force: the check-free loop everywhere.
 
 Rules kept on purpose: no ``fastmath`` (it would reassociate and change boundary pixels), and
 ``cache=True`` only on top-level functions (closures never hit numba's cache). numba's cache
 stamp is the file of the compiled function, so the intrinsics live here and
 ``PINNED_SOURCES`` pins the hash of the modules whose code is compiled into these functions
-(:mod:`.lanes_ir`, :mod:`.trap`): editing them must change this file (a test checks the pin).
+(:mod:`.lanes_ir`, :mod:`.trap`): editing them must change this file (a test checks the
+pin).
 This module imports numba at import time; :mod:`.dispatch` imports it only when the backend
 is used.
 """
