@@ -1,13 +1,17 @@
-"""Kernel speed as ratios to the C yardstick, measured side by side in one process.
+"""Kernel speed as ratios to the C yardstick, measured side by side in one process, one core.
 
-Workloads: (a) full view 1024x1024, max_iter 256; (b) the same at max_iter 1024; (c) seahorse
-valley centre, width 1e-4, 512x512, max_iter 2048. Per round, every contender runs once (order
-reversed on odd rounds to cancel drift) and is timed in CPU seconds; the C time of a round is
-the best of its ``g4`` and ``r8`` kernels with the same precheck setting. Reported ratios are
-medians over rounds of the per-round ratio C time / our time (> 1 means faster than C). The
-plain-Python loop is timed on a random sample of pixels and scaled to the whole workload.
+Per round, every contender runs once on the same view (order reversed on odd rounds to cancel
+drift) and is timed in CPU seconds of the calling thread. "C brute" is the faster of the
+yardstick's AVX2 kernels ``g4`` and ``r8`` in that round with its precheck off, "C precheck" the
+faster of the two with its cardioid / period-2 precheck on. The goal ratio is C brute / our
+default (the exact shortcuts on), numba backend; reported ratios are medians over rounds of the
+per-round ratio (> 1: faster than C), "worst" the lowest round. numpy runs in the first
+``NUMPY_ROUNDS`` rounds only (it is 10x slower). Every contender's counts are checked against
+the C brute force's in every round. The plain-Python loop is timed on a random sample of pixels
+and scaled to the whole view.
 
-Usage: .venv/bin/python bench/bench_kernel.py [--rounds N] [--quick]  (--quick: one round)
+Usage: .venv/bin/python bench/bench_kernel.py [--rounds N] [--quick]
+(--quick: one round at a quarter of the pixels)
 """
 from __future__ import annotations
 
@@ -20,36 +24,36 @@ from harness import bench_args, machine_line
 from yardstick import Yardstick
 
 from mpi_render.kernels import numba_backend, reference
-from mpi_render.kernels.dispatch import escape_counts, pixel_centres
+from mpi_render.kernels.dispatch import escape_counts, escape_counts_and_work, pixel_centres
 from mpi_render.tile import warm_up
 
-SEAHORSE = (-0.743643887037151, 0.131825904205330)
-PYTHON_SAMPLE_PX = 3000
+SEAHORSE = (-0.7436438870, 0.1318259043)
+MINIBROT = (-1.7685, 0.0)
+PYTHON_SAMPLE_PX = 2000
+NUMPY_ROUNDS = 3
+
+# (label, centre, width in the plane, pixels per side, max_iter, goal of C brute / numba default)
+VIEWS = (
+    ("full", (-0.75, 0.0), 3.0, 1024, 256, 3.0),
+    ("full", (-0.75, 0.0), 3.0, 1024, 1024, 3.0),
+    ("seahorse 0.02", SEAHORSE, 0.02, 1024, 4096, 2.5),
+    ("mini-brot 0.01", MINIBROT, 0.01, 512, 4096, 2.0),
+    ("seahorse deep 1e-4", SEAHORSE, 1e-4, 512, 2048, 0.85),
+)
 
 
-def workloads() -> dict[str, tuple]:
-    """escape_counts arguments (xmin, ymax, dx, dy, width, height, max_iter) per workload."""
-    full = 3.0 / 1024
-    zoom = 1e-4 / 512
-    return {
-        "(a) full 1024² it256": (-2.25, 1.5, full, full, 1024, 1024, 256),
-        "(b) full 1024² it1024": (-2.25, 1.5, full, full, 1024, 1024, 1024),
-        "(c) seahorse 1e-4 512² it2048": (SEAHORSE[0] - 5e-5, SEAHORSE[1] + 5e-5, zoom, zoom,
-                                          512, 512, 2048),
-    }
-
-
-def load_cref():
-    """The C yardstick (bench/yardstick.c: AVX2 group and refill kernels), built on first use."""
-    return Yardstick()
+def view_args(centre, width: float, side_px: int, max_iter: int) -> tuple:
+    """escape_counts arguments (xmin, ymax, dx, dy, width, height, max_iter) of a square view."""
+    dx = width / side_px
+    return (centre[0] - width / 2, centre[1] + width / 2, dx, dx, side_px, side_px, max_iter)
 
 
 def timed(fn) -> tuple[float, np.ndarray]:
     """CPU seconds of ``fn()`` on this thread, and its result.
 
     CPU time, not wall time: every contender is single-threaded, and on this shared 2-core
-    machine wall time mostly measures the other tenants (the load is often > 5). Thread time
-    rather than process time, so nothing another thread of the process does is counted.
+    machine wall time mostly measures the other tenants. Thread time rather than process
+    time, so nothing another thread of the process does is counted.
     """
     start = time.thread_time()
     result = fn()
@@ -57,7 +61,7 @@ def timed(fn) -> tuple[float, np.ndarray]:
 
 
 def python_seconds(args: tuple, rng: np.random.Generator) -> float:
-    """Estimated CPU seconds of the plain-Python per-pixel loop over the whole workload."""
+    """Estimated CPU seconds of the plain-Python per-pixel loop over the whole view."""
     cr, ci = pixel_centres(*args[:6])
     cols = rng.integers(0, cr.size, PYTHON_SAMPLE_PX)
     rows = rng.integers(0, ci.size, PYTHON_SAMPLE_PX)
@@ -68,69 +72,106 @@ def python_seconds(args: tuple, rng: np.random.Generator) -> float:
     return (time.thread_time() - start) * cr.size * ci.size / PYTHON_SAMPLE_PX
 
 
-def one_round(cref, args: tuple, precheck: bool, reverse: bool) -> dict[str, float]:
-    """Seconds per contender for one workload and precheck setting; checks exactness too."""
-    contenders = {
-        "C g4": lambda: cref.tile(*args, kernel="g4", precheck=precheck),
-        "C r8": lambda: cref.tile(*args, kernel="r8", precheck=precheck),
-        "numba": lambda: escape_counts(*args, backend="numba", precheck=precheck),
-        "numba JIT": lambda: numba_backend.escape_counts(*pixel_centres(*args[:6]), args[6],
-                                                        precheck),
-        "numpy": lambda: escape_counts(*args, backend="numpy", precheck=precheck),
-    }
-    order = list(contenders)[::-1] if reverse else list(contenders)
+def contenders(yardstick: Yardstick, args: tuple, with_numpy: bool) -> dict:
+    """name -> zero-argument callable returning the counts."""
+    centres = pixel_centres(*args[:6])
+    runs = {f"C {kernel} {mode}": (lambda k=kernel, p=precheck: yardstick.tile(*args, kernel=k,
+                                                                                precheck=p))
+            for kernel in ("g4", "r8") for mode, precheck in (("brute", False), ("precheck", True))}
+    runs.update({
+        "numba": lambda: escape_counts(*args, backend="numba"),
+        "numba brute": lambda: escape_counts(*args, backend="numba", shortcuts=False),
+        "numba JIT": lambda: numba_backend.escape_counts(*centres, args[6])[0],
+    })
+    if with_numpy:
+        runs["numpy"] = lambda: escape_counts(*args, backend="numpy")
+        runs["numpy brute"] = lambda: escape_counts(*args, backend="numpy", shortcuts=False)
+    return runs
+
+
+def one_round(yardstick: Yardstick, args: tuple, reverse: bool, with_numpy: bool) -> dict:
+    """Seconds per contender for one view; checks exactness too."""
+    runs = contenders(yardstick, args, with_numpy)
     seconds, results = {}, {}
-    for name in order:
-        seconds[name], results[name] = timed(contenders[name])
-    for name in ("numba", "numba JIT", "numpy"):
-        if not np.array_equal(results[name], results["C r8"]):
-            raise SystemExit(f"{name} counts differ from C (precheck={precheck}): not exact")
-    seconds["C best"] = min(seconds["C g4"], seconds["C r8"])
-    seconds["giter"] = int(results["C r8"].sum(dtype=np.uint64)) / 1e9
+    for name in (list(runs)[::-1] if reverse else list(runs)):
+        seconds[name], results[name] = timed(runs[name])
+    truth = results["C r8 brute"]
+    for name, counts in results.items():
+        if not np.array_equal(counts, truth):
+            raise SystemExit(f"{name}: counts differ from the C brute force: not exact")
+    seconds["C brute"] = min(seconds["C g4 brute"], seconds["C r8 brute"])
+    seconds["C precheck"] = min(seconds["C g4 precheck"], seconds["C r8 precheck"])
     return seconds
 
 
-def report(name: str, precheck: bool, rounds: list[dict], python_s: float | None) -> str:
-    def med(key):
-        return statistics.median(r[key] for r in rounds)
+def ratio(rounds: list[dict], over: str, ours: str, worst: bool = False) -> float:
+    """Median (or lowest) over rounds of ``rounds[over] / rounds[ours]``."""
+    values = [r[over] / r[ours] for r in rounds if ours in r]
+    return min(values) if worst else statistics.median(values)
 
-    def ratio(key):
-        return statistics.median(r["C best"] / r[key] for r in rounds)
 
-    giter = rounds[0]["giter"]
-    cells = [name, "on" if precheck else "off", f"{giter:.3f}",
-             f"{med('C best') * 1e3:.1f} ({giter / med('C best'):.2f})",
-             f"{med('numba') * 1e3:.1f}", f"**{ratio('numba'):.2f}**",
-             f"{min(r['C best'] / r['numba'] for r in rounds):.2f}", f"{ratio('numba JIT'):.2f}",
-             f"{med('numpy') * 1e3:.0f}", f"**{ratio('numpy'):.3f}**"]
-    if python_s is None:
-        cells += ["", "", ""]
-    else:
-        cells += [f"{python_s:.1f}", f"{statistics.median(python_s / r['numba'] for r in rounds):.0f}x",
-                  f"{statistics.median(python_s / r['C best'] for r in rounds):.0f}x"]
-    return "| " + " | ".join(cells) + " |"
+def median_ms(rounds: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rounds if key in r) * 1e3
 
 
 def main(argv=None) -> int:
-    rounds = bench_args(__doc__, argv, rounds=7).rounds
-    cref = load_cref()
+    options = bench_args(__doc__, argv, rounds=7)
+    yardstick = Yardstick()
     warm_up("numba")
-    numba_backend.escape_counts(*pixel_centres(-2.0, 1.0, 0.5, 0.5, 4, 4), 8)  # load the JIT too
+    numba_backend.escape_counts(*pixel_centres(-2.0, 1.0, 0.5, 0.5, 4, 4), 8)  # the JIT too
     rng = np.random.default_rng(2024)
-    print(f"kernel benchmark: {machine_line()}; {rounds} paired rounds, one core, CPU time\n")
-    print("| workload | precheck | G-iter | C best ms (G-it/s) | numba ms | numba/C | "
-          "numba/C worst | numba JIT/C | numpy ms | numpy/C | Python s (est.) | numba vs Python | "
-          "C vs Python |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, wl in workloads().items():
-        python_s = python_seconds(wl, rng)
-        for precheck in (False, True):
-            results = [one_round(cref, wl, precheck, reverse=bool(r % 2)) for r in range(rounds)]
-            print(report(name, precheck, results, None if precheck else python_s), flush=True)
-    print("\nratios = median over rounds of (best of C g4/r8 in the same round) / ours; "
-          "'numba/C worst' is the lowest round. 'numba' is the backend as a rank runs it (the "
-          "native library of mpi_render.kernels.native when built), 'numba JIT' the same kernel "
-          "through numba's dispatcher.")
+    print(f"kernel benchmark: {machine_line()}; {options.rounds} paired rounds "
+          f"(numpy in the first {min(NUMPY_ROUNDS, options.rounds)}), one core, CPU time\n")
+    goals, brute, speed = [], [], []
+    for label, centre, width, side_px, max_iter, goal in VIEWS:
+        side_px = side_px // 2 if options.quick else side_px
+        name = f"{label} {side_px}² it{max_iter}"
+        args = view_args(centre, width, side_px, max_iter)
+        counts, lane_iterations = escape_counts_and_work(*args, backend="numba")
+        giter = int(counts.sum(dtype=np.uint64)) / 1e9
+        python_s = python_seconds(args, rng)
+        rounds = [one_round(yardstick, args, bool(r % 2), r < NUMPY_ROUNDS)
+                  for r in range(options.rounds)]
+        got = ratio(rounds, "C brute", "numba")
+        status = "met" if got >= goal else f"**missed by {100 * (1 - got / goal):.0f} %**"
+        goals.append(f"| {name} | {giter:.3f} | {median_ms(rounds, 'C brute'):.1f} | "
+                     f"{median_ms(rounds, 'numba'):.1f} | **{got:.2f}** | "
+                     f"{ratio(rounds, 'C brute', 'numba', worst=True):.2f} | {goal:.2f} | "
+                     f"{status} | {median_ms(rounds, 'C precheck'):.1f} | "
+                     f"{ratio(rounds, 'C precheck', 'numba'):.2f} | "
+                     f"{lane_iterations / 1e9 / giter:.2f} |")
+        brute.append(f"| {name} | {median_ms(rounds, 'numba brute'):.1f} | "
+                     f"**{ratio(rounds, 'C brute', 'numba brute'):.2f}** | "
+                     f"{ratio(rounds, 'C brute', 'numba brute', worst=True):.2f} | "
+                     f"{ratio(rounds, 'C brute', 'numba JIT'):.2f} (default) | "
+                     f"{median_ms(rounds, 'numpy brute'):.0f} | "
+                     f"**{ratio(rounds, 'C brute', 'numpy brute'):.3f}** |")
+        speed.append(f"| {name} | {median_ms(rounds, 'numpy'):.0f} | "
+                     f"**{ratio(rounds, 'C brute', 'numpy'):.2f}** | "
+                     f"{ratio(rounds, 'C precheck', 'numpy'):.2f} | {python_s:.1f} | "
+                     f"{statistics.median(python_s / r['numba'] for r in rounds):.0f}x | "
+                     f"{statistics.median(python_s / r['numba brute'] for r in rounds):.0f}x | "
+                     f"{statistics.median(python_s / r['C brute'] for r in rounds):.0f}x |")
+        print(f"measured {name}", flush=True)
+    print("\nGoals: C brute / numba default (the exact shortcuts on)\n")
+    print("| view | G-iter | C brute ms | numba ms | C brute / numba | worst round | goal | "
+          "status | C precheck ms | C precheck / numba | numba work / G-iter |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    print("\n".join(goals))
+    print("\nLike for like: brute force against C brute force\n")
+    print("| view | numba brute ms | C brute / numba brute | worst round | numba JIT | "
+          "numpy brute ms | C brute / numpy brute |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(brute))
+    print("\nnumpy default, and plain Python (estimated)\n")
+    print("| view | numpy ms | C brute / numpy | C precheck / numpy | Python s (est.) | "
+          "numba vs Python | numba brute vs Python | C brute vs Python |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(speed))
+    print("\n'numba' is the backend as a rank runs it (the native library of "
+          "mpi_render.kernels.native when built); 'numba JIT' the default through numba's "
+          "dispatcher. 'numba work' is the lane iterations the default ran (16 per step of a "
+          "lane set, idle lanes included) over the brute force's iterations (the sum of counts).")
     return 0
 
 

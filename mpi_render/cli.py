@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     else:
         from .site import driver
         sink = make_sink(opts, time.monotonic()) if rank == 0 else None
-        code = driver.run(opts.config, opts.site, backend=opts.backend, comm=comm, sink=sink)
+        code = driver.run(opts.config, opts.site, backend=opts.backend, comm=comm, sink=sink,
+                          shortcuts=opts.shortcuts)
     # Every rank agrees on `code`: finalize cleanly, else `python -m mpi4py` turns a non-zero
     # exit into MPI_Abort (and its noise). An exception skips this and aborts, as it should.
     MPI.Finalize()

@@ -60,6 +60,7 @@ class Options:
     resend: bool
     serve: bool = False
     idle_exit_s: float | None = None
+    shortcuts: bool = True
 
 
 class _Parser(argparse.ArgumentParser):
@@ -168,7 +169,8 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
         dashboard=dashboard, run=run, token_file=token_file,
         token=_token(token_file) if dashboard else None, ca_file=_ca_file(raw), out=raw.get("out"),
         spool=spool,
-        only_missing=bool(raw.get("only_missing")), resend=resend, **_delivery(raw))
+        only_missing=bool(raw.get("only_missing")), resend=resend,
+        shortcuts=not raw.get("no_shortcuts"), **_delivery(raw))
 
 
 def _delivery(raw: _Raw) -> dict:

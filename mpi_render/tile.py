@@ -49,8 +49,12 @@ class RenderedTile:
                 "iterations": self.iterations, "rendered_at": self.rendered_at}
 
 
-def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto") -> RenderedTile:
+def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto",
+                shortcuts: bool = True) -> RenderedTile:
     """Render, colour and encode tile ``(row, col)`` of ``config``.
+
+    ``shortcuts=False`` renders with the brute-force loop (same counts, for benchmarks; see
+    :func:`.kernels.escape_counts`).
 
     Raises:
         ValueError: the tile is outside the grid, or the backend is unknown or unavailable.
@@ -59,7 +63,7 @@ def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto")
     bounds = tile_bounds(config.grid, config.tile_px, config.center, config.width, row, col)
     start = time.perf_counter()
     counts = escape_counts(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
-                           config.tile_px, config.max_iter, backend=backend)
+                           config.tile_px, config.max_iter, backend=backend, shortcuts=shortcuts)
     rendered = time.perf_counter()
     png = encode_png(palette_indices(counts, config.max_iter), palette_bytes(config.palette))
     encoded = time.perf_counter()
@@ -81,9 +85,9 @@ def warm_up(backend: str = "auto") -> str:
         ValueError: unknown or unavailable backend.
     """
     name = resolve_backend(backend)
-    for precheck in (False, True):
+    for shortcuts in (False, True):
         escape_counts(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
-                      precheck=precheck)
+                      shortcuts=shortcuts)
     if name == "numba" and native.load() is None:  # running on numba's JIT
         native.ensure_built()
     return name

@@ -88,25 +88,24 @@ class CReference:
         """Build or load the library (cache_dir and CompilerUnavailable: see build_shared_library)."""
         self._counts = ctypes.CDLL(str(build_shared_library(SOURCE, ["-O2"], cache_dir))).mr_reference_counts
         self._counts.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                 ctypes.c_uint32, ctypes.c_int, ctypes.c_void_p)
+                                 ctypes.c_uint32, ctypes.c_void_p)
         self._counts.restype = ctypes.c_uint64
 
-    def counts(self, cr, ci, max_iter: int, precheck: bool = False) -> np.ndarray:
-        """Escape counts of the pixels ``cr[i] + 1j*ci[j]``.
+    def counts(self, cr, ci, max_iter: int) -> np.ndarray:
+        """Escape counts of the pixels ``cr[i] + 1j*ci[j]``, by the brute-force loop.
 
         Args:
             cr, ci: 1-D column and row centres (plane units); max_iter: the iteration cap.
-            precheck: pixels inside the main cardioid or period-2 bulb get max_iter without iterating.
         Returns:
             ``(len(ci), len(cr))`` uint32 array of ``min(escape iteration, max_iter)``.
         Raises:
             ValueError: see :func:`prepare_counts`.
         """
         cr, ci, out = prepare_counts(cr, ci, max_iter)
-        self._counts(cr.ctypes.data, ci.ctypes.data, cr.size, ci.size, max_iter, precheck, out.ctypes.data)
+        self._counts(cr.ctypes.data, ci.ctypes.data, cr.size, ci.size, max_iter, out.ctypes.data)
         return out
 
     def tile(self, xmin: float, ymax: float, dx: float, dy: float, width: int, height: int,
-             max_iter: int, precheck: bool = False) -> np.ndarray:
+             max_iter: int) -> np.ndarray:
         """:meth:`counts` of the tile's pixel centres (:func:`.dispatch.pixel_centres`; plane units)."""
-        return self.counts(*pixel_centres(xmin, ymax, dx, dy, width, height), max_iter, precheck)
+        return self.counts(*pixel_centres(xmin, ymax, dx, dy, width, height), max_iter)

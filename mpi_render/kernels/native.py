@@ -43,14 +43,14 @@ from .workspace import workspace
 
 SYMBOL = "mpi_render_escape_counts"
 LANES_SYMBOL = "mpi_render_lanes"
-_SOURCES = ("numba_backend.py", "workspace.py", "native.py")
+_SOURCES = ("numba_backend.py", "lanes_ir.py", "trap.py", "workspace.py", "native.py")
 _LIBC = {"memset", "memcpy", "memmove"}
 _ARGTYPES = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
              ctypes.c_bool, ctypes.c_void_p) + (ctypes.c_void_p, ctypes.c_int64) * 3
 
 log = logging.getLogger(__name__)
 
-EscapeCounts = Callable[[np.ndarray, np.ndarray, int, bool], np.ndarray]
+EscapeCounts = Callable[[np.ndarray, np.ndarray, int, bool], tuple[np.ndarray, int]]
 
 
 def enabled() -> bool:
@@ -103,7 +103,7 @@ def library_path() -> Path | None:
 
 @functools.cache
 def load() -> EscapeCounts | None:
-    """``escape_counts(cr, ci, max_iter, precheck)`` from the library for this code and CPU,
+    """``escape_counts(cr, ci, max_iter, shortcuts)`` from the library for this code and CPU,
     or None when it is turned off, not built yet or does not load."""
     path = library_path() if enabled() else None
     if path is None or not path.exists():
@@ -116,29 +116,30 @@ def load() -> EscapeCounts | None:
 
 
 def open_library(path: str | os.PathLike) -> EscapeCounts:
-    """``escape_counts(cr, ci, max_iter, precheck)`` of the library at ``path``.
+    """``escape_counts(cr, ci, max_iter, shortcuts)`` of the library at ``path``.
 
     Raises:
         OSError: the library does not load; AttributeError: it is not one of ours.
     """
     library = ctypes.CDLL(os.fspath(path))
     kernel = library[SYMBOL]
-    kernel.argtypes, kernel.restype = _ARGTYPES, None
+    kernel.argtypes, kernel.restype = _ARGTYPES, ctypes.c_int64
     lanes = ctypes.c_int64.in_dll(library, LANES_SYMBOL).value
     return functools.partial(_escape_counts, kernel, lanes)
 
 
 def _escape_counts(kernel, lanes: int, cr: np.ndarray, ci: np.ndarray, max_iter: int,
-                   precheck: bool = False) -> np.ndarray:
+                   shortcuts: bool = True) -> tuple[np.ndarray, int]:
     """Same contract as :func:`mpi_render.kernels.numba_backend.escape_counts` (ctypes releases the
     GIL for the call, as numba's ``nogil`` does)."""
     cr = np.ascontiguousarray(cr, dtype=np.float64)
     ci = np.ascontiguousarray(ci, dtype=np.float64)
     out = np.empty(cr.size * ci.size, dtype=np.uint32)
     floats, ints, skip = workspace(cr.size, lanes)
-    kernel(cr.ctypes.data, cr.size, ci.ctypes.data, ci.size, max_iter, precheck, out.ctypes.data,
-           floats.ctypes.data, floats.size, ints.ctypes.data, ints.size, skip.ctypes.data, skip.size)
-    return out.reshape(ci.size, cr.size)
+    work = kernel(cr.ctypes.data, cr.size, ci.ctypes.data, ci.size, max_iter, shortcuts,
+                  out.ctypes.data, floats.ctypes.data, floats.size, ints.ctypes.data, ints.size,
+                  skip.ctypes.data, skip.size)
+    return out.reshape(ci.size, cr.size), work
 
 
 def _linker() -> str:
@@ -202,14 +203,14 @@ def build(path: str | os.PathLike | None = None) -> Path:
     linker = _linker()  # before compiling anything: no linker, no library
     ptr = types.CPointer
 
-    @cfunc(types.void(ptr(types.float64), types.int64, ptr(types.float64), types.int64,
+    @cfunc(types.int64(ptr(types.float64), types.int64, ptr(types.float64), types.int64,
                       types.int64, types.boolean, ptr(types.uint32),
                       ptr(types.float64), types.int64, ptr(types.int64), types.int64,
                       ptr(types.boolean), types.int64), nogil=True)
-    def kernel(cr, width, ci, height, max_iter, precheck, out, floats, n_floats, ints, n_ints,
+    def kernel(cr, width, ci, height, max_iter, shortcuts, out, floats, n_floats, ints, n_ints,
                skip, n_skip):
-        numba_backend.escape_counts_flat(
-            carray(cr, (width,)), carray(ci, (height,)), max_iter, precheck,
+        return numba_backend.escape_counts_flat(
+            carray(cr, (width,)), carray(ci, (height,)), max_iter, shortcuts,
             carray(out, (width * height,)), carray(floats, (n_floats,)),
             carray(ints, (n_ints,)), carray(skip, (n_skip,)))
 

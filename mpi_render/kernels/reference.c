@@ -12,27 +12,15 @@
  *         n += 1
  *     count = n            (= min(escape iteration, max_iter))
  *
- * With precheck != 0 a pixel inside the main cardioid or the period-2 bulb gets max_iter without
- * iterating (see in_main_bulbs).  Note the NaN behaviour this order implies: a NaN |z|^2 is not
- * "> 4", so it does not escape.
+ * The brute force, with no shortcut: it is the oracle the kernels' exact shortcuts are checked
+ * against.  Note the NaN behaviour this order implies: a NaN |z|^2 is not "> 4", so it does not
+ * escape.
  *
  * Build with -ffp-contract=off (and never -ffast-math): gcc must not fuse a*b+c into an FMA, which
  * rounds once instead of twice and changes boundary pixels.  creference.py builds it as
  *     cc -O2 -ffp-contract=off -fPIC -shared -o LIB reference.c
  */
 #include <stdint.h>
-
-/* 1 if c = x + iy lies in the main cardioid or the period-2 bulb (both never escape). */
-static int in_main_bulbs(double x, double y)
-{
-    double xq = x - 0.25;
-    double y2 = y * y;
-    double q = xq * xq + y2;
-    if (q * (q + xq) <= 0.25 * y2)
-        return 1;
-    double xp = x + 1.0;
-    return xp * xp + y2 <= 0.0625;
-}
 
 static uint32_t escape_count(double cr, double ci, uint32_t max_iter)
 {
@@ -56,13 +44,12 @@ static uint32_t escape_count(double cr, double ci, uint32_t max_iter)
  * first).  Returns the sum of the counts (the number of iterations, for G-iter/s figures).
  */
 uint64_t mr_reference_counts(const double *cr, const double *ci, int width, int height,
-                             uint32_t max_iter, int precheck, uint32_t *out)
+                             uint32_t max_iter, uint32_t *out)
 {
     uint64_t sum = 0;
     for (int j = 0; j < height; j++) {
         for (int i = 0; i < width; i++) {
-            uint32_t n = precheck && in_main_bulbs(cr[i], ci[j]) ? max_iter
-                                                                 : escape_count(cr[i], ci[j], max_iter);
+            uint32_t n = escape_count(cr[i], ci[j], max_iter);
             out[(int64_t)j * width + i] = n;
             sum += n;
         }

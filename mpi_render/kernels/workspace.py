@@ -15,8 +15,9 @@ def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
     Returns ``(floats, ints, skip)``: float64, int64 and bool arrays whose contents do not
     matter. The kernel lays out in them the row's ``cr`` padded to whole lane groups, the group
-    and refill lane sets, and the survivors' queue; it allocates nothing itself.
+    and refill lane sets (with their saved points for cycle detection), the row's pixels
+    left after the bulb test, and the survivors' queue; it allocates nothing itself.
     """
     padded = -(-width // lanes) * lanes
-    return (np.empty(padded + 7 * lanes + 4 * width), np.empty(3 * lanes + 2 * width, np.int64),
-            np.empty(padded, np.bool_))
+    return (np.empty(2 * padded + 11 * lanes + 4 * width),
+            np.empty(padded + 9 * lanes + 2 * width, np.int64), np.empty(padded, np.bool_))

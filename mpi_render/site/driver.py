@@ -52,7 +52,8 @@ class _Collected:
 
 
 def run(config: RenderConfig, site: str, *, backend: str = "auto", comm=None,
-        sink: Sink | None = None, progress_stream: TextIO | None = None) -> int:
+        sink: Sink | None = None, progress_stream: TextIO | None = None,
+        shortcuts: bool = True) -> int:
     """Render ``site``'s tiles of ``config`` on every rank of ``comm``; return the exit code.
 
     Args:
@@ -62,6 +63,7 @@ def run(config: RenderConfig, site: str, *, backend: str = "auto", comm=None,
         comm: an mpi4py communicator (default ``MPI.COMM_WORLD``, imported lazily).
         sink: rank 0's sink (ignored on other ranks); default a :class:`MemorySink`.
         progress_stream: where rank 0's progress goes (default stderr).
+        shortcuts: False renders by brute force (``mpi-render --no-shortcuts``).
 
     Returns:
         The same code on every rank: 0 when every tile of the site is in the sink (stored on
@@ -81,10 +83,10 @@ def run(config: RenderConfig, site: str, *, backend: str = "auto", comm=None,
     mine = rank_tiles(plan[1], rank, size)
     host = socket.gethostname()
     if rank == 0:
-        code = _root(config, site, mine, comm, sink, Progress(len(plan[1]), lambda: sink.stored,
-                                                              progress_stream), backend, host)
+        progress = Progress(len(plan[1]), lambda: sink.stored, progress_stream)
+        code = _root(config, site, mine, comm, sink, progress, (backend, shortcuts), host)
     else:
-        code = _worker(config, site, mine, comm, backend, host)
+        code = _worker(config, site, mine, comm, (backend, shortcuts), host)
     idle_barrier(comm)
     return max(comm.allgather(code))
 
@@ -100,27 +102,29 @@ def _open(sink: Sink, tiles: list[int]) -> tuple:
     return ("ok", chosen)
 
 
-def warm_up(backend: str) -> str:
+def warm_up(backend: str, shortcuts: bool = True) -> str:
     """Warm the kernel backend up once in this process (logged); returns the resolved name."""
     started = time.perf_counter()
     resolved = tile_mod.warm_up(backend)
-    log.info("kernel backend %s ready in %.2f s", resolved, time.perf_counter() - started)
+    log.info("kernel backend %s ready in %.2f s%s", resolved, time.perf_counter() - started,
+             "" if shortcuts else " (brute force: --no-shortcuts)")
     return resolved
 
 
-def _render(config: RenderConfig, site: str, mine: list[int], backend: str, rank: int,
-            host: str):
-    """Yield ``(meta, png)`` for each of this rank's tiles (``backend`` already warmed up)."""
+def _render(config: RenderConfig, site: str, mine: list[int], kernel: tuple[str, bool],
+            rank: int, host: str):
+    """Yield ``(meta, png)`` for each of this rank's tiles (``kernel``: the warmed-up
+    ``(backend, shortcuts)``)."""
     for index in mine:
         row, col = tile_position(config.grid, index)
-        done = tile_mod.render_tile(config, row, col, backend)
+        done = tile_mod.render_tile(config, row, col, *kernel)
         yield done.meta(site, rank, host), done.png
 
 
-def _root(config, site, mine, comm, sink: Sink, progress: Progress, backend, host) -> int:
+def _root(config, site, mine, comm, sink: Sink, progress: Progress, kernel, host) -> int:
     collected, errors = _Collected(), []
     try:
-        resolved = warm_up(backend)
+        resolved = (warm_up(*kernel), kernel[1])
         progress.restart()  # tiles/s measures rendering, not the JIT or cache load
         for meta, png in _render(config, site, mine, resolved, 0, host):
             sink.put(meta, png)
@@ -159,10 +163,10 @@ def _drain(comm, sink: Sink, progress: Progress, collected: _Collected) -> bool:
                 collected.errors.append(f"rank {status.Get_source()}: {payload['error']}")
 
 
-def _worker(config, site, mine, comm, backend, host) -> int:
+def _worker(config, site, mine, comm, kernel, host) -> int:
     rank, window, error = comm.Get_rank(), SendWindow(comm), None
     try:
-        for meta, png in _render(config, site, mine, warm_up(backend), rank, host):
+        for meta, png in _render(config, site, mine, (warm_up(*kernel), kernel[1]), rank, host):
             window.send((meta, png), len(png), TILE_TAG)
     except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
         log.exception("rank %d failed to render", rank)

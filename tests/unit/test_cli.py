@@ -107,7 +107,7 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file,
                "MPI_RENDER_DEADLINE": "12.5", "MPI_RENDER_BATCH_TILES": "7",
                "MPI_RENDER_BATCH_BYTES": "1000", "MPI_RENDER_BATCH_AGE_MS": "10",
                "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug",
-               "MPI_RENDER_CA_FILE": str(private_ca.ca_file)}
+               "MPI_RENDER_CA_FILE": str(private_ca.ca_file), "MPI_RENDER_NO_SHORTCUTS": "yes"}
     modes = {"MPI_RENDER_RESEND", "MPI_RENDER_SERVE", "MPI_RENDER_IDLE_EXIT"}  # tested below
     assert set(environ) | modes == {flag.env for flag in FLAGS}
     opts = parse([], environ)
@@ -120,6 +120,7 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file,
     assert (opts.token, opts.out, opts.spool, opts.only_missing) == ("secret-token", "o", "s", True)
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes) == (12.5, 7, 1000)
     assert (opts.batch_age_ms, opts.http_timeout_s, opts.log_level) == (10.0, 3.0, "DEBUG")
+    assert opts.shortcuts is False
     assert opts.ca_file == str(private_ca.ca_file)
 
 
@@ -179,6 +180,8 @@ def test_defaults_match_the_design():
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms) == (
         600.0, 32, 4 << 20, 250.0)
     assert opts.dashboard is None and not opts.only_missing
+    assert opts.shortcuts is True and parse(["--site", "cloud", "--out", "d", "--no-shortcuts"]
+                                            ).shortcuts is False
 
 
 def test_the_run_id_is_derived_from_the_config_so_sites_agree(token_file):
