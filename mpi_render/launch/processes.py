@@ -104,6 +104,10 @@ def _signal_all(pgid: int, pids: dict[int, str], sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass  # the whole group is gone already
+    _signal_pids(pids, sig)
+
+
+def _signal_pids(pids: dict[int, str], sig: int) -> None:
     for pid, start in pids.items():
         if alive(pid, start):
             try:
@@ -120,20 +124,28 @@ def stop_all(children: list[Child], timeout_s: float = 10.0) -> list[int | None]
     Returns:
         Each child's exit code (negative for a signal), or ``None`` if it could not be reaped.
     """
-    pids = [descendants(child.proc.pid) for child in children]
+    trees = [descendants(child.proc.pid) for child in children]
 
     def running() -> bool:
         return any(child.poll() is None or any(alive(p, s) for p, s in tree.items())
-                   for child, tree in zip(children, pids))
+                   for child, tree in zip(children, trees))
 
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if not running():
             break
-        for child, tree in zip(children, pids):
+        for child, tree in zip(children, trees):
             _signal_all(child.proc.pid, tree, sig)
         deadline = time.monotonic() + timeout_s
         while running() and time.monotonic() < deadline:
             time.sleep(POLL_S)
+            # A launcher may still be starting processes when the signal comes (mpiexec's
+            # proxies spawning ranks): those it starts later get the same signal.
+            for child, tree in zip(children, trees):
+                if child.poll() is None:
+                    late = {pid: start for pid, start in descendants(child.proc.pid).items()
+                            if pid not in tree}
+                    tree.update(late)
+                    _signal_pids(late, sig)
     codes = []
     for child in children:
         try:
