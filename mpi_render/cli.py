@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     elif opts.config.dynamic:
         from .site.dynamic import run_dynamic
         code = run_dynamic(opts.config, opts.site, _poster(opts, time.monotonic()),
-                           dashboard_client(opts), backend=opts.backend, comm=comm)
+                           dashboard_client(opts), backend=opts.backend, comm=comm,
+                           shortcuts=opts.shortcuts)
     else:
         from .site import driver
         sink = make_sink(opts, time.monotonic()) if rank == 0 else None
@@ -148,7 +149,7 @@ def _serve(opts: Options, comm, stop_flag) -> int:
         return poster
 
     return serve(opts.site, dashboard_client(opts), open_run, backend=opts.backend, comm=comm,
-                 idle_exit_s=opts.idle_exit_s, stop_requested=stop_flag)
+                 idle_exit_s=opts.idle_exit_s, stop_requested=stop_flag, shortcuts=opts.shortcuts)
 
 
 def resend_command(opts: Options, run: str | None = None, spool: str | None = None) -> str:

@@ -73,13 +73,15 @@ class Coordinator:
     Args:
         comm: the site's communicator (this is rank 0).
         site: this site's name.
-        backend: a warmed-up kernel backend.
+        kernel: ``(backend, shortcuts)`` for :func:`mpi_render.tile.render_tile`, the backend
+            warmed up.
         host: rank 0's host name.
         client: a :class:`DashboardClient` used by rank 0's main thread only (claims, PUT).
     """
 
-    def __init__(self, comm, site: str, backend: str, host: str, client: DashboardClient):
-        self.site, self.backend, self.host, self.client = site, backend, host, client
+    def __init__(self, comm, site: str, kernel: tuple[str, bool], host: str,
+                 client: DashboardClient):
+        self.site, self.kernel, self.host, self.client = site, kernel, host, client
         self.crew = Crew(comm, self._tile_done, lambda run_id, index: None)
         self.sizer = ClaimSizer(comm.Get_size())
         self.runs: dict[str, RunWork] = {}
@@ -154,7 +156,7 @@ class Coordinator:
             return
         try:
             done = tile_mod.render_tile(work.config, *tile_position(work.config.grid, index),
-                                        self.backend)
+                                        *self.kernel)
         except Exception as exc:  # keep coordinating the workers; the job fails at the end
             log.exception("rank 0 failed to render")
             self.root_error = repr(exc)

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 def claiming_job(comm, site: str, backend: str, client: DashboardClient,
                  setup: Callable[[], int | None], root: Callable[[Coordinator], int],
-                 stop_requested: Callable[[], bool] = lambda: False) -> int:
+                 stop_requested: Callable[[], bool] = lambda: False,
+                 shortcuts: bool = True) -> int:
     """Run a claiming job on every rank of ``comm``; return the same exit code on every rank.
 
     Args:
@@ -44,6 +45,7 @@ def claiming_job(comm, site: str, backend: str, client: DashboardClient,
         root: rank 0's role; returns its exit code. It must :meth:`Coordinator.stop` the
             workers before returning.
         stop_requested: True once this rank got SIGTERM (workers give back queued tiles).
+        shortcuts: False renders by brute force (``mpi-render --no-shortcuts``).
     """
     if comm is None:
         from mpi4py import MPI
@@ -52,21 +54,23 @@ def claiming_job(comm, site: str, backend: str, client: DashboardClient,
     failed = comm.bcast(setup() if rank == 0 else None, root=0)
     if failed is not None:
         return failed
-    resolved, host = warm_up(backend), socket.gethostname()
+    resolved, host = warm_up(backend, shortcuts), socket.gethostname()
     if rank == 0:
-        coordinator = Coordinator(comm, site, resolved, host, client)
+        coordinator = Coordinator(comm, site, (resolved, shortcuts), host, client)
         try:
             code = root(coordinator)
         finally:
             client.close()
     else:
-        code = EXIT_FAILED if claim_worker(comm, site, resolved, host, stop_requested) else EXIT_OK
+        error = claim_worker(comm, site, (resolved, shortcuts), host, stop_requested)
+        code = EXIT_FAILED if error else EXIT_OK
     idle_barrier(comm)
     return max(comm.allgather(code))
 
 
 def run_dynamic(config: RenderConfig, site: str, poster: Poster, client: DashboardClient, *,
-                backend: str = "auto", comm=None, progress_stream: TextIO | None = None) -> int:
+                backend: str = "auto", comm=None, progress_stream: TextIO | None = None,
+                shortcuts: bool = True) -> int:
     """Render run ``poster.run_id`` (``split: dynamic``) with the other sites until complete.
 
     Args:
@@ -74,7 +78,7 @@ def run_dynamic(config: RenderConfig, site: str, poster: Poster, client: Dashboa
         site: one of ``config.sites``.
         poster: rank 0's poster for the run (not opened yet; ignored on other ranks).
         client: rank 0's dashboard client for claims (not the poster's).
-        backend, comm, progress_stream: as for :func:`mpi_render.site.driver.run`.
+        backend, comm, progress_stream, shortcuts: as for :func:`mpi_render.site.driver.run`.
 
     Returns:
         The exit code (module docstring), the same on every rank.
@@ -97,7 +101,7 @@ def run_dynamic(config: RenderConfig, site: str, poster: Poster, client: Dashboa
             coordinator.stop()
         return _outcome(work, coordinator.errors())
 
-    return claiming_job(comm, site, backend, client, setup, root)
+    return claiming_job(comm, site, backend, client, setup, root, shortcuts=shortcuts)
 
 
 def _until_complete(coordinator: Coordinator, work: RunWork) -> None:

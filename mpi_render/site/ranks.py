@@ -74,14 +74,15 @@ class SendWindow:
         self._bytes = 0
 
 
-def claim_worker(comm, site: str, backend: str, host: str,
+def claim_worker(comm, site: str, kernel: tuple[str, bool], host: str,
                  stop_requested: Callable[[], bool] = lambda: False) -> str | None:
     """A worker of a claiming job: render what rank 0 orders until it says stop.
 
     Args:
         comm: the site's communicator (this rank is not 0).
         site: the site name for the tiles' metadata.
-        backend: a kernel backend that is already warmed up.
+        kernel: ``(backend, shortcuts)`` for :func:`mpi_render.tile.render_tile`, the backend
+            already warmed up.
         host: this rank's host name for the metadata.
         stop_requested: True once this rank got SIGTERM: queued tiles are returned unrendered.
 
@@ -99,7 +100,7 @@ def claim_worker(comm, site: str, backend: str, host: str,
         if queue:
             run_id, config, index = queue.popleft()
             try:
-                done = tile_mod.render_tile(config, *tile_position(config.grid, index), backend)
+                done = tile_mod.render_tile(config, *tile_position(config.grid, index), *kernel)
             except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
                 log.exception("rank %d failed to render", rank)
                 error = repr(exc)

@@ -1,4 +1,6 @@
 """``mpi-render --no-shortcuts``: a real 2-rank job renders the same tiles by brute force."""
+import urllib.request
+
 import pytest
 from support import VENV_BIN, mpi_env, mpiexec, run
 
@@ -24,3 +26,17 @@ def test_no_shortcuts_renders_the_same_tiles_by_brute_force(tmp_path):
     assert "brute force" in brute_log and "brute force" not in default_log, brute_log
     via_env, env_log = render(tmp_path, "env", env={"MPI_RENDER_NO_SHORTCUTS": "1"})
     assert via_env == default and "brute force" in env_log, env_log
+
+
+def test_a_dynamic_run_by_brute_force_stores_the_same_tiles(tmp_path, dashboard):
+    default, _ = render(tmp_path, "default")
+    done = run([mpiexec(), "-n", "2", MPI_RENDER, *JOB, "--split", "dynamic", "--run", "brute",
+                "--dashboard", dashboard.url, "--token-file", str(dashboard.token_file),
+                "--no-shortcuts"], timeout=180, cwd=tmp_path, env=mpi_env())
+    assert "brute force" in done.stderr, done.stderr
+    status, doc = dashboard.api("GET", "api/runs/brute", auth=False)
+    assert status == 200 and doc["complete"], doc
+    for name, png in default.items():
+        row, col = int(name[1]), int(name[3])
+        with urllib.request.urlopen(f"{dashboard.url}api/runs/brute/tiles/{row}/{col}.png") as answer:
+            assert answer.read() == png, f"tile {name} differs from the default render"
