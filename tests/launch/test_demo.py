@@ -6,6 +6,7 @@ its process groups (hydra's proxies call setsid).
 """
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -27,12 +28,18 @@ DEMO = [sys.executable, "-m", "mpi_render.launch.demo"]
 
 
 def processes_mentioning(text: str) -> dict[int, str]:
-    """``{pid: command line}`` of live processes whose command line contains ``text``."""
-    found = {}
+    """``{pid: command line}`` of live processes whose command line contains ``text``.
+
+    Only processes under this one's root directory count: another checkout's test run in another
+    chroot on the same machine uses the same temporary paths.
+    """
+    found, root = {}, os.readlink("/proc/self/root")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
+            if os.readlink(entry / "root") != root:
+                continue
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
