@@ -85,8 +85,10 @@ class Leases:
 
         A tile qualifies when another site holds a live lease on it, it has no backup yet, and
         ``site`` would finish it first: now + ``tile_s[site]`` is before the lease's start +
-        ``tile_s[holder]`` (``tile_s``: each site's mean seconds per tile in this run; a site
-        without a mean gets no backup and is backed up by nobody). Oldest lease first. A backup
+        ``tile_s[holder]`` (``tile_s``: each site's mean seconds per tile in this run). A site
+        without a mean gets no backup (its speed is unknown); a holder without one has stored
+        nothing in this run while the run ran out of free tiles, so it is taken to be slower
+        than any site that has. Oldest lease first. A backup
         adds no lease: the tile stays leased to its holder, both copies race, the first stored
         wins.
 
@@ -116,7 +118,7 @@ class Leases:
                       if (lease := leases.get(index)) is not None and lease.expires_at > now
                       and lease.site != site and index not in backups
                       and now + mine_s < lease.expires_at - self.lease_s
-                      + tile_s.get(lease.site, -float("inf")))
+                      + tile_s.get(lease.site, float("inf")))
         return [index for _, index in held]
 
     def first_free(self, run_id: str, candidates: Iterable[int]) -> int | None:

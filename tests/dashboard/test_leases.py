@@ -86,10 +86,15 @@ def test_no_backup_when_it_would_not_finish_first_or_speeds_are_unknown(leases, 
     assert not leases.has_backup("r", "fast", [3], SPEEDS)
     clock.now = 52.0
     assert leases.claim_backups("r", "slow", [3], 1, SPEEDS) == []  # never to the holder
-    assert leases.claim_backups("r", "fast", [3], 1, {"fast": 0.5}) == []  # holder's speed unknown
     assert leases.claim_backups("r", "fast", [3], 1, {"slow": 8.0}) == []  # own speed unknown
     assert leases.claim_backups("r", "fast", [4], 1, SPEEDS) == []  # not leased: claim it instead
     assert leases.has_backup("r", "fast", [3], SPEEDS)
+
+
+def test_a_holder_that_stored_nothing_yet_is_backed_up(leases, clock):
+    leases.claim("r", "slow", [3, 5], 2)  # the slow site's first tiles: it has no mean yet
+    clock.now = 50.1
+    assert leases.claim_backups("r", "fast", [3, 5], 2, {"fast": 0.5}) == [3, 5]
 
 
 def test_a_backup_ends_with_its_tile_lease(leases, clock):
