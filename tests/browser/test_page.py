@@ -120,14 +120,18 @@ def test_a_dynamic_run_shows_each_sites_achieved_share_and_cancellation(server, 
     assert page.locator("#missing-list li").all_text_contents() == ["r3c0", "r3c1", "r3c2", "r3c3"]
     # each stored tile is outlined in the colour of the site that rendered it
     cloud_rgb, onprem_rgb = (0x4C, 0x9A, 0xFF), (0xFF, 0x9F, 0x43)
-    cloud_edge, onprem_edge = page.evaluate(_READ_BORDERS_JS, [4, [[0, 0], [2, 1]]])
 
     def nearest(rgba):
         distance = lambda rgb: sum((a - b) ** 2 for a, b in zip(rgba, rgb))  # noqa: E731
         return "cloud" if distance(cloud_rgb) < distance(onprem_rgb) else "onprem"
 
-    assert cloud_edge[3] > 0 and onprem_edge[3] > 0, (cloud_edge, onprem_edge)
-    assert (nearest(cloud_edge), nearest(onprem_edge)) == ("cloud", "onprem")
+    def edges():
+        # the text counts a tile on arrival; its border is redrawn a frame or two later
+        cloud_edge, onprem_edge = page.evaluate(_READ_BORDERS_JS, [4, [[0, 0], [2, 1]]])
+        drawn = cloud_edge[3] > 0 and onprem_edge[3] > 0
+        return (nearest(cloud_edge), nearest(onprem_edge)) if drawn else None
+
+    wait_for(lambda: edges() == ("cloud", "onprem"), 10, f"borders by renderer, last {edges()}")
     assert text(page, "#run-state") == "rendering"
     assert server.api("POST", f"api/runs/{run_id}/cancel", b"")[0] == 200
     wait_text(page, "#run-state", "cancelled")
