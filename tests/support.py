@@ -5,6 +5,7 @@ Every helper has a deadline, and every failure message carries the child's outpu
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -158,3 +159,18 @@ class Dashboard:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+async def close_websocket(conn, timeout_s: float = 5.0) -> None:
+    """Close a Tornado WebSocket client and wait for the server's close frame.
+
+    ``conn.close()`` only starts the closing handshake: an event loop that ends right after it
+    leaves the socket open, and its ResourceWarning fails whichever later test the garbage
+    collector happens to run in.
+    """
+    conn.close()
+    try:
+        while await asyncio.wait_for(conn.read_message(), timeout_s) is not None:
+            pass
+    except asyncio.TimeoutError:
+        pass  # the server never answered; nothing more to wait for

@@ -7,7 +7,7 @@ import stat
 import sys
 
 import pytest
-from support import Dashboard, free_port, http, http_json, run, wait_for
+from support import Dashboard, close_websocket, free_port, http, http_json, run, wait_for
 from tornado.websocket import websocket_connect
 
 from dashboard.testing import site_batch, small_config, tile_meta, tile_png
@@ -30,7 +30,7 @@ async def read_replay(url: str, run_id: str) -> list:
     while not (messages and isinstance(messages[-1], str)
                and json.loads(messages[-1])["type"] == "replayed"):
         messages.append(await asyncio.wait_for(conn.read_message(), 10))
-    conn.close()
+    await close_websocket(conn)
     return messages
 
 

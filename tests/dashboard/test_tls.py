@@ -11,7 +11,7 @@ import sys
 from http.client import HTTPException
 
 import pytest
-from support import free_port, http, http_json, run
+from support import close_websocket, free_port, http, http_json, run
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -27,7 +27,7 @@ async def replay_over_wss(server, run_id: str, last_seq: int) -> list:
     try:
         return await read_until_seq(conn, last_seq)
     finally:
-        conn.close()
+        await close_websocket(conn)
 
 
 def test_https_ingest_and_wss_replay_on_one_port(tls_dashboard):
@@ -111,7 +111,7 @@ def test_the_hello_over_wss_is_json(tls_dashboard):
         url = f"wss://127.0.0.1:{tls_dashboard.port}/api/runs/empty/ws"
         conn = await websocket_connect(HTTPRequest(url, ssl_options=tls_dashboard.context))
         got = [json.loads(await asyncio.wait_for(conn.read_message(), 10)) for _ in range(2)]
-        conn.close()
+        await close_websocket(conn)
         return [m["type"] for m in got]
 
     assert asyncio.run(first_two()) == ["hello", "replayed"]

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import tornado.websocket
+from support import close_websocket
 
 from mpi_render.protocol import decode_frame
 
@@ -42,7 +43,7 @@ async def read_run(ws_url: str, total: int, timeout_s: float) -> Reception:
     try:
         await asyncio.wait_for(_collect(conn, total, got), timeout_s)
     finally:
-        conn.close()
+        await close_websocket(conn)
     return got
 
 
