@@ -135,6 +135,10 @@ def test_render_this_view_makes_a_dynamic_run_of_the_visible_region_and_follows_
     # A second view of the same parent gets a sibling id; the breadcrumb and Back walk up.
     page.click("#lineage-back")
     wait_text(page, "#run-id", run_id)
+    # The stage says which run it shows once that run's hello reset it (the text "16" may
+    # still be the parent's from before): zoom only then, or the hello would undo the zoom.
+    wait_for(lambda: page.locator("#mosaic").get_attribute("data-run") == run_id, 10,
+             "the parent's hello")
     wait_text(page, "#tiles-stored", "16")
     zoom_in(page, 2)
     page.get_by_role("button", name=BUTTON).click()
