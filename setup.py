@@ -9,6 +9,7 @@ setup(
     packages=["mpi_render", "mpi_render.kernels", "mpi_render.site", "mpi_render.launch", "dashboard"],
     package_data={"dashboard": ["static/*", "static/*/*", "templates/*"], "mpi_render.kernels": ["*.c"]},
     install_requires=[
+        "gmpy2>=2.2",  # MPFR: the reference orbit of deep views (manylinux wheels, MPFR inside)
         "mpi4py>=4.0",
         "numpy>=1.24",
         "pillow>=10.0",

@@ -39,8 +39,8 @@ POLL_S = 0.02
 
 def image_flags(config: RenderConfig) -> list[str]:
     return ["--grid", str(config.grid), "--tile", str(config.tile_px), "--max-iter",
-            str(config.max_iter), f"--center={config.center[0]!r},{config.center[1]!r}",
-            "--width", repr(config.width), "--sites", ",".join(config.sites),
+            str(config.max_iter), f"--center={config.view.center_text()}",
+            "--width", config.view.width_text(), "--sites", ",".join(config.sites),
             "--split", config.split]
 
 

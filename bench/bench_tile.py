@@ -33,9 +33,10 @@ def one_round(config: RenderConfig, backend: str) -> dict[str, float]:
     """CPU seconds per stage summed over every tile of ``config``, plus the PNG bytes."""
     totals = {"render": 0.0, "map": 0.0, "encode": 0.0, "bytes": 0}
     palette = palette_bytes(config.palette)
+    cx, cy, width = config.view.floats()
     for row in range(config.grid):
         for col in range(config.grid):
-            b = tile_bounds(config.grid, config.tile_px, config.center, config.width, row, col)
+            b = tile_bounds(config.grid, config.tile_px, (cx, cy), width, row, col)
             t0 = time.process_time()
             counts = escape_counts(b.xmin, b.ymax, b.dx, b.dy, config.tile_px, config.tile_px,
                                    config.max_iter, backend=backend)

@@ -87,7 +87,9 @@ class TileStore:
         with self._lock:
             existing = self._runs.get(run_id)
         if existing is not None:
-            if existing.config.run_json() != config.run_json():
+            # equal as decimals: the same view in another spelling is the same run (the first
+            # spelling stays stored and is what the run document returns)
+            if existing.config != config:
                 raise RunConflict(f"run {run_id} exists with a different config")
             return False, self.run_doc(run_id)
         created_at = time.time()

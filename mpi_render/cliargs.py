@@ -20,6 +20,7 @@ from .config import RenderConfig, check_run_id
 from .site.client import check_dashboard_url
 from .tls import TLSFileError, client_context
 from .tokens import TokenFileError, read_token
+from .view import parse_decimal
 
 __all__ = ["FLAGS", "Options", "UsageError", "build_parser", "derived_run_id", "resolve"]
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -117,6 +118,21 @@ class _Raw:
             raise UsageError(f"{label} must be {'>' if low_open else '>='} {low:g}, got {raw!r}")
         return value
 
+    def decimals(self, dest: str, count: int) -> tuple[str, ...]:
+        """``count`` comma-separated view values as strings, checked exactly (never through a
+        float: a deep view's digits must reach the kernels as given)."""
+        raw, label = self.values[dest], self.labels[dest]
+        values = tuple(value.strip() for value in str(raw).split(","))
+        if len(values) != count:
+            shape = ",".join(["X"] * count)
+            raise UsageError(f"{label} must be {shape} (decimals of any length), got {raw!r}")
+        for value in values:
+            try:
+                parse_decimal(label, value)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        return values
+
     def floats(self, dest: str, count: int | None = None) -> tuple[float, ...]:
         raw, label = self.values[dest], self.labels[dest]
         try:
@@ -194,13 +210,20 @@ def _render_config(raw: _Raw) -> tuple[RenderConfig, str]:
         config = RenderConfig(
             grid=raw.number("grid", int, None), tile_px=raw.number("tile", int, None),
             palette=raw.get("palette"), max_iter=raw.number("max_iter", int, None),
-            center=raw.floats("center", 2), width=raw.number("width"), sites=sites,
+            center=raw.decimals("center", 2), width=_width(raw), sites=sites,
             split=raw.get("split"), weights=weights)
     except UsageError:
         raise
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return config, site
+
+
+def _width(raw: _Raw) -> str:
+    (width,) = raw.decimals("width", 1)
+    if parse_decimal("--width", width) <= 0:
+        raise UsageError(f"{raw.labels['width']} must be > 0, got {width!r}")
+    return width
 
 
 def _check_targets(raw: _Raw, dashboard: str | None, resend: bool) -> None:
@@ -279,6 +302,8 @@ def _ca_file(raw: _Raw) -> str | None:
 
 
 def derived_run_id(config: RenderConfig) -> str:
-    """``run-`` + 12 hex digits of the config's hash: sites with equal configs agree on it."""
-    digest = hashlib.sha256(json.dumps(config.run_json(), sort_keys=True).encode()).hexdigest()
+    """``run-`` + 12 hex digits of the config's hash: sites with equal configs agree on it (the
+    view hashed as exact fractions, so sites that spell it differently agree too)."""
+    canonical = dict(config.run_json(), view=[str(value) for value in config.view.exact])
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
     return f"run-{digest[:12]}"

@@ -7,16 +7,16 @@ Per-site settings (site name, backend, dashboard URL, ...) are not part of it.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
 from .palettes import check_palette_name
 from .tiling import SPLITS, assign_tiles, normalize_weights
+from .view import View, ViewValue
 
 GRID_RANGE = (1, 64)
 TILE_PX_RANGE = (16, 2048)
-MAX_ITER_RANGE = (1, 1_000_000)
+MAX_ITER_RANGE = (1, 100_000_000)
 DEFAULT_CENTER = (-0.75, 0.0)
 DEFAULT_WIDTH = 3.0
 DEFAULT_SITES = ("cloud", "onprem")
@@ -37,17 +37,21 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RenderConfig:
     """One run's image and split.
+
+    Two configs are equal when every field is, the view compared as exact decimals (the same
+    view spelled ``-0.75`` or ``"-75e-2"`` is the same run).
 
     Attributes:
         grid: tiles per side (1..64).
         tile_px: pixels per tile side (16..2048).
         palette: palette name, lower case (see :mod:`mpi_render.palettes`).
         max_iter: iteration cap per pixel.
-        center: ``(cx, cy)`` of the whole image in the complex plane.
-        width: width of the whole (square) image in complex-plane units.
+        center: ``(cx, cy)`` of the whole image in the complex plane: numbers or decimal strings
+            of any depth (:mod:`mpi_render.view`), kept as given.
+        width: width of the whole (square) image in complex-plane units, likewise.
         sites: ordered site names.
         split: ``contiguous``, ``interleaved`` (each site owns its share) or ``dynamic`` (sites
             claim tiles from the dashboard while they render).
@@ -58,23 +62,24 @@ class RenderConfig:
     tile_px: int = 256
     palette: str = "electric"
     max_iter: int = 256
-    center: tuple[float, float] = DEFAULT_CENTER
-    width: float = DEFAULT_WIDTH
+    center: tuple[ViewValue, ViewValue] = DEFAULT_CENTER
+    width: ViewValue = DEFAULT_WIDTH
     sites: tuple[str, ...] = DEFAULT_SITES
     split: str = "contiguous"
     weights: tuple[float, ...] | None = field(default=None)
+    view: View = field(init=False, repr=False)
 
     def __post_init__(self):
         _check_int("grid", self.grid, *GRID_RANGE)
         _check_int("tile", self.tile_px, *TILE_PX_RANGE)
         _check_int("max_iter", self.max_iter, *MAX_ITER_RANGE)
         object.__setattr__(self, "palette", check_palette_name(self.palette))
-        if len(self.center) != 2 or not all(math.isfinite(float(v)) for v in self.center):
-            raise ValueError(f"center must be two finite numbers CX,CY, got {self.center!r}")
-        object.__setattr__(self, "center", (float(self.center[0]), float(self.center[1])))
-        if not (math.isfinite(float(self.width)) and float(self.width) > 0):
-            raise ValueError(f"width must be a positive finite number, got {self.width!r}")
-        object.__setattr__(self, "width", float(self.width))
+        if isinstance(self.center, str) or len(self.center) != 2:
+            raise ValueError(f"center must be two values CX,CY, got {self.center!r}")
+        view = View(self.center[0], self.center[1], self.width)
+        object.__setattr__(self, "view", view)
+        object.__setattr__(self, "center", (view.cx, view.cy))
+        object.__setattr__(self, "width", view.width)
         sites = tuple(self.sites)
         for name in sites:
             if not isinstance(name, str) or not SITE_NAME_RE.match(name):
@@ -85,6 +90,21 @@ class RenderConfig:
         if self.weights is not None:
             object.__setattr__(self, "weights", normalize_weights(self.weights, len(sites)))
         assign_tiles(self.grid, sites, self.split, self.weights)  # checks names are unique
+
+    def _key(self) -> tuple:
+        return (self.grid, self.tile_px, self.palette, self.max_iter, self.view, self.sites,
+                self.split, self.weights)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RenderConfig) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    @property
+    def image_px(self) -> int:
+        """Pixels per side of the whole image (``grid * tile_px``)."""
+        return self.grid * self.tile_px
 
     @property
     def total_tiles(self) -> int:
@@ -107,7 +127,7 @@ class RenderConfig:
             "tile_px": self.tile_px,
             "palette": self.palette,
             "max_iter": self.max_iter,
-            "view": {"cx": self.center[0], "cy": self.center[1], "width": self.width},
+            "view": self.view.json(),
             "sites": list(self.sites),
             "split": self.split,
             "weights": list(self.weights) if self.weights is not None else None,
@@ -129,8 +149,8 @@ class RenderConfig:
             weights = doc.get("weights")
             return cls(
                 grid=doc["grid"], tile_px=doc["tile_px"], palette=doc["palette"],
-                max_iter=doc["max_iter"], center=(_number(view["cx"]), _number(view["cy"])),
-                width=_number(view["width"]), sites=tuple(_site_list(doc["sites"])),
+                max_iter=doc["max_iter"], center=(view["cx"], view["cy"]), width=view["width"],
+                sites=tuple(_site_list(doc["sites"])),
                 split=doc.get("split", "contiguous"),
                 weights=None if weights is None else tuple(_number(w) for w in weights),
             )

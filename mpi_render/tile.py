@@ -60,7 +60,8 @@ def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto",
         ValueError: the tile is outside the grid, or the backend is unknown or unavailable.
     """
     tile_index(config.grid, row, col)
-    bounds = tile_bounds(config.grid, config.tile_px, config.center, config.width, row, col)
+    cx, cy, width = config.view.floats()
+    bounds = tile_bounds(config.grid, config.tile_px, (cx, cy), width, row, col)
     start = time.perf_counter()
     counts = escape_counts(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
                            config.tile_px, config.max_iter, backend=backend, shortcuts=shortcuts)

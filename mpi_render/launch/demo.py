@@ -67,6 +67,14 @@ def _floats(text: str, count: int | None, what: str) -> tuple[float, ...]:
     return values
 
 
+def _decimals(text: str, count: int, what: str) -> tuple[str, ...]:
+    """Comma-separated view values kept as strings (checked by the config, exactly)."""
+    values = tuple(value.strip() for value in text.split(","))
+    if len(values) != count:
+        raise ValueError(f"{what} must have {count} values, got {text!r}")
+    return values
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     p = argparse.ArgumentParser(prog="mpi-render-demo", description=(
@@ -77,7 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-iter", type=int, default=256, help="iteration cap per pixel")
     p.add_argument("--center", default=",".join(map(str, DEFAULT_CENTER)),
                    help="view centre CX,CY (use --center=-0.5,0 for negative values)")
-    p.add_argument("--width", type=float, default=DEFAULT_WIDTH, help="view width")
+    p.add_argument("--width", default=str(DEFAULT_WIDTH),
+                   help="view width (a decimal of any depth, e.g. 1.7e-157)")
     p.add_argument("--sites", default=",".join(DEFAULT_SITES), help="site names, in split order")
     p.add_argument("--split", choices=SPLITS, default="contiguous")
     p.add_argument("--weights", help="contiguous shares per site, e.g. 0.3,0.7")
@@ -106,7 +115,7 @@ def build_config(args: argparse.Namespace) -> RenderConfig:
     sites = tuple(s.strip() for s in args.sites.split(",") if s.strip())
     return RenderConfig(
         grid=args.grid, tile_px=args.tile, palette=args.palette, max_iter=args.max_iter,
-        center=_floats(args.center, 2, "center"), width=args.width, sites=sites,
+        center=_decimals(args.center, 2, "center"), width=args.width.strip(), sites=sites,
         split=args.split, weights=_floats(args.weights, None, "weights") if args.weights else None)
 
 

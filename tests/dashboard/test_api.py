@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 from PIL import Image
 
+from dashboard.store import TileStore
 from dashboard.testing import (
     DashboardTestCase,
     bomb_png,
@@ -25,6 +26,42 @@ class RunsTest(DashboardTestCase):
         assert self.api("PUT", "api/runs/r1", config.run_json())[0] == 200
         status, doc = self.api("PUT", "api/runs/r1", small_config(grid=5).run_json())
         assert status == 409 and "different config" in doc["error"]
+
+    def test_a_deep_view_is_stored_and_returned_digit_for_digit_and_equal_as_decimals(self):
+        cx = ("-1." + "99996619445037030418434688506350579675531241540724851511761922944801584" * 70
+              )[:4990]
+        body = dict(small_config().run_json(), max_iter=100_000_000,
+                    view={"cx": cx, "cy": "0", "width": "1.7e-157"})
+        status, doc = self.api("PUT", "api/runs/deep", body)
+        assert status == 201 and doc["config"]["view"] == body["view"]
+        respelled = dict(body, view={"cx": cx + "000", "cy": "-0e5", "width": "17e-158"})
+        status, doc = self.api("PUT", "api/runs/deep", respelled)
+        assert status == 200 and doc["config"]["view"] == body["view"]  # the first spelling
+        other = dict(body, view={"cx": cx[:-1], "cy": "0", "width": "1.7e-157"})
+        assert self.api("PUT", "api/runs/deep", other)[0] == 409
+        reopened = TileStore(self._tmp.name)  # what a restarted dashboard reads back
+        try:
+            assert reopened.run_doc("deep")["config"]["view"] == body["view"]
+        finally:
+            reopened.close()
+
+    def test_bad_view_values_are_422_naming_the_field_and_store_nothing(self):
+        base = small_config().run_json()
+        for view, message in (({"cx": "NaN"}, "cx must be a decimal like"),
+                              ({"cy": "1e-"}, "cy must be a decimal like"),
+                              ({"width": "0"}, "width must be positive"),
+                              ({"width": "-1.5e-300"}, "width must be positive"),
+                              ({"cx": "1" * 5001}, "cx has 5001 characters"),
+                              ({"cx": "1e-99999999"}, "cx is below 1e-5000"),
+                              ({"cx": [1]}, "cx must be a number or a decimal string"),
+                              ({"cx": True}, "cx must be a number or a decimal string")):
+            body = dict(base, view=dict(base["view"], **view))
+            status, doc = self.api("PUT", "api/runs/bad", body)
+            assert status == 422 and message in doc["error"], (view, doc)
+        status, doc = self.api("PUT", "api/runs/bad", b'{"view": {"cx": NaN}}')
+        assert status in (400, 422) and "error" in doc
+        assert self.api("GET", "api/runs/bad", token=None)[0] == 404
+        assert self.api("GET", "api/runs", token=None)[1] == {"runs": []}
 
     def test_get_run_document(self):
         self.create_run("r1")

@@ -30,7 +30,7 @@ def image_args(config: RenderConfig) -> list[str]:
     """The ``mpi-render`` flags that describe ``config`` (what every site of a run agrees on)."""
     return ["--grid", str(config.grid), "--tile", str(config.tile_px),
             "--palette", config.palette, "--max-iter", str(config.max_iter),
-            f"--center={config.center[0]!r},{config.center[1]!r}", "--width", repr(config.width),
+            f"--center={config.view.center_text()}", "--width", config.view.width_text(),
             "--sites", ",".join(config.sites), "--split", config.split]
 
 

@@ -8,6 +8,7 @@ from support import REPO
 
 from mpi_render import cli
 from mpi_render.cliargs import FLAGS, UsageError, build_parser, derived_run_id, resolve
+from mpi_render.view import View
 
 BASE = ["--grid", "4", "--tile", "64", "--site", "onprem", "--sites", "onprem,cloud"]
 
@@ -37,9 +38,16 @@ BAD_INPUTS = [
     (["--tile", "4096", "--out", "d"], "tile must be an integer in 16..2048"),
     (["--palette", "rainbow", "--out", "d"], "valid palettes: electric, fire, ocean, cosmic"),
     (["--center=1", "--out", "d"], "--center must be X,X"),
-    (["--center=a,b", "--out", "d"], "--center must be X,X"),
-    (["--center=nan,0", "--out", "d"], "center must be two finite numbers"),
+    (["--center=a,b", "--out", "d"], "--center must be a decimal like -0.75"),
+    (["--center=1", "--out", "d"], "--center must be X,X"),
+    (["--center=nan,0", "--out", "d"], "--center must be a decimal like"),
+    (["--center=0,Infinity", "--out", "d"], "--center must be a decimal like"),
+    (["--center=0,1e-99999999", "--out", "d"], "--center is below 1e-5000 in magnitude"),
+    (["--center=0,1" + "0" * 5000, "--out", "d"], "--center has 5001 characters"),
     (["--width", "0", "--out", "d"], "--width must be > 0"),
+    (["--width=-1e-200", "--out", "d"], "--width must be > 0"),
+    (["--width", "1.7e-157.5", "--out", "d"], "--width must be a decimal like"),
+    (["--max-iter", "100000001", "--out", "d"], "max_iter must be an integer in 1..100000000"),
     (["--site", "mars", "--out", "d"], "--site 'mars' is not in --sites onprem,cloud"),
     (["--weights", "0.5,0.4", "--out", "d"], "weights must sum to 1"),
     (["--weights", "0.5", "--out", "d"], "one value per site"),
@@ -113,7 +121,7 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file,
     opts = parse([], environ)
     config = opts.config
     assert (config.grid, config.tile_px, config.palette, config.max_iter) == (5, 32, "ocean", 99)
-    assert (config.center, config.width, config.sites) == ((-0.5, 0.25), 2.0, ("a", "b"))
+    assert (config.center, config.width, config.sites) == (("-0.5", "0.25"), "2", ("a", "b"))
     assert config.weights == (0.25, 0.75)
     assert (opts.site, opts.backend, opts.dashboard, opts.run) == ("b", "numpy",
                                                                   "https://h/p/dash/", "r1")
@@ -166,6 +174,23 @@ def test_serve_and_dynamic_refuse_bad_combinations(argv, message, token_file):
     assert message in str(err.value)
 
 
+def test_a_deep_view_reaches_the_config_digit_for_digit():
+    cx = "-1.9999661944503703041843468850635057967553124154072485151176192294480158424234268438137"
+    opts = parse(BASE + ["--out", "d", f"--center={cx},3.0013824367909383240724973e-34",
+                         "--width", "1.7e-157", "--max-iter", "100000000"])
+    assert opts.config.center == (cx, "3.0013824367909383240724973e-34")
+    assert opts.config.width == "1.7e-157" and opts.config.max_iter == 100_000_000
+    assert opts.config.run_json()["view"] == {"cx": cx, "cy": "3.0013824367909383240724973e-34",
+                                              "width": "1.7e-157"}
+
+
+def test_the_derived_run_id_is_the_same_for_every_spelling_of_a_view():
+    ids = {parse(BASE + ["--out", "d", f"--center={cx}", "--width", width]).run
+           for cx, width in (("-0.75,0", "3"), ("-75e-2,0.0", "3.000"), ("-0.750,-0", "30e-1"))}
+    assert len(ids) == 1
+    assert parse(BASE + ["--out", "d", "--center=-0.75,1e-300"]).run not in ids
+
+
 def test_the_command_line_beats_the_environment():
     opts = parse(BASE + ["--out", "d", "--grid", "3"], {"MPI_RENDER_GRID": "9"})
     assert opts.config.grid == 3
@@ -175,8 +200,8 @@ def test_defaults_match_the_design():
     opts = parse(["--site", "cloud", "--out", "d"])
     config = opts.config
     assert (config.grid, config.tile_px, config.palette) == (8, 256, "electric")
-    assert (config.center, config.width, config.sites, config.split) == (
-        (-0.75, 0.0), 3.0, ("cloud", "onprem"), "contiguous")
+    assert (config.view, config.sites, config.split) == (
+        View(-0.75, 0.0, 3.0), ("cloud", "onprem"), "contiguous")
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms) == (
         600.0, 32, 4 << 20, 250.0)
     assert opts.dashboard is None and not opts.only_missing

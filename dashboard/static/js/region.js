@@ -12,16 +12,18 @@ const RUN_ID_MAX = 64;
 
 /**
  * The complex-plane square shown by a camera over a run of view `view`.
- * @param {{cx: number, cy: number, width: number}} view the run's view
+ * @param {{cx: number|string, cy: number|string, width: number|string}} view the run's view
  * @param {{x0: number, y0: number, span: number}} camera the shown square, fractions of the image
  * @returns {{cx: number, cy: number, width: number}}
  */
 export function regionOf(view, camera) {
+  // A view value may be a decimal string (DESIGN.md, "Deep views"); as doubles here.
+  const [cx, cy, width] = [Number(view.cx), Number(view.cy), Number(view.width)];
   // Offsets from the run's centre keep the digits a deep view needs.
   return {
-    cx: view.cx + (camera.x0 + camera.span / 2 - 0.5) * view.width,
-    cy: view.cy - (camera.y0 + camera.span / 2 - 0.5) * view.width,
-    width: view.width * camera.span,
+    cx: cx + (camera.x0 + camera.span / 2 - 0.5) * width,
+    cy: cy - (camera.y0 + camera.span / 2 - 0.5) * width,
+    width: width * camera.span,
   };
 }
 
