@@ -138,7 +138,8 @@ class RunHandler(BaseHandler):
 
     def get(self, run_id: str):
         self.run_config(run_id)
-        self.write_json(self.services.store.run_doc(run_id))
+        self.write_json({**self.services.store.run_doc(run_id),
+                         "phases": self.services.phases.of(run_id)})
 
     async def put(self, run_id: str):
         self.require_token(control_ok=True)

@@ -274,7 +274,7 @@ class TileStore:
         self.db.close()
 
 
-_OPTIONAL_META = ("rank", "host", "render_ms", "encode_ms", "iterations", "rendered_at")
+_OPTIONAL_META = ("rank", "host", "render_ms", "encode_ms", "iterations", "rendered_at", "kernel")
 
 
 def _extra_meta(meta: dict) -> dict:
