@@ -1,0 +1,136 @@
+"""Exact pixel geometry of a deep view, the precision it needs and the kernel line.
+
+Pixel ``(i, j)`` (column, row) of tile ``(row, col)`` of an ``N x N`` grid of ``P``-pixel tiles
+sits at (DESIGN.md, "Deep views")::
+
+    cr = cx - w/2 + (col*P + i + 0.5) * w/(N*P),   ci = cy + w/2 - (row*P + j + 0.5) * w/(N*P)
+
+exactly (:class:`~fractions.Fraction`). Perturbation iterates each pixel's offset
+``dc = c - C_ref`` from the reference point ``C_ref`` (the view centre rounded to the reference
+orbit's precision, an exact binary fraction). The offsets are separable: ``dc_re`` depends on the
+column only, ``dc_im`` on the row only, so a tile needs ``2 * P`` exact offsets, each rounded once,
+here, to the delta type the kernels use, and every backend starts from the same bits:
+
+* **plain** views (width >= :data:`WIDE_BELOW`): a double, correctly rounded;
+* **wide** views: a double mantissa in ``[0.5, 1)`` and an integer exponent
+  (``value = mantissa * 2**exponent``), the mantissa correctly rounded.
+
+**The line** between the double kernel and perturbation (:func:`needs_perturbation`): the double
+kernel is used while the pixel pitch is at least ``2**-LINE_BITS`` of the largest coordinate
+magnitude of the image, ``max(|cx| + w/2, |cy| + w/2, 1)``. At ``LINE_BITS = 40`` one pixel step
+spans at least ``2**12 = 4096`` units in the last place of every coordinate, so the double
+pixel centres ``cx - w/2 + (k + 0.5) * pitch`` are distinct, monotone and within 1/4096 of a
+pitch of the exact centres; the double kernel there is bit for bit the existing contract. Below
+the line, the pixel grid is resolved in double only to a few ulps per pixel, and perturbation
+takes over. The floor of 1 in the magnitude keeps views around 0 (where relative precision is
+plentiful but orbits still visit |z| ~ 1..2) on the same absolute scale.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..view import View
+
+LINE_BITS = 40  # the double kernel while pitch >= 2**-40 * coordinate magnitude
+# Below this width the deltas (and BLA coefficients) leave the double's exponent range: the
+# smallest offset of a 2**17-pixel image is then below 2**-997, near the smallest normal double
+# (2**-1022), and BLA's B coefficients (up to ~1/|dc|) near the largest.
+WIDE_BELOW = Fraction(1, 2**980)  # about 9.8e-296
+GUARD_BITS = 64  # reference precision beyond the pixel pitch (see precision_bits)
+
+
+def magnitude(view: View) -> Fraction:
+    """``max(|cx| + w/2, |cy| + w/2, 1)``: the largest coordinate magnitude of the image."""
+    cx, cy, width = view.exact
+    return max(abs(cx) + width / 2, abs(cy) + width / 2, Fraction(1))
+
+
+def needs_perturbation(view: View, image_px: int) -> bool:
+    """True when the view is below the line (module docstring): perturbation, not double.
+
+    >>> needs_perturbation(View(-0.75, 0.0, 3.0), 1024)
+    False
+    >>> needs_perturbation(View("-0.75", "0.1", "1e-12"), 1024)
+    True
+    """
+    return view.pitch(image_px) * 2**LINE_BITS < magnitude(view)
+
+
+def is_wide(view: View) -> bool:
+    """True when deltas need the wide-exponent form (width below :data:`WIDE_BELOW`)."""
+    return view.exact[2] < WIDE_BELOW
+
+
+def floor_log2(value: Fraction) -> int:
+    """``floor(log2(|value|))`` of a non-zero fraction, exactly.
+
+    >>> floor_log2(Fraction(3, 8)), floor_log2(Fraction(1, 4)), floor_log2(Fraction(5))
+    (-2, -2, 2)
+    """
+    num, den = abs(value.numerator), value.denominator
+    guess = num.bit_length() - den.bit_length()
+    # 2**guess <= num/den < 2**(guess+1) after at most one correction
+    if (num << max(0, -guess)) < (den << max(0, guess)):
+        guess -= 1
+    return guess
+
+
+def precision_bits(view: View, image_px: int) -> int:
+    """MPFR precision (bits) of the reference orbit of ``view`` at ``image_px`` pixels per side.
+
+    ``log2(magnitude / pitch)`` bits place the pixel grid exactly; :data:`GUARD_BITS` = 64 more
+    keep the reference's own rounding far below a pixel: the reference point is the centre
+    rounded to this precision (an error of ``2**-64`` pitch), and a rounding error made at
+    iteration k of the orbit acts, at every later iteration, like a shift of C of about
+    ``2**-prec |Z_k| / |dZ_k/dC|``, which summed over up to 10**8 (< 2**27) iterations stays
+    below ``2**-30`` of a pitch. At least 64 bits.
+    """
+    bits = floor_log2(magnitude(view) / view.pitch(image_px)) + 1
+    return max(64, bits + GUARD_BITS)
+
+
+def round_wide(value: Fraction) -> tuple[float, int]:
+    """``(mantissa, exponent)`` with ``value ~ mantissa * 2**exponent``, ``0.5 <= |mantissa| < 1``
+    correctly rounded (``(0.0, 0)`` for 0; a mantissa that rounds up to 1 is renormalised).
+
+    >>> round_wide(Fraction(3, 8)), round_wide(Fraction(-1, 2**2000))
+    ((0.75, -1), (-0.5, -1999))
+    """
+    if value == 0:
+        return 0.0, 0
+    exponent = floor_log2(value) + 1
+    scaled = value / Fraction(2) ** exponent
+    mantissa = float(scaled)  # Fraction -> float rounds correctly
+    if abs(mantissa) == 1.0:
+        mantissa, exponent = mantissa / 2, exponent + 1
+    return mantissa, exponent
+
+
+def tile_offsets(view: View, grid: int, tile_px: int, row: int, col: int,
+                 reference_point: tuple[Fraction, Fraction]) -> tuple[list[Fraction], list[Fraction]]:
+    """Exact offsets ``(dc_re per column, dc_im per row)`` of tile ``(row, col)`` from
+    ``reference_point`` (module docstring's geometry; row 0 at the top)."""
+    cx, cy, width = view.exact
+    step = width / (grid * tile_px)
+    left = cx - width / 2 - reference_point[0]
+    top = cy + width / 2 - reference_point[1]
+    dc_re = [left + (col * tile_px + i + Fraction(1, 2)) * step for i in range(tile_px)]
+    dc_im = [top - (row * tile_px + j + Fraction(1, 2)) * step for j in range(tile_px)]
+    return dc_re, dc_im
+
+
+def pixel_point(view: View, grid: int, tile_px: int, row: int, col: int, i: int,
+                j: int) -> tuple[Fraction, Fraction]:
+    """The exact centre ``(cr, ci)`` of pixel ``(i, j)`` of tile ``(row, col)``."""
+    cx, cy, width = view.exact
+    step = width / (grid * tile_px)
+    return (cx - width / 2 + (col * tile_px + i + Fraction(1, 2)) * step,
+            cy + width / 2 - (row * tile_px + j + Fraction(1, 2)) * step)
+
+
+def max_offset(view: View, reference_point: tuple[Fraction, Fraction]) -> Fraction:
+    """An upper bound of ``|dc|`` over every pixel of the image (exact): the L1 norm
+    ``(w/2 + |cx - Cr|) + (w/2 + |cy - Ci|)`` of the farthest corner's offset, which bounds its
+    Euclidean norm (BLA's radii are built with it, :mod:`.bla`)."""
+    cx, cy, width = view.exact
+    return width + abs(cx - reference_point[0]) + abs(cy - reference_point[1])

@@ -1,0 +1,133 @@
+"""``prepare()``: everything a deep view needs once per run (reference orbit + BLA table).
+
+A :class:`Reference` is computed once per site job (rank 0) and shared with the ranks: it is a
+few numpy arrays plus a small JSON-able dict (:meth:`Reference.to_arrays`,
+:meth:`Reference.from_arrays`). It is deterministic: the same view, image size and ``max_iter``
+give the same arrays bit for bit on any machine (MPFR rounds correctly; the table is built by
+one numpy implementation of IEEE operations and ``sqrt``), so a tile is the same bytes whichever
+site renders it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from ..view import View
+from . import bla, geometry
+from .orbit import Orbit, Progress, reference_orbit
+
+ORBIT_ARRAYS = ("zx", "zy")
+WIDE_ARRAYS = ("wzx", "wzy", "wze")
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """The per-view data of perturbation.
+
+    Attributes:
+        view, image_px, max_iter: what it was prepared for.
+        prec: MPFR precision of the orbit (bits).
+        orbit: the reference orbit (:class:`.orbit.Orbit`).
+        table: the BLA table (:class:`.bla.Table`).
+        wide: whether the view needs the wide-exponent form (:func:`.geometry.is_wide`).
+        interior: whether the kernels run interior detection (:func:`interior_detection`).
+        seconds: ``{"orbit": s, "bla": s}`` wall time of the two phases on the machine that
+            prepared it.
+    """
+
+    view: View
+    image_px: int
+    max_iter: int
+    prec: int
+    orbit: Orbit
+    table: bla.Table
+    wide: bool
+    interior: bool
+    seconds: dict = field(default_factory=dict)
+    offsets_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every array (what a rank holds, and what is sent to it)."""
+        return sum(a.nbytes for a in self.to_arrays()[1].values())
+
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """``(meta, arrays)``: a JSON-able dict and named contiguous numpy arrays, for
+        ``comm.bcast(meta)`` + ``comm.Bcast(array)`` (or shared memory)."""
+        orbit = self.orbit
+        meta = {"view": self.view.json(), "image_px": self.image_px, "max_iter": self.max_iter,
+                "prec": self.prec, "length": orbit.length, "escaped": orbit.escaped,
+                "point": [[str(v.numerator), str(v.denominator)] for v in orbit.point],
+                "wide": self.wide, "interior": self.interior, "seconds": dict(self.seconds)}
+        arrays = {"zx": orbit.zx, "zy": orbit.zy, **self.table.arrays()}
+        if orbit.wide is not None:
+            arrays.update(zip(WIDE_ARRAYS, orbit.wide))
+        meta["arrays"] = {name: [str(a.dtype), list(a.shape)] for name, a in arrays.items()}
+        return meta, arrays
+
+    @classmethod
+    def from_arrays(cls, meta: dict, arrays: dict[str, np.ndarray]) -> Reference:
+        """The inverse of :meth:`to_arrays` (the arrays are used as given, not copied).
+
+        Raises:
+            ValueError: an array is missing or has the wrong dtype or shape.
+        """
+        for name, (dtype, shape) in meta["arrays"].items():
+            array = arrays.get(name)
+            if array is None or str(array.dtype) != dtype or list(array.shape) != shape:
+                raise ValueError(f"reference array {name!r} must be {dtype} {shape}")
+        view = View(**meta["view"])
+        point = tuple(Fraction(int(n), int(d)) for n, d in meta["point"])
+        wide_form = tuple(arrays[name] for name in WIDE_ARRAYS) if meta["wide"] else None
+        orbit = Orbit(point=point, zx=arrays["zx"], zy=arrays["zy"], length=meta["length"],
+                      escaped=meta["escaped"], wide=wide_form)
+        return cls(view=view, image_px=meta["image_px"], max_iter=meta["max_iter"],
+                   prec=meta["prec"], orbit=orbit, table=bla.Table.from_arrays(arrays),
+                   wide=meta["wide"], interior=meta["interior"], seconds=dict(meta["seconds"]))
+
+
+def interior_detection(orbit: Orbit) -> bool:
+    """Whether a view gets interior detection: when its reference does not escape within
+    ``max_iter`` (the centre lies in, or extremely near, a minibrot: the views where pixels run
+    to ``max_iter``). Elsewhere the derivative would only cost time (docs/PERFORMANCE.md)."""
+    return not orbit.escaped
+
+
+def prepare(view: View, image_px: int, max_iter: int, progress: Progress | None = None,
+            interior: bool | None = None) -> Reference:
+    """The reference orbit at the view centre and its BLA table.
+
+    Args:
+        view: the view (exact decimals).
+        image_px: pixels per side of the whole image (``grid * tile_px``).
+        max_iter: iteration cap (1 .. 100,000,000).
+        progress: ``progress(done_iterations, max_iter)`` while the orbit runs, at most every
+            0.25 s (long orbits only).
+        interior: force interior detection on or off (default: :func:`interior_detection`).
+
+    Returns:
+        The :class:`Reference`.
+
+    Raises:
+        ValueError: ``image_px`` or ``max_iter`` out of range.
+    """
+    for name, value, top in (("image_px", image_px, 1 << 17), ("max_iter", max_iter, 100_000_000)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise ValueError(f"{name} must be an integer in 1..{top}, got {value!r}")
+    wide_view = geometry.is_wide(view)
+    prec = geometry.precision_bits(view, image_px)
+    start = time.perf_counter()
+    orbit = reference_orbit(view.exact[:2], prec, max_iter, with_wide=wide_view,
+                            progress=progress)
+    built = time.perf_counter()
+    cmax = geometry.round_wide(geometry.max_offset(view, orbit.point))
+    table = bla.build_table(orbit.zx, orbit.zy, orbit.wide, cmax, wide_view)
+    done = time.perf_counter()
+    if interior is None:
+        interior = interior_detection(orbit)
+    return Reference(view=view, image_px=image_px, max_iter=max_iter, prec=prec, orbit=orbit,
+                     table=table, wide=wide_view, interior=bool(interior),
+                     seconds={"orbit": built - start, "bla": done - built})
