@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     else:
         from .site import driver
         sink = make_sink(opts, time.monotonic()) if rank == 0 else None
-        code = driver.run(opts.config, opts.site, kernels=opts.kernels, comm=comm, sink=sink)
+        code = driver.run(opts.config, opts.site, kernels=opts.kernels, comm=comm, sink=sink,
+                          reporter=phase_reporter(opts) if rank == 0 else None)
     # Every rank agrees on `code`: finalize cleanly, else `python -m mpi4py` turns a non-zero
     # exit into MPI_Abort (and its noise). An exception skips this and aborts, as it should.
     MPI.Finalize()
@@ -113,6 +114,13 @@ def dashboard_client(opts: Options):
     from .site.client import DashboardClient
     return DashboardClient(opts.dashboard, opts.token, timeout_s=opts.http_timeout_s,
                            ca_file=opts.ca_file)
+
+
+def phase_reporter(opts: Options):
+    """Rank 0's announcer of a slow reference orbit: to the log, and to the dashboard if any."""
+    from .site.phases import PhaseReporter
+    client = dashboard_client(opts) if opts.dashboard else None
+    return PhaseReporter(opts.run, opts.site, client)
 
 
 def _poster(opts: Options, started_at: float, run: str | None = None, config=None,

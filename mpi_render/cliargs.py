@@ -286,7 +286,11 @@ def _serve_options(raw: _Raw) -> Options:
 
 
 def _kernels(raw: _Raw) -> KernelChoice:
-    return KernelChoice(backend=_backend(raw), shortcuts=not raw.get("no_shortcuts"))
+    try:
+        return KernelChoice(backend=_backend(raw), shortcuts=not raw.get("no_shortcuts"),
+                            kernel=str(raw.get("kernel")).strip().lower())
+    except ValueError as exc:
+        raise UsageError(f"{raw.labels['kernel']}: {exc}") from None
 
 
 def _backend(raw: _Raw) -> str:

@@ -55,6 +55,9 @@ FLAGS = (
     Flag("--weights", "MPI_RENDER_WEIGHTS", None,
          "contiguous shares per site, summing to 1 (default equal)", "W1,W2"),
     Flag("--backend", "MPI_RENDER_BACKEND", "auto", "kernel: auto, numpy or numba", "NAME"),
+    Flag("--kernel", "MPI_RENDER_KERNEL", "auto",
+         "auto (double precision while it resolves every pixel, perturbation below), double or "
+         "perturbation (forced: for comparisons)", "NAME"),
     Flag("--no-shortcuts", "MPI_RENDER_NO_SHORTCUTS", None,
          "iterate every pixel by brute force (same image; for benchmarks)", boolean=True),
     Flag("--dashboard", "MPI_RENDER_DASHBOARD_URL", None, "dashboard root URL (http/https)",

@@ -1,6 +1,13 @@
-"""The tile pipeline: geometry -> escape counts -> palette indices -> PNG bytes, with timings.
+"""The tile pipeline: geometry -> escape data -> palette indices -> PNG bytes, with timings.
 
 This is what every rank runs per tile; rank 0 only forwards the bytes and :meth:`RenderedTile.meta`.
+
+**Which kernel** (DESIGN.md, "Deep views"): the double kernel (:mod:`.kernels`, bit-identical to
+the brute force) while it resolves every pixel, perturbation (:mod:`.deep`) below that line
+(:func:`mpi_render.deep.needs_perturbation`: the pixel pitch against the coordinates). A deep
+view needs its :class:`~mpi_render.deep.Reference` (MPFR orbit + BLA table), prepared once per
+view: :func:`prepare_reference`. A site job prepares it on rank 0 and shares it with its ranks
+(:mod:`mpi_render.site.rendering`); the functions here prepare it themselves when none is given.
 """
 from __future__ import annotations
 
@@ -11,26 +18,39 @@ import numpy as np
 
 from .config import RenderConfig
 from .encode import encode_png
+from .escape import Escape
 from .kernels import native
 from .kernels.dispatch import escape_counts, resolve_backend
 from .palettes import palette_bytes, palette_indices
 from .tiling import tile_bounds, tile_index
 
 WARM_UP_PX = 8
+KERNELS = ("auto", "double", "perturbation")
 
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """How a process renders its tiles (``mpi-render --backend``, ``--no-shortcuts``).
+    """How a process renders its tiles (``mpi-render --backend``, ``--kernel``,
+    ``--no-shortcuts``).
 
     Attributes:
         backend: ``auto`` (numba when it can run, else numpy), ``numpy`` or ``numba``.
-        shortcuts: the exact interior shortcuts (default); False is the brute force (same
-            counts, for comparisons).
+        shortcuts: the double kernel's exact interior shortcuts (default); False is its brute
+            force (same counts, for comparisons).
+        kernel: ``auto`` (by depth: :func:`kernel_for`), or ``double`` / ``perturbation``
+            forced (for tests and comparisons).
+
+    Raises:
+        ValueError: an unknown kernel name.
     """
 
     backend: str = "auto"
     shortcuts: bool = True
+    kernel: str = "auto"
+
+    def __post_init__(self):
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
 
     def warmed_up(self) -> KernelChoice:
         """This choice with ``backend`` resolved, its kernels compiled or loaded in this
@@ -54,6 +74,7 @@ class RenderedTile:
         iterations: sum of the escape counts of all pixels.
         rendered_at: wall-clock time (epoch seconds, this host's clock) when the tile was
             finished, i.e. after its kernel and its encoding.
+        kernel: ``double`` or ``perturbation``: which kernel rendered it.
     """
 
     row: int
@@ -63,37 +84,110 @@ class RenderedTile:
     encode_ms: float
     iterations: int
     rendered_at: float = 0.0
+    kernel: str = "double"
 
     def meta(self, site: str, rank: int, host: str) -> dict:
         """The batch-manifest entry: ``{row, col, site, rank, host, render_ms, encode_ms,
-        iterations, rendered_at}`` (DESIGN.md, "Tiles on the wire")."""
+        iterations, rendered_at, kernel}`` (DESIGN.md, "Tiles on the wire"; docs/API.md)."""
         return {"row": self.row, "col": self.col, "site": site, "rank": rank, "host": host,
                 "render_ms": self.render_ms, "encode_ms": self.encode_ms,
-                "iterations": self.iterations, "rendered_at": self.rendered_at}
+                "iterations": self.iterations, "rendered_at": self.rendered_at,
+                "kernel": self.kernel}
+
+
+def kernel_for(config: RenderConfig, kernel: str = "auto") -> str:
+    """``double`` or ``perturbation``: the kernel that renders ``config`` (``kernel`` forces one).
+
+    ``auto`` takes the double kernel while it resolves every pixel and perturbation below
+    (:func:`mpi_render.deep.needs_perturbation`).
+
+    Raises:
+        ValueError: an unknown kernel name.
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    if kernel != "auto":
+        return kernel
+    from .deep import needs_perturbation  # lazily: shallow views never load MPFR
+
+    return "perturbation" if needs_perturbation(config.view, config.image_px) else "double"
+
+
+def prepare_reference(config: RenderConfig, progress=None):
+    """The :class:`~mpi_render.deep.Reference` of ``config``'s view (MPFR orbit + BLA table).
+
+    Args:
+        progress: ``progress(done_iterations, max_iter)``, called while the orbit runs.
+    """
+    from .deep import prepare
+
+    return prepare(config.view, config.image_px, config.max_iter, progress)
+
+
+def tile_escape(config: RenderConfig, row: int, col: int, backend: str = "auto",
+                shortcuts: bool = True, kernel: str = "auto",
+                reference=None) -> tuple[Escape, str]:
+    """The escape data of tile ``(row, col)`` and the name of the kernel that computed it.
+
+    Args:
+        backend, shortcuts, kernel: as in :class:`KernelChoice`.
+        reference: the view's prepared reference for perturbation (default: prepared here).
+
+    Raises:
+        ValueError: the tile is outside the grid, or an unknown or unavailable backend or
+            kernel.
+    """
+    tile_index(config.grid, row, col)
+    name = resolve_backend(backend)
+    if kernel_for(config, kernel) == "double":
+        cx, cy, width = config.view.floats()
+        bounds = tile_bounds(config.grid, config.tile_px, (cx, cy), width, row, col)
+        counts = escape_counts(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
+                               config.tile_px, config.max_iter, backend=name,
+                               shortcuts=shortcuts)
+        return Escape(counts, np.zeros(counts.shape, np.uint8), np.zeros(counts.shape)), "double"
+    from .deep import tile_escape as deep_tile_escape
+
+    if reference is None:
+        reference = prepare_reference(config)
+    return deep_tile_escape(reference, config.grid, config.tile_px, row, col,
+                            backend=name), "perturbation"
+
+
+def tile_counts(config: RenderConfig, row: int, col: int, backend: str = "auto",
+                kernel: str = "auto", reference=None) -> np.ndarray:
+    """The escape counts of tile ``(row, col)`` of ``config``, at any depth: ``(tile_px,
+    tile_px)`` uint32, row 0 at the top, chosen the way the site job chooses (DESIGN.md, "Deep
+    views": the public entry point; ``kernel`` forces a kernel, ``reference`` saves preparing
+    the view again).
+
+    Raises:
+        ValueError: as :func:`tile_escape`.
+    """
+    return tile_escape(config, row, col, backend, True, kernel, reference)[0].counts
 
 
 def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto",
-                shortcuts: bool = True) -> RenderedTile:
+                shortcuts: bool = True, kernel: str = "auto", reference=None) -> RenderedTile:
     """Render, colour and encode tile ``(row, col)`` of ``config``.
 
-    ``shortcuts=False`` renders with the brute-force loop (same counts, for benchmarks; see
-    :func:`.kernels.escape_counts`).
+    ``shortcuts=False`` renders the double kernel by brute force (same counts, for benchmarks;
+    see :func:`.kernels.escape_counts`); ``kernel`` and ``reference`` as for
+    :func:`tile_escape`.
 
     Raises:
-        ValueError: the tile is outside the grid, or the backend is unknown or unavailable.
+        ValueError: as :func:`tile_escape`.
     """
-    tile_index(config.grid, row, col)
-    cx, cy, width = config.view.floats()
-    bounds = tile_bounds(config.grid, config.tile_px, (cx, cy), width, row, col)
     start = time.perf_counter()
-    counts = escape_counts(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
-                           config.tile_px, config.max_iter, backend=backend, shortcuts=shortcuts)
+    escape, used = tile_escape(config, row, col, backend, shortcuts, kernel, reference)
     rendered = time.perf_counter()
-    png = encode_png(palette_indices(counts, config.max_iter), palette_bytes(config.palette))
+    png = encode_png(palette_indices(escape.counts, config.max_iter),
+                     palette_bytes(config.palette))
     encoded = time.perf_counter()
     return RenderedTile(row=row, col=col, png=png, render_ms=(rendered - start) * 1e3,
                         encode_ms=(encoded - rendered) * 1e3,
-                        iterations=int(counts.sum(dtype=np.uint64)), rendered_at=time.time())
+                        iterations=int(escape.counts.sum(dtype=np.uint64)),
+                        rendered_at=time.time(), kernel=used)
 
 
 def warm_up(backend: str = "auto") -> str:

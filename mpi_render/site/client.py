@@ -99,6 +99,13 @@ class DashboardClient:
                                                         timeout=self.timeout_s)
         return self._conn
 
+    def clone(self) -> DashboardClient:
+        """A client of the same dashboard, token, timeout and TLS trust with a connection of
+        its own (for another thread: a client is not thread-safe)."""
+        twin = DashboardClient.__new__(DashboardClient)
+        twin.__dict__.update(self.__dict__, _conn=None)
+        return twin
+
     def close(self) -> None:
         """Close the kept-alive connection (a later request opens a new one)."""
         if self._conn is not None:

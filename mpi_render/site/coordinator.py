@@ -17,16 +17,16 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from .. import tile as tile_mod
 from ..config import RenderConfig
-from ..tile import KernelChoice
 from ..tiling import tile_position
 from .claims import ClaimRetry, ClaimSizer, RunCancelled, RunUnknown, claim
 from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
 from .courier import Backoff, Permanent
+from .phases import PhaseReporter
 from .poster import Poster
 from .progress import Progress
 from .ranks import IDLE_POLL_S, POLL_S, Crew
+from .rendering import TileRenderer
 
 log = logging.getLogger(__name__)
 CLAIM_RETRY_S = 0.25   # a run whose claim came back empty is asked again after this long
@@ -74,15 +74,16 @@ class Coordinator:
     Args:
         comm: the site's communicator (this is rank 0).
         site: this site's name.
-        kernels: how rank 0 renders its own tiles (warmed up).
+        renderer: rank 0's tile renderer (it also prepares the deep views' references, which
+            the crew sends to the workers).
         host: rank 0's host name.
         client: a :class:`DashboardClient` used by rank 0's main thread only (claims, PUT).
     """
 
-    def __init__(self, comm, site: str, kernels: KernelChoice, host: str,
+    def __init__(self, comm, site: str, renderer: TileRenderer, host: str,
                  client: DashboardClient):
-        self.site, self.kernels, self.host, self.client = site, kernels, host, client
-        self.crew = Crew(comm, self._tile_done, lambda run_id, index: None)
+        self.site, self.renderer, self.host, self.client = site, renderer, host, client
+        self.crew = Crew(comm, self._tile_done, lambda run_id, index: None, renderer)
         self.sizer = ClaimSizer(comm.Get_size())
         self.runs: dict[str, RunWork] = {}
         self.order: list[str] = []  # newest first
@@ -155,8 +156,7 @@ class Coordinator:
         if work is None or work.cancelled:
             return
         try:
-            done = tile_mod.render_tile(work.config, *tile_position(work.config.grid, index),
-                                        self.kernels.backend, self.kernels.shortcuts)
+            done = self.renderer.render(work.config, *tile_position(work.config.grid, index))
         except Exception as exc:  # keep coordinating the workers; the job fails at the end
             log.exception("rank 0 failed to render")
             self.root_error = repr(exc)
@@ -192,8 +192,25 @@ class Coordinator:
             work = self.runs[run_id]
             if not needs:
                 return
-            if work.claimable and not work.drained and work.claim_at <= now:
+            if work.claimable and not work.drained and work.claim_at <= now \
+                    and self._reference_ready(work):
                 self._deal(work, self._claim(work, sum(needs.values())), needs)
+
+    def _reference_ready(self, work: RunWork) -> bool:
+        """A deep run's reference is prepared before its first claim (so no lease runs out
+        while the orbit is computed); False when preparing it failed (the run fails)."""
+        if not self.renderer.deep(work.config) or self.renderer.has_reference(work.config):
+            return True
+        reporter = PhaseReporter(work.run_id, self.site, self.client.clone())
+        try:
+            self.renderer.prepare(work.config, work.run_id, reporter)
+        except Exception as exc:  # this run cannot be rendered; the others go on
+            log.exception("run %s: preparing the reference failed", work.run_id)
+            work.failed = f"the reference orbit failed: {exc!r}"
+            return False
+        finally:
+            reporter.close()
+        return True
 
     def _claim(self, work: RunWork, max_tiles: int) -> list[int]:
         try:

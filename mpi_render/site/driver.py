@@ -31,12 +31,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .. import tile as tile_mod
 from ..config import RenderConfig
 from ..tile import KernelChoice
 from ..tiling import rank_tiles, site_tiles, tile_position
+from .phases import PhaseReporter
 from .progress import Progress
 from .ranks import POLL_S, SendWindow, idle_barrier
+from .rendering import ReferenceFailed, TileRenderer, share
 from .sinks import EXIT_FAILED, EXIT_OK, MemorySink, SetupError, Sink
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ class _Collected:
 
 
 def run(config: RenderConfig, site: str, *, kernels: KernelChoice = KernelChoice(), comm=None,
-        sink: Sink | None = None, progress_stream: TextIO | None = None) -> int:
+        sink: Sink | None = None, progress_stream: TextIO | None = None,
+        reporter: PhaseReporter | None = None) -> int:
     """Render ``site``'s tiles of ``config`` on every rank of ``comm``; return the exit code.
 
     Args:
@@ -64,6 +66,8 @@ def run(config: RenderConfig, site: str, *, kernels: KernelChoice = KernelChoice
         comm: an mpi4py communicator (default ``MPI.COMM_WORLD``, imported lazily).
         sink: rank 0's sink (ignored on other ranks); default a :class:`MemorySink`.
         progress_stream: where rank 0's progress goes (default stderr).
+        reporter: rank 0's announcer of a slow reference orbit (a deep view), or None (the
+            orbit's time is logged either way).
 
     Returns:
         The same code on every rank: 0 when every tile of the site is in the sink (stored on
@@ -82,13 +86,33 @@ def run(config: RenderConfig, site: str, *, kernels: KernelChoice = KernelChoice
         return plan[1]
     mine = rank_tiles(plan[1], rank, size)
     host = socket.gethostname()
+    renderer = TileRenderer(kernels)  # a failure aborts the job (python -m mpi4py): no hang
+    failed = _share_reference(comm, renderer, config, reporter) if plan[1] else None
     if rank == 0:
         progress = Progress(len(plan[1]), lambda: sink.stored, progress_stream)
-        code = _root(config, site, mine, comm, sink, progress, kernels, host)
+        code = _root(config, site, [] if failed else mine, comm, sink, progress, renderer, host,
+                     [failed] if failed else [])
     else:
-        code = _worker(config, site, mine, comm, kernels, host)
+        code = _worker(config, site, [] if failed else mine, comm, renderer, host)
     idle_barrier(comm)
     return max(comm.allgather(code))
+
+
+def _share_reference(comm, renderer: TileRenderer, config: RenderConfig,
+                     reporter: PhaseReporter | None) -> str | None:
+    """Collective: a deep view's reference, prepared by rank 0, on every rank. Returns None,
+    or on every rank the error that kept rank 0 from preparing it."""
+    if not renderer.deep(config):
+        return None
+    label = reporter.run_id if reporter is not None else "this run"
+    try:
+        share(comm, renderer, config, label, reporter)
+    except ReferenceFailed as exc:
+        return f"rank 0: the reference orbit failed: {exc}"
+    finally:
+        if reporter is not None and comm.Get_rank() == 0:
+            reporter.close()
+    return None
 
 
 def _open(sink: Sink, tiles: list[int]) -> tuple:
@@ -102,32 +126,20 @@ def _open(sink: Sink, tiles: list[int]) -> tuple:
     return ("ok", chosen)
 
 
-def warm_up(kernels: KernelChoice) -> KernelChoice:
-    """Warm the kernel backend up once in this process (logged); the choice, resolved."""
-    started = time.perf_counter()
-    resolved = kernels.warmed_up()
-    log.info("kernel backend %s ready in %.2f s%s", resolved.backend,
-             time.perf_counter() - started,
-             "" if kernels.shortcuts else " (brute force: --no-shortcuts)")
-    return resolved
-
-
-def _render(config: RenderConfig, site: str, mine: list[int], kernels: KernelChoice,
+def _render(config: RenderConfig, site: str, mine: list[int], renderer: TileRenderer,
             rank: int, host: str):
-    """Yield ``(meta, png)`` for each of this rank's tiles (``kernels`` warmed up)."""
+    """Yield ``(meta, png)`` for each of this rank's tiles."""
     for index in mine:
-        row, col = tile_position(config.grid, index)
-        done = tile_mod.render_tile(config, row, col, kernels.backend, kernels.shortcuts)
+        done = renderer.render(config, *tile_position(config.grid, index))
         yield done.meta(site, rank, host), done.png
 
 
-def _root(config, site, mine, comm, sink: Sink, progress: Progress, kernels: KernelChoice,
-          host) -> int:
-    collected, errors = _Collected(), []
+def _root(config, site, mine, comm, sink: Sink, progress: Progress, renderer: TileRenderer,
+          host, errors: list[str]) -> int:
+    collected = _Collected()
     try:
-        resolved = warm_up(kernels)
-        progress.restart()  # tiles/s measures rendering, not the JIT or cache load
-        for meta, png in _render(config, site, mine, resolved, 0, host):
+        progress.restart()  # tiles/s measures rendering, not the warm-up or the reference
+        for meta, png in _render(config, site, mine, renderer, 0, host):
             sink.put(meta, png)
             progress.tile_done(0)
             _drain(comm, sink, progress, collected)
@@ -164,10 +176,10 @@ def _drain(comm, sink: Sink, progress: Progress, collected: _Collected) -> bool:
                 collected.errors.append(f"rank {status.Get_source()}: {payload['error']}")
 
 
-def _worker(config, site, mine, comm, kernels: KernelChoice, host) -> int:
+def _worker(config, site, mine, comm, renderer: TileRenderer, host) -> int:
     rank, window, error = comm.Get_rank(), SendWindow(comm), None
     try:
-        for meta, png in _render(config, site, mine, warm_up(kernels), rank, host):
+        for meta, png in _render(config, site, mine, renderer, rank, host):
             window.send((meta, png), len(png), TILE_TAG)
     except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
         log.exception("rank %d failed to render", rank)

@@ -22,10 +22,10 @@ from ..config import RenderConfig
 from ..tile import KernelChoice
 from .client import DashboardClient
 from .coordinator import Coordinator, RunWork
-from .driver import warm_up
 from .poster import Poster
 from .progress import Progress
 from .ranks import claim_worker, idle_barrier
+from .rendering import TileRenderer
 from .sinks import EXIT_FAILED, EXIT_OK, SetupError
 
 log = logging.getLogger(__name__)
@@ -53,15 +53,15 @@ def claiming_job(comm, site: str, kernels: KernelChoice, client: DashboardClient
     failed = comm.bcast(setup() if rank == 0 else None, root=0)
     if failed is not None:
         return failed
-    resolved, host = warm_up(kernels), socket.gethostname()
+    renderer, host = TileRenderer(kernels), socket.gethostname()
     if rank == 0:
-        coordinator = Coordinator(comm, site, resolved, host, client)
+        coordinator = Coordinator(comm, site, renderer, host, client)
         try:
             code = root(coordinator)
         finally:
             client.close()
     else:
-        error = claim_worker(comm, site, resolved, host, stop_requested)
+        error = claim_worker(comm, site, renderer, host, stop_requested)
         code = EXIT_FAILED if error else EXIT_OK
     idle_barrier(comm)
     return max(comm.allgather(code))

@@ -13,8 +13,10 @@ And the protocol of a **claiming** job (``--split dynamic``, ``--serve``), where
 out tiles as it claims them instead of every rank knowing its stride in advance:
 
 * rank 0 -> worker, tag :data:`ORDER_TAG`: ``("work", run_id, config, [tile indices])`` (append
-  to the queue), ``("drop", run_id)`` (forget queued tiles of that run: it was cancelled),
-  ``("stop",)`` (drop the queue, finish, report :data:`DONE_TAG`);
+  to the queue), ``("reference", config, meta, arrays)`` (keep a deep view's reference: sent
+  once per worker and view, before the first ``work`` that needs it; MPI keeps one sender's
+  messages in order), ``("drop", run_id)`` (forget queued tiles of that run: it was
+  cancelled), ``("stop",)`` (drop the queue, finish, report :data:`DONE_TAG`);
 * worker -> rank 0: :data:`TILE_TAG` ``(run_id, index, meta, png)`` per finished tile;
   :data:`RETURN_TAG` ``{"tiles": [(run_id, index), ...], "error": str | None}`` for tiles it
   will not render (dropped, SIGTERM, or a render error, after which it takes no more work);
@@ -29,9 +31,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from .. import tile as tile_mod
-from ..tile import KernelChoice
 from ..tiling import tile_position
+from .rendering import TileRenderer, adopt_message, reference_key, reference_message
 
 log = logging.getLogger(__name__)
 MAX_BYTES_IN_FLIGHT = 64 << 20  # PNG bytes a worker may have in unfinished sends
@@ -75,14 +76,14 @@ class SendWindow:
         self._bytes = 0
 
 
-def claim_worker(comm, site: str, kernels: KernelChoice, host: str,
+def claim_worker(comm, site: str, renderer: TileRenderer, host: str,
                  stop_requested: Callable[[], bool] = lambda: False) -> str | None:
     """A worker of a claiming job: render what rank 0 orders until it says stop.
 
     Args:
         comm: the site's communicator (this rank is not 0).
         site: the site name for the tiles' metadata.
-        kernels: how this rank renders (warmed up).
+        renderer: this rank's tile renderer (it keeps the references rank 0 sends).
         host: this rank's host name for the metadata.
         stop_requested: True once this rank got SIGTERM: queued tiles are returned unrendered.
 
@@ -92,7 +93,7 @@ def claim_worker(comm, site: str, kernels: KernelChoice, host: str,
     rank, queue, window = comm.Get_rank(), deque(), SendWindow(comm)
     error, stopping = None, False
     while True:
-        stopping = _take_orders(comm, queue) or stopping
+        stopping = _take_orders(comm, queue, renderer) or stopping
         if queue and (stopping or error or stop_requested()):
             returned = [(run_id, index) for run_id, _, index in queue]
             queue.clear()
@@ -100,8 +101,7 @@ def claim_worker(comm, site: str, kernels: KernelChoice, host: str,
         if queue:
             run_id, config, index = queue.popleft()
             try:
-                done = tile_mod.render_tile(config, *tile_position(config.grid, index),
-                                            kernels.backend, kernels.shortcuts)
+                done = renderer.render(config, *tile_position(config.grid, index))
             except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
                 log.exception("rank %d failed to render", rank)
                 error = repr(exc)
@@ -118,7 +118,7 @@ def claim_worker(comm, site: str, kernels: KernelChoice, host: str,
     return error
 
 
-def _take_orders(comm, queue: deque) -> bool:
+def _take_orders(comm, queue: deque, renderer: TileRenderer) -> bool:
     """Apply every order that has arrived; True if one of them was ``stop``."""
     stop = False
     while (message := comm.improbe(source=0, tag=ORDER_TAG)) is not None:
@@ -126,6 +126,8 @@ def _take_orders(comm, queue: deque) -> bool:
         if order[0] == "work":
             _, run_id, config, indices = order
             queue.extend((run_id, config, index) for index in indices)
+        elif order[0] == "reference":
+            adopt_message(renderer, *order[1:])
         elif order[0] == "drop":
             kept = [item for item in queue if item[0] != order[1]]
             queue.clear()
@@ -142,12 +144,16 @@ class Crew:
         comm: the site's communicator (rank 0's side).
         on_tile: called as ``on_tile(run_id, meta, png, rank)`` for each finished tile.
         on_return: called as ``on_return(run_id, index)`` for each tile a worker gave back.
+        renderer: rank 0's renderer, whose references the workers get.
     """
 
-    def __init__(self, comm, on_tile, on_return):
+    def __init__(self, comm, on_tile, on_return, renderer: TileRenderer):
         self.comm, self.on_tile, self.on_return = comm, on_tile, on_return
+        self.renderer = renderer
         self.workers = list(range(1, comm.Get_size()))
         self.held: dict[int, set[tuple[str, int]]] = {r: set() for r in self.workers}
+        self.references: dict[int, set[tuple]] = {r: set() for r in self.workers}
+        self._sending: list = []  # isends of references not known to be complete
         self.errors: dict[int, str] = {}
         self.done: set[int] = set()
 
@@ -163,8 +169,18 @@ class Crew:
         return sum(1 for keys in self.held.values() for key in keys if key[0] == run_id)
 
     def assign(self, rank: int, run_id: str, config, indices: list[int]) -> None:
+        if self.renderer.deep(config) and reference_key(config) not in self.references[rank]:
+            self._send_reference(rank, config)
         self.held[rank].update((run_id, index) for index in indices)
         self.comm.send(("work", run_id, config, indices), dest=rank, tag=ORDER_TAG)
+
+    def _send_reference(self, rank: int, config) -> None:
+        """``isend`` the view's reference (megabytes: a blocking send would wait until the
+        worker finishes its current tile); MPI delivers it before the ``work`` sent after it."""
+        meta, arrays = reference_message(self.renderer.reference(config))
+        self._sending.append(self.comm.isend(("reference", config, meta, arrays), dest=rank,
+                                             tag=ORDER_TAG))
+        self.references[rank].add(reference_key(config))
 
     def drop(self, run_id: str) -> None:
         """Tell every worker to forget its queued tiles of ``run_id``."""
@@ -183,6 +199,7 @@ class Crew:
     def drain(self) -> bool:
         """Receive every message that has already arrived; True if there was one."""
         from mpi4py import MPI  # already initialised by the caller; only the constants
+        self._sending = [request for request in self._sending if not request.Test()]
         status, got = MPI.Status(), False
         while (message := self.comm.improbe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG,
                                             status=status)) is not None:

@@ -66,7 +66,8 @@ def test_two_sites_with_different_rank_counts_render_the_whole_grid(world, grid,
         assert ranks == set(range(min(world.Get_size(), len(cloud))))
         meta = next(iter(onprem.values()))[0]
         assert set(meta) == {"row", "col", "site", "rank", "host", "render_ms", "encode_ms",
-                             "iterations", "rendered_at"} and meta["site"] == "onprem"
+                             "iterations", "rendered_at", "kernel"} and meta["site"] == "onprem"
+        assert meta["kernel"] == "double"
     else:
         assert not sinks["cloud"].tiles  # only rank 0's sink is used
     world.Barrier()

@@ -58,7 +58,8 @@ def test_meta_is_the_batch_manifest_entry():
                         rendered_at=1700000000.5)
     assert tile.meta("cloud", 3, "node7") == {
         "row": 2, "col": 1, "site": "cloud", "rank": 3, "host": "node7",
-        "render_ms": 1.5, "encode_ms": 0.25, "iterations": 99, "rendered_at": 1700000000.5}
+        "render_ms": 1.5, "encode_ms": 0.25, "iterations": 99, "rendered_at": 1700000000.5,
+        "kernel": "double"}
 
 
 def test_rendered_at_is_the_wall_clock_at_the_end_of_the_tile():
