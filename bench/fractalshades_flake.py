@@ -35,9 +35,14 @@ render pays no compilation at all (its reference orbit, BLA table and raw data a
 anew: the warm-up's in-memory orbit is dropped and a new data directory is used).
 
 Output: one JSON line on stdout (nothing else is printed there; fractalshades' log goes to
-``fractalshades.log`` in the output directory): wall seconds of the whole script from interpreter
-start-up and of each phase, the process's CPU seconds, the image size, the files written.
-Exit status 2 with a message naming the flag on bad arguments.
+``fractalshades.log`` in the output directory, its progress prints to stderr): ``wall_s`` from
+the script's first line to the report, ``import_s``, ``warmup_s``, ``render_s``, and per phase
+the wall seconds (``phases_s``) and the process's CPU seconds over all threads
+(``phases_cpu_s``). ``calc_setup`` (zoom + calc_std_div) holds ``ref_period_search`` (ball
+method), ``ref_newton`` (nucleus search), ``ref_orbit_mpfr`` (the MPFR loop) and ``bla_table``;
+``plot`` holds ``pixel_loop`` (the raw escape data of every chunk) and then the smooth colouring
+and the PNG. Also ``cpu_s`` and ``max_rss_mb`` of the process, the image size and counts summary,
+the files written. Exit status 2 with a message naming the flag on bad arguments.
 """
 import argparse
 import decimal
@@ -137,26 +142,30 @@ def parse_args(argv):
 
 
 class PhaseClock:
-    """Accumulates wall seconds per phase name; wraps callables so that each call is timed."""
+    """Accumulates wall seconds and process CPU seconds (all threads) per phase name."""
 
     def __init__(self):
-        self.seconds = {}
+        self.wall = {}
+        self.cpu = {}
 
     def wrap(self, name, func):
-        """Returns func wrapped so that its wall time is added to phase `name`."""
+        """Returns func wrapped so that each call's times are added to phase `name`."""
         def timed(*args, **kwargs):
-            t0 = time.perf_counter()
+            start = self.start()
             try:
                 return func(*args, **kwargs)
             finally:
-                self.add(name, time.perf_counter() - t0)
+                self.stop(name, start)
         return timed
 
-    def add(self, name, seconds):
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+    @staticmethod
+    def start():
+        return time.perf_counter(), time.process_time()
 
-    def rounded(self):
-        return {k: round(v, 4) for k, v in self.seconds.items()}
+    def stop(self, name, start):
+        """Adds the wall and CPU seconds since `start` (a start() value) to phase `name`."""
+        self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - start[0]
+        self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - start[1]
 
 
 def fs_dx(width, pixels):
@@ -207,7 +216,7 @@ def render(f, args, clock, nx, data_dir):
         if hasattr(f, attr):
             delattr(f, attr)
 
-    t0 = time.perf_counter()
+    setup = PhaseClock.start()
     f.zoom(precision=args.precision, x=args.cx, y=args.cy, dx=fs_dx(args.width, nx), nx=nx,
            xy_ratio=1.0, theta_deg=0.0, projection=fs.projection.Cartesian())
     # calc_std_div computes the reference orbit (ball method, Newton, MPFR loop), the orbit's
@@ -215,7 +224,9 @@ def render(f, args, clock, nx, data_dir):
     f.calc_std_div(calc_name=CALC_NAME, subset=None, max_iter=args.max_iter,
                    M_divergence=args.bailout, epsilon_stationnary=1e-3, BLA_eps=args.bla_eps,
                    interior_detect=args.interior, calc_dzndc=args.dzndc)
-    t1 = time.perf_counter()
+    if clock is not None:
+        clock.stop("calc_setup", setup)
+    plot = PhaseClock.start()
 
     pp = Postproc_batch(f, CALC_NAME)
     pp.add_postproc("smooth", Continuous_iter_pp())
@@ -228,10 +239,8 @@ def render(f, args, clock, nx, data_dir):
                                   probes_z=[0.0, 200.0], output=True))
     plotter["smooth"].set_mask(plotter["interior"], mask_color=(0.0, 0.0, 0.0))
     plotter.plot()
-    t2 = time.perf_counter()
     if clock is not None:
-        clock.add("calc_setup", t1 - t0)
-        clock.add("plot", t2 - t1)
+        clock.stop("plot", plot)
     return os.path.join(data_dir, plotter.image_name(plotter["smooth"]) + ".png")
 
 
@@ -292,21 +301,14 @@ def json_stdout():
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     report_stream = json_stdout()
-    out = args.out or tempfile.mkdtemp(prefix="fractalshades-out-")
-    os.makedirs(out, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        import fractalshades as fs
-        import fractalshades.models as fsm
-        import numpy as np
+        import fractalshades  # noqa: F401  (numba, mpmath, gmpy2: the import cost is reported)
         import_s = time.perf_counter() - t0
     except ImportError as exc:
         print(f"fractalshades_flake: {exc}; run it with the yardstick's venv: "
               "$(bench/fractalshades_env.sh | tail -1) bench/fractalshades_flake.py", file=sys.stderr)
         return 2
-
-    log_to_file(os.path.join(out, "fractalshades.log"))
-    fs.settings.enable_multithreading = True
     precision_floor = required_precision(args.width, args.pixels)
     if args.precision is None:
         args.precision = precision_floor + 5
@@ -314,7 +316,26 @@ def main(argv=None):
         print(f"fractalshades_flake: --precision {args.precision} is below the {precision_floor} "
               "digits fractalshades requires for this pixel size", file=sys.stderr)
         return 2
+    result = run(args, args.out or tempfile.mkdtemp(prefix="fractalshades-out-"))
+    result["import_s"] = round(import_s, 4)
+    result["wall_s"] = round(time.perf_counter() - T_START, 4)
+    print(json.dumps(result), file=report_stream, flush=True)
+    return 0
 
+
+def run(args, out):
+    """Renders the view of `args` (after a warm-up when args.warm) and writes the outputs to `out`.
+
+    Returns:
+        the report as a dict (without wall_s and import_s, which main adds).
+    """
+    import fractalshades as fs
+    import fractalshades.models as fsm
+    import numpy as np
+
+    os.makedirs(out, exist_ok=True)
+    log_to_file(os.path.join(out, "fractalshades.log"))
+    fs.settings.enable_multithreading = True
     f = fsm.Perturbation_mandelbrot(tempfile.mkdtemp(prefix="fractalshades-data-"))
     data_dirs = [f.directory]
     warm_s = None
@@ -330,14 +351,14 @@ def main(argv=None):
     png = render(f, args, clock, args.pixels, data_dirs[-1])
     render_s = time.perf_counter() - t0
 
-    png_out = os.path.join(out, "fractalshades_smooth.png")
-    shutil.move(png, png_out)
-    files = {"png": png_out, "log": os.path.join(out, "fractalshades.log")}
+    files = {"png": os.path.join(out, "fractalshades_smooth.png"),
+             "log": os.path.join(out, "fractalshades.log")}
+    shutil.move(png, files["png"])
     counts, reason = read_counts(f, args.max_iter)
     if args.counts:
-        np.save(args.counts, counts)
         files["counts"] = args.counts
         files["reason"] = args.counts[:-len(".npy")] + "_reason.npy"
+        np.save(files["counts"], counts)
         np.save(files["reason"], reason)
     if args.keep_data:
         files["data"] = data_dirs[-1]
@@ -347,7 +368,7 @@ def main(argv=None):
 
     escaped = reason == REASON_DIVERGENCE
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result = {
+    return {
         "tool": f"fractalshades {fs.__version__}",
         "view": {"cx": args.cx, "cy": args.cy, "width": args.width},
         "fs_dx": fs_dx(args.width, args.pixels),
@@ -355,11 +376,10 @@ def main(argv=None):
         "bla_eps": args.bla_eps, "bailout": args.bailout, "precision_digits": args.precision,
         "interior_detect": args.interior, "dzndc": args.dzndc,
         "threads": os.cpu_count(),
-        "wall_s": round(time.perf_counter() - T_START, 4),
-        "import_s": round(import_s, 4),
         "warmup_s": None if warm_s is None else round(warm_s, 4),
         "render_s": round(render_s, 4),
-        "phases_s": clock.rounded(),
+        "phases_s": {k: round(v, 4) for k, v in clock.wall.items()},
+        "phases_cpu_s": {k: round(v, 3) for k, v in clock.cpu.items()},
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "escaped": int(escaped.sum()), "not_escaped": int((~escaped).sum()),
@@ -367,8 +387,6 @@ def main(argv=None):
         "count_min": int(counts.min()), "count_max_escaped": int(counts[escaped].max(initial=0)),
         "files": files,
     }
-    print(json.dumps(result), file=report_stream, flush=True)
-    return 0
 
 
 if __name__ == "__main__":
