@@ -13,6 +13,7 @@ from pathlib import Path
 import tornado.web
 
 from mpi_render.config import RenderConfig, check_run_id
+from mpi_render.locations import LOCATIONS
 from mpi_render.protocol import BatchError
 
 from . import mosaic, overview
@@ -131,6 +132,13 @@ class StaticHandler(tornado.web.StaticFileHandler):
 class RunsHandler(BaseHandler):
     def get(self):
         self.write_json({"runs": self.services.store.list_runs()})
+
+
+class LocationsHandler(BaseHandler):
+    """``GET api/locations``: the famous places (:mod:`mpi_render.locations`), the CLI's list."""
+
+    def get(self):
+        self.write_json({"locations": [place.json() for place in LOCATIONS.values()]})
 
 
 class RunHandler(BaseHandler):

@@ -15,6 +15,7 @@ from dashboard.testing import (
     tile_meta,
     tile_png,
 )
+from mpi_render.locations import LOCATIONS
 from mpi_render.protocol import encode_batch
 
 
@@ -100,6 +101,14 @@ class RunsTest(DashboardTestCase):
             assert self.api("PUT", f"api/runs/{bad}", small_config().run_json())[0] == 400
         status, doc = self.api("GET", "api/runs/nope", token=None)
         assert status == 404 and doc == {"error": "unknown run nope"}
+
+    def test_locations_are_the_clis_list_as_exact_views(self):
+        status, doc = self.api("GET", "api/locations", token=None)
+        assert status == 200 and [place["name"] for place in doc["locations"]] == list(LOCATIONS)
+        flake = next(place for place in doc["locations"] if place["name"] == "flake")
+        assert flake == LOCATIONS["flake"].json()
+        assert flake["view"]["width"] == "1.7e-157" and len(flake["view"]["cx"]) > 150
+        assert flake["max_iter"] == 50_000
 
     def test_health_unknown_path_and_page(self):
         assert self.api("GET", "healthz", token=None) == (200, {"ok": True})
