@@ -58,13 +58,15 @@ export class Viewer extends StageLayer {
     ctx.drawImage(overview, camera.x0 * sourcePx, camera.y0 * sourcePx, camera.span * sourcePx,
       camera.span * sourcePx, 0, 0, sidePx, sidePx);
     const sharp = this.paintSharpTiles(grid, cell, sidePx);
-    // Exposed for tests and benchmarks: what is on the stage.
+    // Exposed for tests and benchmarks: what is on the stage, and the camera's exact doubles
+    // (String() of a double reads back as the same double).
     const data = this.canvas.dataset;
     data.run = this.runId; // the run whose tiles these are (set with them, at the same paint)
     data.tilesDrawn = String(this.mosaic.drawn);
     data.sharpTiles = String(sharp);
     data.zoom = camera.zoom.toFixed(3);
     data.fetchedTiles = String(this.cache.fetched);
+    Object.assign(data, { x0: String(camera.x0), y0: String(camera.y0), span: String(camera.span) });
   }
 
   /** Draw the visible cells the overview shows too small from the cache; ask for the rest. */
