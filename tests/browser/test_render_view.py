@@ -160,6 +160,38 @@ def test_render_this_view_makes_a_dynamic_run_of_the_visible_region_and_follows_
     assert location(page).endswith(f"?run={run_id}")
 
 
+def test_the_stage_says_starting_until_the_new_runs_hello(server, page):
+    """Until the new run's hello the page showed the parent's picture, zoomed, under the new
+    run's name; now the stage is cleared and says "starting"."""
+    run_id = stored_run(server)
+    child = f"{run_id}-z1"
+    held = []  # the page opens the new run's socket only after reading its document: hold that
+
+    def hold(route):
+        if route.request.method == "GET":
+            held.append(route)
+        else:
+            route.continue_()  # the PUT that makes the run
+
+    page.route(f"**/api/runs/{child}", hold)
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_text(page, "#tiles-stored", "16")
+    zoom_in(page, 2)
+    page.get_by_role("button", name=BUTTON).click()
+    wait_text(page, "#run-id", child)
+    wait_for(lambda: held, 10, "the page asks for the new run's document")
+    page.wait_for_timeout(300)  # several frames
+    stage = page.locator("#mosaic")
+    shown = {name: stage.get_attribute(f"data-{name}") for name in ("run", "zoom", "tiles-drawn")}
+    assert shown == {"run": "", "zoom": "1.000", "tiles-drawn": "0"}, shown
+    assert page.locator("#stage-note").is_visible() and text(page, "#stage-note") == f"starting {child} …"
+    assert text(page, "#run-state") == "starting" and text(page, "#tiles-stored") == "0"
+    held[0].continue_()
+    wait_for(lambda: stage.get_attribute("data-run") == child, 10, "the new run's hello")
+    assert page.locator("#stage-note").is_hidden()
+    wait_text(page, "#run-state", "waiting")
+
+
 def test_a_view_deeper_than_doubles_resolve_is_rendered_as_exact_strings(server, page):
     deep = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64, center=("-0.75", "0.1"),
                         width="1e-12")  # 7.8e-15 between pixels: 11x deeper is past doubles

@@ -20,7 +20,7 @@ import { RunStats } from "./stats.js";
 import { TileCache } from "./tilecache.js";
 import {
   $, RunView, describePhase, fillRunPicker, fillScaleChoices, openTileDialog, showConnection,
-  showStageNote, tileFields,
+  showStageNote, showStarting, tileFields,
 } from "./view.js";
 import { Viewer } from "./viewer.js";
 
@@ -83,8 +83,14 @@ function showRun(runId) {
   page.view = null;
   $.runId.textContent = runId;
   lineage.show(runId);
+  // Until the run's hello, the stage shows nothing of the previous run (whose picture, zoom and
+  // numbers would pass for this one's) and says what it waits for.
+  mosaic.clear();
+  viewer.clear();
+  activityView.reset(1, new Activity(), new Map());
   place.reset(null);
   scheduleViewText();
+  showStarting(runId);
   updateMosaicLink();
   page.overview = null;
   page.runDoc = null;

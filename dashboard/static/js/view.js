@@ -150,6 +150,27 @@ export function describePhase({ phase, done, total, elapsed_s: elapsedS }) {
   return `reference orbit done: ${count(done)} iterations in ${seconds}`;
 }
 
+/**
+ * The page while a run it was asked to show has not said hello yet: the previous run's numbers
+ * and picture are gone, and the stage says so.
+ */
+export function showStarting(runId) {
+  $.runState.textContent = "starting";
+  $.runState.dataset.state = "waiting";
+  $.tilesStored.textContent = "0";
+  $.tilesTotal.textContent = "-";
+  $.totalBar.style.width = "0%";
+  $.elapsed.textContent = formatDuration(0);
+  $.rateRecent.textContent = "0.0";
+  $.rateOverall.textContent = "0.0";
+  $.imageInfo.textContent = "\u00a0";
+  $.legend.replaceChildren();
+  $.siteList.replaceChildren();
+  $.missingCount.textContent = "";
+  $.missingList.replaceChildren();
+  showStageNote(`starting ${runId} …`);
+}
+
 /** A line over the stage (null: none). */
 export function showStageNote(text) {
   $.stageNote.hidden = text === null;
