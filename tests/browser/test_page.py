@@ -67,6 +67,24 @@ def test_live_tiles_appear_while_they_are_posted(server, page):
     assert page.locator("#mosaic").get_attribute("data-tiles-drawn") == "16"
 
 
+def test_the_picker_labels_the_shown_run_with_the_tiles_the_page_holds(server, page):
+    """The picker's label came only from the api/runs poll (every 3 s), so a run that completed
+    on screen went on reading "10/16"; it now follows the tiles the page holds."""
+    run_id = new_run_id("picker")
+    create_run(server, run_id, SMALL)
+    cells = all_cells(SMALL)
+    post_tiles(server, run_id, solid_tiles(SMALL, cells[:10]))
+    page.goto(f"{server.url}?run={run_id}")
+    wait_text(page, "#tiles-stored", "10")
+    option = page.locator(f"#run-picker option[value='{run_id}']")
+    wait_for(lambda: option.text_content() == f"{run_id}  (10/16)", 10, "the label of 10 tiles")
+    post_tiles(server, run_id, solid_tiles(SMALL, cells[10:]))
+    wait_text(page, "#run-state", "complete")
+    assert option.text_content() == f"{run_id}  (16/16, complete)"
+    assert page.locator("#run-picker").evaluate("(select) => select.selectedOptions[0].textContent") \
+        == f"{run_id}  (16/16, complete)"
+
+
 def test_late_joiner_sees_every_tile_and_the_missing_ones(server, page):
     config = RenderConfig(grid=8, tile_px=16, palette="ocean", max_iter=64)
     run_id = new_run_id("late")

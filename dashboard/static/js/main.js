@@ -19,8 +19,8 @@ import { TileSocket } from "./socket.js";
 import { RunStats } from "./stats.js";
 import { TileCache } from "./tilecache.js";
 import {
-  $, RunView, describePhase, fillRunPicker, fillScaleChoices, openTileDialog, showConnection,
-  showStageNote, showStarting, tileFields,
+  $, RunView, describePhase, fillRunPicker, fillScaleChoices, labelShownRun, openTileDialog,
+  showConnection, showStageNote, showStarting, tileFields,
 } from "./view.js";
 import { Viewer } from "./viewer.js";
 
@@ -226,6 +226,8 @@ function refreshText() {
   activityView.update();
   const stats = page.stats;
   showStageNote(stageNote(stats));
+  labelShownRun({ id: stats.runId, stored: stats.stored, total: stats.total, complete: stats.complete,
+    cancelled: stats.cancelled });
   const now = performance.now();
   // The time axis moves while the run is going, so redraw then even without new tiles.
   const changed = stats.stored !== page.chartStored || !stats.complete;
@@ -245,6 +247,7 @@ async function pollRuns() {
     const wanted = requestedRun();
     lineage.learn(runs);
     fillRunPicker(runs, wanted);
+    refreshText(); // the run on screen keeps the label of what the page holds, not of the poll
     const target = wanted || runs[0]?.id;
     if (target) showRun(target);
   } catch (err) {

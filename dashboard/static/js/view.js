@@ -207,6 +207,16 @@ export function fillRunPicker(runs, chosenId) {
   $.runPicker.value = chosenId || "";
 }
 
+/**
+ * Relabel the run on screen from what the page itself holds (its tiles arrive live; the list
+ * from api/runs is only as fresh as the last poll).
+ */
+export function labelShownRun(run) {
+  const option = [...$.runPicker.options].find((each) => each.value === run.id);
+  const label = runLabel(run);
+  if (option && option.textContent !== label) option.textContent = label;
+}
+
 /** Mosaic download sizes the server accepts; preselect the largest up to 4096 px a side. */
 export function fillScaleChoices(grid, tilePx) {
   const usable = MOSAIC_SCALES.filter((scale) => {
