@@ -155,6 +155,40 @@ def test_a_dynamic_run_shows_each_sites_achieved_share_and_cancellation(server, 
     wait_text(page, "#run-state", "cancelled")
 
 
+def test_every_stored_tile_of_a_dynamic_run_loses_its_missing_outline(server, page):
+    """issue 19 reported stored tiles keeping a grey "missing" outline in a dynamic run: the page
+    joins mid-run through the overview image, tiles of two sites arrive live, a second page joins
+    the complete run; no stored tile is outlined as missing on either."""
+    config = RenderConfig(grid=16, tile_px=256, palette="fire", max_iter=64, split="dynamic")
+    run_id = new_run_id("outlines")
+    create_run(server, run_id, config)
+    pngs = {}
+
+    def tiles(cells):
+        for row, col in cells:
+            pngs.setdefault((row, col), solid_png(config.tile_px, (4 * row, 4 * col, 200)))
+        return [({"row": row, "col": col, "site": "cloud" if (row + col) % 3 else "onprem",
+                  "render_ms": 3.0}, pngs[row, col]) for row, col in cells]
+
+    cells = all_cells(config)
+    post_tiles(server, run_id, tiles(cells[:100]))
+    page.goto(f"{server.url}?run={run_id}")  # a late join (100 >= 64 tiles): the overview image
+    wait_text(page, "#tiles-stored", "100")
+    assert page.locator("#mosaic").get_attribute("data-overview-seq") == "100"
+    overlay = page.locator("#overlay")
+    wait_for(lambda: overlay.get_attribute("data-missing-outlines") == "156", 10, "156 outlined missing")
+    for start in range(100, len(cells), 26):
+        post_tiles(server, run_id, tiles(cells[start:start + 26]))
+    wait_text(page, "#run-state", "complete")
+    wait_for(lambda: overlay.get_attribute("data-missing-outlines") == "0", 10,
+             f"no missing outline, {overlay.get_attribute('data-missing-outlines')} left")
+    late = page.context.new_page()
+    late.goto(f"{server.url}?run={run_id}")
+    wait_text(late, "#run-state", "complete")
+    wait_for(lambda: late.locator("#mosaic").get_attribute("data-tiles-drawn") == "256", 10, "256 drawn")
+    assert late.locator("#overlay").get_attribute("data-missing-outlines") == "0"
+
+
 # Counts the tile frames the page receives with and without PNG bytes (installed before its scripts).
 _COUNT_FRAMES_JS = """
 window.__frames = {headerOnly: 0, withPng: 0};
