@@ -23,6 +23,7 @@ from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
     page_fixture,
     post_tiles,
     server_fixture,
+    solid_png,
     solid_tiles,
     stage_box,
     text,
@@ -46,7 +47,8 @@ _run_ids = itertools.count()
 
 def floor_log10(value: Fraction) -> int:
     value = abs(value)
-    guess = len(str(value.numerator)) - len(str(value.denominator))
+    # from the bit lengths (str() of a 5,000-digit int is refused by CPython's conversion guard)
+    guess = math.floor((value.numerator.bit_length() - value.denominator.bit_length()) * math.log10(2))
     while Fraction(10) ** guess > value:
         guess -= 1
     while Fraction(10) ** (guess + 1) <= value:
@@ -319,3 +321,211 @@ def test_the_flake_zoomed_8_times_more_renders_the_view_the_arithmetic_gives(ser
     wait_for(lambda: coordinates(page)["cx"] == child_doc["config"]["view"]["cx"], 5, "the new coordinates")
     wait_for(lambda: stage(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {child} drawn")
     assert page.locator("#lineage li").all_text_contents() == [run_id, flake_id, child]
+
+
+# -- the coordinates, Go to, lineage and limits (no sites needed: the runs stay empty) ----------
+
+def stored_run(server, config: RenderConfig, label: str) -> str:
+    """A run whose tiles are all stored (solid colours): the page opens it and zooms in."""
+    run_id = new_id(label)
+    create_run(server, run_id, config)
+    cells = [divmod(index, config.grid) for index in range(config.total_tiles)]
+    post_tiles(server, run_id, solid_tiles(config, cells))
+    return run_id
+
+
+SMALL = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=64)
+
+
+def test_a_pasted_location_renders_and_copy_gives_the_coordinates(server, page):
+    run_id = stored_run(server, SMALL, "paste")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url.rstrip("/"))
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_hello(page, run_id)
+    page.click("#pos-copy")
+    wait_text(page, "#pos-copied", "copied")
+    # JSON numbers as JavaScript prints them (the same decimals as Python's repr)
+    assert page.evaluate("navigator.clipboard.readText()") == "-0.75, 0, 3, 64"
+
+    # Kalles Fraktaler's location text, rendered with Ctrl+Enter in the box.
+    flake = LOCATIONS["flake"]
+    page.fill("#goto-text", f"Re: {flake.cx}\nIm: {flake.cy}\nZoom: 2.5E157\nIterations: 4000\nreal: 1\n")
+    page.press("#goto-text", "Control+Enter")
+    wait_text(page, "#run-id", "goto")
+    wait_hello(page, "goto")
+    doc = run_doc(server, "goto")
+    assert doc["parent"] == run_id and doc["config"]["max_iter"] == 4000
+    view = doc["config"]["view"]
+    assert (view["cx"], view["cy"]) == (flake.cx, flake.cy)
+    width = parse_decimal("width", view["width"])  # 4 / zoom, to 1/1000 of a pixel of 128 px
+    assert abs(width - Fraction(4) / Fraction("2.5e157")) <= Fraction(10) ** -164 / 2
+    assert coordinates(page) == {"cx": flake.cx, "cy": flake.cy, "width": view["width"],
+                                 "zoom": "1.9e157", "max-iter": "4000"}  # 3 / width
+    assert {name: doc["config"][name] for name in ("grid", "tile_px", "palette", "sites", "split")} \
+        == {"grid": 4, "tile_px": 32, "palette": "ocean", "sites": ["cloud", "onprem"], "split": "dynamic"}
+
+    # What the copy button gives is a location the box reads back: the same view.
+    page.click("#pos-copy")
+    wait_text(page, "#pos-copied", "copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"{flake.cx}, {flake.cy}, {view['width']}, 4000"
+    page.fill("#goto-text", copied)
+    page.click("#goto-go")
+    wait_text(page, "#run-id", "goto-2")
+    assert run_doc(server, "goto-2")["config"]["view"] == view
+
+    # A location the box cannot read says so and makes nothing.
+    page.fill("#goto-text", "-0.75, 0.1")
+    page.click("#goto-go")
+    assert text(page, "#goto-note").startswith("Expected 3 or 4 numbers (re, im, width[, max_iter]), got 2.")
+    assert page.locator("#goto-note").get_attribute("data-error") == "true"
+    newest = [run["id"] for run in http_json("GET", f"{server.url}api/runs")[1]["runs"]][:2]
+    assert newest == ["goto-2", "goto"]
+
+
+def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_joiner(server, page, browser):
+    run_id = stored_run(server, SMALL, "tree")
+    follower = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()
+    errors = []
+    follower.on("pageerror", lambda exc: errors.append(str(exc)))
+    follower.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    follower.goto(server.url)  # a read-only viewer following the newest run
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_hello(page, run_id)
+    chain = [run_id]
+    for _ in range(2):
+        page.keyboard.press("+")
+        page.keyboard.press("+")
+        wait_for(lambda: stage(page, "zoom") == "2.250", 5, "zoom 2.25")
+        chain.append(click_render(page, chain[-1]))
+        wait_hello(page, chain[-1])
+    crumbs = lambda tab: tab.locator("#lineage li").all_text_contents()  # noqa: E731
+    assert crumbs(page) == chain
+    # The viewer who was watching follows the new run and shows where it came from.
+    wait_for(lambda: crumbs(follower) == chain, 10, f"the follower's breadcrumb {crumbs(follower)}")
+
+    page.reload()  # sessionStorage keeps only the key: the chain comes from the dashboard
+    wait_hello(page, chain[-1])
+    wait_for(lambda: crumbs(page) == chain, 10, "the breadcrumb after a reload")
+    assert page.evaluate("Object.keys(sessionStorage).length") == 1
+
+    late = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()  # a new tab, no key
+    late.on("pageerror", lambda exc: errors.append(str(exc)))
+    late.goto(f"{server.url}?run={chain[-1]}")
+    wait_for(lambda: crumbs(late) == chain, 10, "the breadcrumb in a new tab")
+    assert late.evaluate("Object.keys(sessionStorage)") == []
+    late.click("#lineage-back")
+    wait_text(late, "#run-id", chain[1])
+    wait_for(lambda: crumbs(late) == chain[:2], 10, "Back walks up")
+    assert late.evaluate("location.search") == f"?run={chain[1]}"
+    late.locator("#lineage a", has_text=chain[0]).click()
+    wait_text(late, "#run-id", chain[0])
+    assert late.locator("#lineage").is_hidden(), "the root has no breadcrumb"
+    late.context.close()
+    follower.context.close()
+    assert not errors, errors
+
+
+def test_a_view_needing_more_than_5000_characters_is_refused_with_a_message(server, page):
+    digits = "123456789" * 600
+    deep = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64,
+                        center=("-1." + digits[:4990], "0"), width="1e-4990")
+    run_id = stored_run(server, deep, "edge")
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_hello(page, run_id)
+    button = page.get_by_role("button", name="Render this view")
+    view = deep.run_json()["view"]
+
+    def expected() -> tuple[str, str | None]:
+        """The centre's text under the camera now, and the page's message for it (None: none)."""
+        cx, _, _, k = expected_region(view, camera_of(page), deep.image_px)
+        units = Decimal(int(-cx * 10 ** -k))  # 1ddd...d; Decimal(int) is exact, str() unlimited
+        spelled = "-1." + str(units)[1:].rjust(-k, "0").rstrip("0")
+        message = None if len(spelled) <= 5000 else (
+            f"This view needs {len(spelled):,} characters for cx; the dashboard takes at most 5,000 "
+            "per value, so this is as deep as mpi-render goes here. Zoom out a little.")
+        return spelled, message
+
+    def matches() -> bool:
+        spelled, message = expected()
+        if message is None:
+            return button.is_enabled() and text(page, "#pos-cx") == spelled
+        return button.is_disabled() and text(page, "#render-note") == message
+
+    wheel_zoom(page, 2, 0.3, 0.3)  # 2.25x off-centre: digits down to 1e-4997, 5,000 characters
+    wait_for(matches, 5, "the page agrees with the exact arithmetic")
+    assert expected()[1] is None and len(text(page, "#pos-cx")) <= 5000
+    wheel_zoom(page, 4, 0.3, 0.3)  # 11.4x: down to 1e-4998, one character more
+    refused = 0
+    box = stage_box(page)
+    for step in range(6):  # a last digit 0 is dropped; a few views make a refusal certain
+        wait_for(matches, 5, f"the page agrees with the exact arithmetic (view {step})")
+        refused += expected()[1] is not None
+        if refused:
+            break
+        page.mouse.move(box["x"] + 100, box["y"] + 100)  # a drag (more than 5 px: not a click)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 110 + step, box["y"] + 103, steps=3)
+        page.mouse.up()
+    assert refused, "no view past 5,000 characters"
+    for _ in range(4):
+        page.mouse.wheel(0, 100)
+    wait_for(lambda: stage(page, "zoom") == "2.250", 5, f"back to 2.25x, at {stage(page, 'zoom')}")
+    wait_for(matches, 5, "the page agrees with the exact arithmetic")
+    spelled, message = expected()
+    assert message is None
+    camera = camera_of(page)
+    button.click()
+    child = f"{run_id}-z1"
+    wait_hello(page, child)
+    check_child_view(view, camera, deep.image_px, run_doc(server, child)["config"]["view"])
+    assert run_doc(server, child)["config"]["view"]["cx"] == spelled == coordinates(page)["cx"]
+
+
+def test_the_site_panel_shows_reference_orbit_progress_and_kernels(server, page, browser):
+    config = RenderConfig(grid=2, tile_px=32, palette="fire", max_iter=50_000, split="dynamic",
+                          center=(LOCATIONS["flake"].cx, LOCATIONS["flake"].cy), width="1.7e-157")
+    run_id = new_id("phases")
+    create_run(server, run_id, config)
+    page.goto(f"{server.url}?run={run_id}")
+    wait_hello(page, run_id)
+    assert text(page, "#run-state") == "waiting"
+
+    def report(site, phase, done, elapsed_s):
+        body = {"site": site, "phase": phase, "done": done, "total": 50_000, "elapsed_s": elapsed_s}
+        assert server.api("POST", f"api/runs/{run_id}/phase", body)[0] == 200
+
+    phase_of = lambda tab, i: tab.locator("#site-list .site-phase").nth(i)  # noqa: E731
+    report("cloud", "reference", 12_000, 1.2)
+    wait_text(page, "#run-state", "reference orbit")
+    wait_for(lambda: phase_of(page, 0).is_visible(), 5, "cloud's phase shown")
+    assert text(page, "#site-list .site-phase >> nth=0") \
+        == "reference orbit 12,000 / 50,000 iterations (24 %) · 1.2 s"
+    assert phase_of(page, 1).is_hidden(), "onprem reported nothing"
+    assert text(page, "#stage-note") == "cloud: reference orbit 12,000 / 50,000 iterations (24 %) · 1.2 s"
+    late = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()  # from the hello
+    late.goto(f"{server.url}?run={run_id}")
+    wait_text(late, "#run-state", "reference orbit")
+    wait_text(late, "#site-list .site-phase >> nth=0",
+              "reference orbit 12,000 / 50,000 iterations (24 %) · 1.2 s")
+    late.context.close()
+
+    report("cloud", "rendering", 50_000, 3.14)
+    report("onprem", "reference", 49_999, 3.3)
+    wait_text(page, "#site-list .site-phase >> nth=0", "reference orbit done: 50,000 iterations in 3.1 s")
+    wait_text(page, "#site-list .site-phase >> nth=1",
+              "reference orbit 49,999 / 50,000 iterations (99 %) · 3.3 s")
+    png = solid_png(config.tile_px, (200, 40, 40))
+    post_tiles(server, run_id, [({"row": 0, "col": col, "site": "cloud", "kernel": "perturbation"}, png)
+                                for col in (0, 1)])
+    wait_text(page, "#run-state", "rendering")
+    assert page.locator("#stage-note").is_hidden(), "tiles are coming: no note over them"
+    post_tiles(server, run_id, [({"row": 1, "col": 0, "site": "onprem", "kernel": "perturbation"}, png),
+                                ({"row": 1, "col": 1, "site": "onprem", "kernel": "double"}, png)])
+    wait_text(page, "#run-state", "complete")
+    details = page.locator("#site-list .site-detail").all_text_contents()
+    assert details[0].endswith(" · kernel perturbation"), details
+    assert details[1].endswith(" · kernels perturbation 1, double 1"), details
+    page.click("#mosaic", position={"x": 20, "y": 20})
+    page.wait_for_selector("#tile-dialog[open]")
+    assert "perturbation" in page.locator("#tile-meta").text_content()
