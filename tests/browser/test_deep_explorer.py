@@ -254,13 +254,19 @@ def check_child_view(parent_view: dict, camera: dict, image_px: int, child_view:
     return k
 
 
+def open_new_run(server, page, config: RenderConfig, label: str) -> str:
+    """Create a run and open it on the page with the control key; returns its id."""
+    run_id = new_id(label)
+    create_run(server, run_id, config)
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_hello(page, run_id)
+    return run_id
+
+
 def test_zoom_from_the_full_view_past_1e_minus_20_and_render_it(serving, page):
     server = serving
     first = RenderConfig(grid=4, tile_px=128, palette="fire", max_iter=200, split="dynamic")
-    run_id = new_id("deep")
-    create_run(server, run_id, first)
-    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
-    wait_hello(page, run_id)
+    run_id = open_new_run(server, page, first, "deep")
     # Zoom at c0 = 0.3 + 0.6i (outside the set, escapes at iteration 15): it stays under the
     # pointer at (0.85, 0.3) of the stage in every run of the chain.
     view = first.run_json()["view"]
@@ -288,10 +294,7 @@ def test_zoom_from_the_full_view_past_1e_minus_20_and_render_it(serving, page):
 def test_the_flake_zoomed_8_times_more_renders_the_view_the_arithmetic_gives(serving, page):
     server = serving
     start = RenderConfig(grid=4, tile_px=64, palette="cosmic", max_iter=128, split="dynamic")
-    run_id = new_id("start")
-    create_run(server, run_id, start)
-    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
-    wait_hello(page, run_id)
+    run_id = open_new_run(server, page, start, "start")
     flake = LOCATIONS["flake"]
     page.locator("#famous-list button", has_text="flake").click()
     wait_for(lambda: text(page, "#run-id").startswith("flake"), 10, "the page follows the Flake")
@@ -339,8 +342,11 @@ SMALL = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=64)
 
 def test_a_pasted_location_renders_and_copy_gives_the_coordinates(server, page):
     run_id = stored_run(server, SMALL, "paste")
+    key = control_key(server)
+    requests = []
+    page.on("request", lambda request: requests.append(request))
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url.rstrip("/"))
-    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    page.goto(f"{server.url}?run={run_id}#key={key}")
     wait_hello(page, run_id)
     page.click("#pos-copy")
     wait_text(page, "#pos-copied", "copied")
@@ -381,6 +387,12 @@ def test_a_pasted_location_renders_and_copy_gives_the_coordinates(server, page):
     assert page.locator("#goto-note").get_attribute("data-error") == "true"
     newest = [run["id"] for run in http_json("GET", f"{server.url}api/runs")[1]["runs"]][:2]
     assert newest == ["goto-2", "goto"]
+    # The key went only as the Bearer header of the two PUTs; sessionStorage holds it, nothing else.
+    puts = [r for r in requests if r.method == "PUT"]
+    assert [r.url for r in puts] == [f"{server.url}api/runs/goto", f"{server.url}api/runs/goto-2"]
+    assert all(r.headers["authorization"] == f"Bearer {key}" and key not in r.post_data for r in puts)
+    assert not [r.url for r in requests if key in r.url and "#key=" not in r.url]
+    assert page.evaluate("Object.values(sessionStorage)") == [key] and key not in page.content()
 
 
 def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_joiner(server, page, browser):

@@ -3,8 +3,26 @@
 // breadcrumb works in any tab). Shared by "Render this view", "Go to" and the famous locations.
 
 import { dropControlKey, putRun } from "./control.js";
+import { MAX_ITER_LIMIT } from "./region.js";
 
 const MAX_ID_TRIES = 50; // ids already taken before the page gives up
+
+/** The run config of a new view from the run on screen: its image and sites, split dynamic. */
+export function childConfig(base, view, maxIter) {
+  return {
+    grid: base.grid, tile_px: base.tile_px, palette: base.palette, max_iter: maxIter, view,
+    sites: base.sites, split: "dynamic", weights: null,
+  };
+}
+
+/** A max_iter typed by a person as {value}, or {error: message}. */
+export function checkedMaxIter(text) {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_ITER_LIMIT) {
+    return { error: `max_iter must be a whole number from 1 to ${MAX_ITER_LIMIT.toLocaleString("en-US")}.` };
+  }
+  return { value };
+}
 
 /** The ids of the dashboard's runs (empty when it cannot say: a PUT then answers 409). */
 async function takenIds() {
@@ -39,4 +57,23 @@ export async function createRun(key, ids, config, parent) {
     return { error: `The dashboard refused the run (${status || "no answer"}): ${doc?.error ?? "try again"}`, keyRefused };
   }
   return { error: "Every id for this run is taken.", keyRefused: false };
+}
+
+/**
+ * createRun, telling the person how it goes through `say(text, isError)`: "creating the run…",
+ * then the page follows the new run, or the dashboard's refusal is shown (a refused key also
+ * calls onKeyRefused: the page turns read-only).
+ * @returns {Promise<boolean>} whether the run was made
+ */
+export async function startRun({ key, ids, config, parent, say, follow, onKeyRefused }) {
+  say("creating the run…");
+  const made = await createRun(key, ids, config, parent);
+  if (made.runId) {
+    say("");
+    follow(made.runId);
+    return true;
+  }
+  if (made.keyRefused) onKeyRefused();
+  say(made.error, true);
+  return false;
 }

@@ -2,11 +2,10 @@
 // copy, and, on a page with the control key, a "Go to" box for a pasted location and the famous
 // locations (GET api/locations, the CLI's list) to start from; both make a run and follow it.
 
-import { FORMS_HINT, parseLocation } from "./goto.js";
-import { createRun } from "./newrun.js";
-import { numberedIds, suggestMaxIter } from "./region.js";
 import { Decimal } from "./decimal.js";
-import { checkedMaxIter, childConfig } from "./renderview.js";
+import { FORMS_HINT, parseLocation } from "./goto.js";
+import { checkedMaxIter, childConfig, startRun } from "./newrun.js";
+import { numberedIds, suggestMaxIter } from "./region.js";
 import { $, el } from "./view.js";
 
 const COPIED_SHOWN_MS = 2000;
@@ -137,16 +136,12 @@ export class PositionPanel {
     const checked = checkedMaxIter(maxIter);
     if (checked.error) return this.say(checked.error, true);
     this.busy = true;
-    this.say("creating the run…");
     try {
-      const made = await createRun(this.key, ids, childConfig(run.config, view, checked.value), run.id);
-      if (made.runId) {
-        this.say("");
-        this.follow(made.runId);
-        return undefined;
-      }
-      if (made.keyRefused) this.onKeyRefused();
-      return this.say(made.error, true);
+      return await startRun({
+        key: this.key, ids, config: childConfig(run.config, view, checked.value), parent: run.id,
+        say: (text, isError) => this.say(text, isError), follow: this.follow,
+        onKeyRefused: this.onKeyRefused,
+      });
     } finally {
       this.busy = false;
     }

@@ -3,26 +3,9 @@
 // the zoom depth, editable; the view as exact decimal strings, place.js) and has the page follow
 // it. A read-only page never shows it.
 
+import { checkedMaxIter, childConfig, startRun } from "./newrun.js";
 import { MAX_ITER_LIMIT, childRunIds } from "./region.js";
-import { createRun } from "./newrun.js";
 import { $ } from "./view.js";
-
-/** The run config of a view of `base`'s run: the same image and sites, split dynamic. */
-export function childConfig(base, view, maxIter) {
-  return {
-    grid: base.grid, tile_px: base.tile_px, palette: base.palette, max_iter: maxIter, view,
-    sites: base.sites, split: "dynamic", weights: null,
-  };
-}
-
-/** A max_iter typed by a person, or an error message. */
-export function checkedMaxIter(text) {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_ITER_LIMIT) {
-    return { error: `max_iter must be a whole number from 1 to ${MAX_ITER_LIMIT.toLocaleString("en-US")}.` };
-  }
-  return { value };
-}
 
 export class RenderView {
   /**
@@ -87,16 +70,12 @@ export class RenderView {
     const { id: parentId, config } = this.place.run;
     this.busy = true;
     $.renderView.disabled = true;
-    this.say("creating the run…");
     try {
-      const made = await createRun(this.key, childRunIds(parentId), childConfig(config, here.strings, maxIter.value), parentId);
-      if (made.runId) {
-        this.say("");
-        this.follow(made.runId);
-        return undefined;
-      }
-      if (made.keyRefused) this.onKeyRefused();
-      return this.say(made.error, true);
+      return await startRun({
+        key: this.key, ids: childRunIds(parentId), config: childConfig(config, here.strings, maxIter.value),
+        parent: parentId, say: (text, isError) => this.say(text, isError), follow: this.follow,
+        onKeyRefused: this.onKeyRefused,
+      });
     } finally {
       this.busy = false;
       this.update();
