@@ -41,14 +41,21 @@ export class RunStats {
     this.config.sites.forEach((name, index) => this.sites.set(name, {
       name, colour: siteColour(name, index), owned: hello.sites?.[name]?.owned ?? null,
       stored: 0, renderMsSum: 0, storedAt: [], hosts: new Set(), kernels: new Map(), phase: null,
+      reference: null,
     }));
     for (const report of Object.values(hello.phases ?? {})) this.setPhase(report);
   }
 
-  /** Keep a site's latest phase report (a `phase` message or the hello's); unknown sites ignored. */
+  /**
+   * Keep a site's latest phase report (a `phase` message or the hello's), and its latest
+   * `reference` report apart (the orbit's length and time once the site moved on to rendering;
+   * the dashboard keeps only the latest, so a late joiner may never see it). Unknown sites ignored.
+   */
   setPhase(report) {
     const site = this.sites.get(report.site);
-    if (site) site.phase = report;
+    if (!site) return;
+    site.phase = report;
+    if (report.phase === "reference") site.reference = report;
   }
 
   /** Whether some site is still computing its reference orbit. */

@@ -106,7 +106,7 @@ export class RunView {
       const hosts = [...site.hosts].join(", ");
       detail.textContent = `mean render ${meanMs === null ? "-" : `${meanMs.toFixed(1)} ms`}`
         + (hosts ? ` · hosts: ${hosts}` : "") + kernelText(site.kernels);
-      const phaseText = site.phase ? describePhase(site.phase) : "";
+      const phaseText = site.phase ? describePhase(site.phase, site.reference) : "";
       phase.hidden = !phaseText;
       phase.textContent = phaseText;
       phase.dataset.phase = site.phase?.phase ?? "";
@@ -140,14 +140,23 @@ function kernelText(kernels) {
   return ` · kernels ${[...kernels].map(([name, tiles]) => `${name} ${tiles}`).join(", ")}`;
 }
 
-/** A site's phase report as one line: the reference orbit's progress, or its total once done. */
-export function describePhase({ phase, done, total, elapsed_s: elapsedS }) {
+/**
+ * A site's phase as one line: the reference orbit's progress while it runs, then its length and
+ * time (from the last `reference` report), or only that it is done when that report was missed.
+ * @param {{phase: string, done: number, total: number, elapsed_s: number}} latest
+ * @param {object|null} reference the site's last `reference` report
+ */
+export function describePhase(latest, reference = latest) {
   const count = (n) => n.toLocaleString("en-US");
-  const seconds = `${elapsedS < 10 ? elapsedS.toFixed(1) : Math.round(elapsedS)} s`;
+  const seconds = (s) => `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const { phase, done, total, elapsed_s: elapsedS } = latest;
   if (phase === "reference" && done < total) {
-    return `reference orbit ${count(done)} / ${count(total)} iterations (${Math.floor((100 * done) / Math.max(1, total))} %) · ${seconds}`;
+    return `reference orbit ${count(done)} / ${count(total)} iterations (${Math.floor((100 * done) / Math.max(1, total))} %) · ${seconds(elapsedS)}`;
   }
-  return `reference orbit done: ${count(done)} iterations in ${seconds}`;
+  if (reference?.phase === "reference") {
+    return `reference orbit done: ${count(reference.done)} iterations in ${seconds(reference.elapsed_s)}`;
+  }
+  return "rendering (reference orbit done)";
 }
 
 /**
