@@ -7,7 +7,11 @@ edits to ``numba_backend.py``, so the constant must live there.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+
+_held = threading.local()
 
 
 def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -21,3 +25,16 @@ def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     padded = -(-width // lanes) * lanes
     return (np.empty(2 * padded + 11 * lanes + 4 * width),
             np.empty(padded + 9 * lanes + 2 * width, np.int64), np.empty(padded, np.bool_))
+
+
+def escape_scratch(pixels: int) -> np.ndarray:
+    """A float64 scratch array of ``pixels`` entries for the escape states of the smooth-colour
+    data (its contents do not matter).
+
+    Kept per thread and reused: a fresh one per call cost as much as the smooth tails
+    themselves in page faults on a 1024² view (``docs/PERFORMANCE.md``).
+    """
+    held = getattr(_held, "scratch", None)
+    if held is None or held.size < pixels:
+        held = _held.scratch = np.empty(pixels)
+    return held[:pixels]
