@@ -25,11 +25,20 @@ Design (measured in ``docs/PERFORMANCE.md``; numpy's ceiling is about C-scalar s
   period-2 bulb test, by bands of rows (the column and row terms broadcast, so the temporaries
   stay in cache), and exact cycle detection at block ends: a pixel saves z at the ends of the
   blocks where its age (in blocks) is 1, 3, 7, 15, ... (Brent's windows, doubling), and a pixel
-  whose z at a block end equals its saved z bit for bit gets ``max_iter``.
+  whose z at a block end equals its saved z bit for bit gets ``max_iter``;
+* the smooth-colour data (:func:`escape_data`, :mod:`mpi_render.escape`): the tested
+  iterations of the entry pass and of the replays keep the state at which each pixel escapes,
+  and the tails of those pixels run at once, on those cache-sized arrays (the pixels still
+  inside the smooth radius compacted after each step). Run over the whole image at the end,
+  the tails streamed every array from memory and cost 1.4x the counts on the full view;
+  freezing escaped pixels in the tested iterations (two masked copies per step) cost more
+  than copying out the few that escape at each step.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2, Escape
 
 BLOCK_ITERS = 8
 WORKING_PX = 1 << 16
@@ -77,7 +86,7 @@ def _pixel_queue(cr: np.ndarray, ci: np.ndarray, shortcuts: bool) -> np.ndarray:
 
 
 def _iterate_tested(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray, steps: int,
-                    alive: np.ndarray) -> np.ndarray:
+                    alive: np.ndarray, escape_z: tuple | None = None) -> np.ndarray:
     """``steps`` iterations in place, testing the escape of every state before it is iterated.
 
     Args:
@@ -85,6 +94,8 @@ def _iterate_tested(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray
         cr, ci: the pixels' ``c``.
         steps: iterations (0 .. 255).
         alive: bool output, same length: True where none of the ``steps`` states escaped.
+        escape_z: ``(x, y)`` float arrays of the same length, or None: where a state escaped,
+            the first such state is copied there.
 
     Returns:
         uint8 array: how many of the states were tested before the first that escaped
@@ -92,7 +103,7 @@ def _iterate_tested(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray
     """
     size = x.size
     x2, y2, r2 = np.empty(size), np.empty(size), np.empty(size)
-    inside = np.empty(size, dtype=bool)
+    inside, escaping = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
     before = np.zeros(size, dtype=np.uint8)
     alive.fill(True)
     alive_u8 = alive.view(np.uint8)
@@ -101,14 +112,23 @@ def _iterate_tested(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray
         np.multiply(y, y, out=y2)
         np.add(x2, y2, out=r2)
         np.less_equal(r2, ESCAPE_R2, out=inside)
+        if escape_z is not None and np.greater(alive, inside, out=escaping).any():
+            at = np.flatnonzero(escaping)
+            escape_z[0][at], escape_z[1][at] = x[at], y[at]
         np.logical_and(alive, inside, out=alive)  # sticky: the first escape counts
         np.add(before, alive_u8, out=before)
-        np.multiply(x, y, out=y)       # y now holds t = x*y
-        np.add(y, y, out=y)
-        np.add(y, ci, out=y)
-        np.subtract(x2, y2, out=x)
-        np.add(x, cr, out=x)
+        _step(x, y, cr, ci, x2, y2)
     return before
+
+
+def _step(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray, x2: np.ndarray,
+          y2: np.ndarray) -> None:
+    """One iteration in place, ``x2``, ``y2`` being the squares of the state."""
+    np.multiply(x, y, out=y)       # y now holds t = x*y
+    np.add(y, y, out=y)
+    np.add(y, ci, out=y)
+    np.subtract(x2, y2, out=x)
+    np.add(x, cr, out=x)
 
 
 def _iterate_blind(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray,
@@ -118,11 +138,7 @@ def _iterate_blind(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray,
     for _ in range(BLOCK_ITERS):
         np.multiply(x, x, out=x2)
         np.multiply(y, y, out=y2)
-        np.multiply(x, y, out=y)       # y now holds t = x*y
-        np.add(y, y, out=y)
-        np.add(y, ci, out=y)
-        np.subtract(x2, y2, out=x)
-        np.add(x, cr, out=x)
+        _step(x, y, cr, ci, x2, y2)
     np.add(x2, y2, out=x2)
 
 
@@ -193,6 +209,35 @@ class _WorkingSet:
                 self.sy[first:last] = self.y[first:last]
 
 
+def escape_data(cr: np.ndarray, ci: np.ndarray, max_iter: int,
+                shortcuts: bool = True) -> tuple[Escape, int]:
+    """:func:`escape_counts` with the smooth-colour data: ``(Escape, iterations)``, the tails
+    not counted (:mod:`mpi_render.escape`)."""
+    size = cr.size * ci.size
+    smooth = (np.zeros(size, dtype=np.uint8), np.zeros(size))
+    with np.errstate(over="ignore", invalid="ignore"):  # as escape_counts
+        counts, work = _escape_counts(cr, ci, max_iter, shortcuts, smooth)
+    return Escape(counts, *(a.reshape(counts.shape) for a in smooth)), work
+
+
+def _smooth_tails(idx: np.ndarray, x: np.ndarray, y: np.ndarray, cr: np.ndarray,
+                  ci: np.ndarray, smooth: tuple[np.ndarray, np.ndarray]) -> None:
+    """Write ``extra`` and ``r2`` (:mod:`mpi_render.escape`) of the pixels ``idx`` into
+    ``smooth = (extra, r2)`` (flat), from their escape states ``z = x + iy``."""
+    extra, r2 = smooth
+    for step in range(SMOOTH_MAX_EXTRA + 1 if idx.size else 0):
+        x2, y2 = x * x, y * y
+        r2_now = x2 + y2
+        going = r2_now <= SMOOTH_R2 if step < SMOOTH_MAX_EXTRA else np.zeros(x.size, bool)
+        if not going.all():  # write the finished, keep the others
+            done = ~going
+            extra[idx[done]], r2[idx[done]] = step, r2_now[done]
+            if not going.any():
+                return
+            idx, x, y, x2, y2, cr, ci = (a[going] for a in (idx, x, y, x2, y2, cr, ci))
+        _step(x, y, cr, ci, x2, y2)
+
+
 def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
                   shortcuts: bool = True) -> tuple[np.ndarray, int]:
     """Escape counts for pixel centres ``cr`` (width,) x ``ci`` (height,), and the work done.
@@ -213,8 +258,10 @@ def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
         return _escape_counts(cr, ci, max_iter, shortcuts)
 
 
-def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
-                   shortcuts: bool) -> tuple[np.ndarray, int]:
+def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int, shortcuts: bool,
+                   smooth: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+    """``(counts, work)``; with ``smooth = (extra, r2)`` (flat, zero) also the smooth-colour
+    data of the escaped pixels."""
     width, height = cr.size, ci.size
     counts = np.full(width * height, max_iter, dtype=np.uint32)  # the bulb test's pixels
     queue = _pixel_queue(cr, ci, shortcuts)
@@ -225,7 +272,7 @@ def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
         while ws.live_count < WORKING_PX * 3 // 4 and next_px < queue.size:
             take = queue[next_px:next_px + WORKING_PX - ws.live_count]
             next_px += take.size
-            work += _enter(take, cr, ci, max_iter, counts, ws, block)
+            work += _enter(take, cr, ci, max_iter, counts, ws, block, smooth)
         size = ws.size
         if not ws.live_count:
             break
@@ -241,11 +288,16 @@ def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
         hit = np.flatnonzero(finished)
         if hit.size:
             alive = np.empty(hit.size, dtype=bool)
+            escape_z = (np.empty(hit.size), np.empty(hit.size)) if smooth is not None else None
             before = _iterate_tested(x0[hit], y0[hit], ws.cr[hit], ws.ci[hit], BLOCK_ITERS,
-                                     alive)
+                                     alive, escape_z)
             done_iters = (block - ws.start[hit]) * BLOCK_ITERS
-            counts[ws.idx[hit]] = np.where(alive, max_iter,
-                                           np.minimum(done_iters + before, max_iter))
+            hit_counts = np.where(alive, max_iter, np.minimum(done_iters + before, max_iter))
+            counts[ws.idx[hit]] = hit_counts
+            if smooth is not None:
+                escaped = hit_counts < max_iter
+                _smooth_tails(ws.idx[hit[escaped]], escape_z[0][escaped], escape_z[1][escaped],
+                              ws.cr[hit[escaped]], ws.ci[hit[escaped]], smooth)
         cycled = _cycled(ws, finished) if shortcuts else None
         if cycled is not None:  # a pixel that finished in this block has its count from the replay
             counts[ws.idx[cycled]] = max_iter
@@ -259,19 +311,26 @@ def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
 
 
 def _enter(take: np.ndarray, cr: np.ndarray, ci: np.ndarray, max_iter: int,
-           counts: np.ndarray, ws: _WorkingSet, block: int) -> int:
+           counts: np.ndarray, ws: _WorkingSet, block: int,
+           smooth: tuple[np.ndarray, np.ndarray] | None) -> int:
     """The entry pass of the queued pixels ``take`` (flat indices) before block ``block``.
 
     Their first iterations run tested; those that escape (or reach ``max_iter <=
-    BLOCK_ITERS``) get their counts, the others join ``ws`` at ``z_8`` as pixels that started
-    in block ``block - 1``. Returns the iterations run.
+    BLOCK_ITERS``) get their counts (and with ``smooth``, the smooth-colour data), the others
+    join ``ws`` at ``z_8`` as pixels that started in block ``block - 1``. Returns the
+    iterations run.
     """
     rows, cols = np.divmod(take, cr.size)
     pcr, pci = cr[cols], ci[rows]
     x, y = pcr + 0.0, pci + 0.0  # z_1 = (0 - 0) + c = c, signs of zero included
     steps = min(BLOCK_ITERS, max_iter) - 1  # z_1 .. z_7 (z_0 = 0 never escapes)
     alive = np.empty(take.size, dtype=bool)
-    before = _iterate_tested(x, y, pcr, pci, steps, alive)
+    escape_z = (np.empty(take.size), np.empty(take.size)) if smooth is not None else None
+    before = _iterate_tested(x, y, pcr, pci, steps, alive, escape_z)
+    if smooth is not None:
+        escaped = ~alive
+        _smooth_tails(take[escaped], escape_z[0][escaped], escape_z[1][escaped], pcr[escaped],
+                      pci[escaped], smooth)
     if max_iter <= BLOCK_ITERS:  # every pixel is done: "before" is max_iter - 1 if none escaped
         counts[take] = before + np.uint32(1)
     else:
