@@ -152,7 +152,7 @@ def escape_data(xmin: float, ymax: float, dx: float, dy: float, width: int, heig
 
     >>> escape = escape_data(-2.0, 1.0, 1.0, 1.0, 3, 1, 20, backend="numpy")
     >>> escape.counts.tolist(), escape.extra.tolist(), escape.r2.tolist()
-    ([[3, 20, 5]], [[2, 0, 3]], [[1178310.8125, 0.0, 9025058.953431934]])
+    ([[3, 20, 5]], [[3, 0, 3]], [[126458.77312359982, 0.0, 993327669.4335848]])
     """
     return escape_data_and_work(xmin, ymax, dx, dy, width, height, max_iter, backend,
                                 shortcuts)[0]

@@ -43,8 +43,8 @@ Rules kept on purpose: no ``fastmath`` (it would reassociate and change boundary
 ``cache=True`` only on top-level functions (closures never hit numba's cache). numba's cache
 stamp is the file of the compiled function, so the intrinsics live here and
 ``PINNED_SOURCES`` pins the hash of the modules whose code is compiled into these functions
-(:mod:`.lanes_ir`, :mod:`.trap`): editing them must change this file (a test checks the
-pin).
+(:mod:`.lanes_ir`, :mod:`.trap`, and :mod:`mpi_render.escape` for its constants): editing them
+must change this file (a test checks the pin).
 This module imports numba at import time; :mod:`.dispatch` imports it only when the backend
 is used.
 """
