@@ -159,6 +159,6 @@ def test_the_numba_cache_pin_matches_the_compiled_sources():
     from mpi_render.kernels import numba_backend
     digest = hashlib.sha256()
     for name in ("lanes_ir.py", "trap.py", "../escape.py"):
-        digest.update((Path(numba_backend.__file__).with_name(name)).read_bytes())
+        digest.update((Path(numba_backend.__file__).parent / name).read_bytes())
     assert numba_backend.PINNED_SOURCES == digest.hexdigest()[:16], (
         "update PINNED_SOURCES in numba_backend.py to " + digest.hexdigest()[:16])
