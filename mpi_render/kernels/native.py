@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..escape import Escape
-from .workspace import escape_scratch, workspace
+from .workspace import held, workspace
 
 SYMBOL = "mpi_render_escape"
 LANES_SYMBOL = "mpi_render_lanes"
@@ -156,7 +156,8 @@ class NativeKernel:
         ci = np.ascontiguousarray(ci, dtype=np.float64)
         size = cr.size * ci.size if smooth else 0
         out = np.empty(cr.size * ci.size, dtype=np.uint32)
-        extra, r2, z_y = np.empty(size, dtype=np.uint8), np.empty(size), escape_scratch(size)
+        extra, r2 = np.empty(size, dtype=np.uint8), np.empty(size)
+        z_y = held("escape states", size)  # the escape states' y: scratch
         floats, ints, skip = workspace(cr.size, self._lanes)
         work = self._kernel(cr.ctypes.data, cr.size, ci.ctypes.data, ci.size, max_iter,
                             shortcuts, out.ctypes.data, extra.ctypes.data, r2.ctypes.data,

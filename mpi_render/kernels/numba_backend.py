@@ -61,7 +61,7 @@ from numba.extending import intrinsic
 from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2, Escape
 from .lanes_ir import ESCAPE_R2, LANES, emit_lanes
 from .trap import trap_due
-from .workspace import escape_scratch, workspace
+from .workspace import held, workspace
 
 # sha256 of lanes_ir.py, trap.py and ../escape.py (numba's cache watches only this file; a test
 # checks it)
@@ -437,7 +437,8 @@ def _run(cr, ci, max_iter: int, shortcuts: bool, smooth: bool) -> tuple[Escape, 
     """Run the kernel; without ``smooth`` the Escape's extra and r2 are empty."""
     size = cr.size * ci.size if smooth else 0
     out = np.empty(cr.size * ci.size, dtype=np.uint32)
-    extra, r2, z_y = np.empty(size, dtype=np.uint8), np.empty(size), escape_scratch(size)
+    extra, r2 = np.empty(size, dtype=np.uint8), np.empty(size)
+    z_y = held("escape states", size)  # the escape states' y: scratch
     work = escape_counts_flat(np.ascontiguousarray(cr, dtype=np.float64),
                               np.ascontiguousarray(ci, dtype=np.float64), max_iter, shortcuts,
                               out, *workspace(cr.size, LANES), (extra, r2, z_y) if smooth else None)
