@@ -144,11 +144,11 @@ def smooth_indices(escape: Escape, max_iter: int) -> np.ndarray:
     >>> smooth_indices(escape, 99).tolist()  # values 1 and 24: 1/24 and 0.988 of a cycle
     [[10, 251, 255]]
     """
-    escaped = escape.counts < max_iter
+    interior = escape.counts >= max_iter
     r2 = held("colour r2", escape.r2.size, np.float32).reshape(escape.r2.shape)
     cycles = held("colour cycles", escape.r2.size, np.float32).reshape(escape.r2.shape)
     np.copyto(r2, escape.r2, casting="same_kind")
-    np.copyto(r2, np.float32(2.0**32), where=~escaped)  # no log of 0 in the interior
+    np.copyto(r2, np.float32(2.0**32), where=interior)  # no log of 0 in the interior
     np.add(escape.counts, escape.extra, out=cycles, dtype=np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.log2(r2, out=r2)
@@ -162,5 +162,5 @@ def smooth_indices(escape: Escape, max_iter: int) -> np.ndarray:
     cycles -= np.floor(cycles, out=r2)  # the position on the cycle (np.fmod is 10x slower)
     cycles *= np.float32(CYCLE)
     indices = cycles.astype(np.uint8)
-    indices[~escaped] = INTERIOR_INDEX
+    indices[interior] = INTERIOR_INDEX
     return indices
