@@ -133,10 +133,8 @@ def escape_counts_and_work(xmin: float, ymax: float, dx: float, dy: float, width
     Raises:
         ValueError: as :func:`escape_counts`.
     """
-    _check_args(xmin, ymax, dx, dy, width, height, max_iter)
-    name = resolve_backend(backend)
-    cr, ci = pixel_centres(xmin, ymax, dx, dy, width, height)
-    return _kernel(name).escape_counts(cr, ci, int(max_iter), bool(shortcuts))
+    return _run("escape_counts", xmin, ymax, dx, dy, width, height, max_iter, backend,
+                shortcuts)
 
 
 def escape_data(xmin: float, ymax: float, dx: float, dy: float, width: int, height: int,
@@ -161,13 +159,19 @@ def escape_data(xmin: float, ymax: float, dx: float, dy: float, width: int, heig
 def escape_data_and_work(xmin: float, ymax: float, dx: float, dy: float, width: int,
                          height: int, max_iter: int, backend: str = "auto",
                          shortcuts: bool = True) -> tuple[Escape, int]:
-    """:func:`escape_data` and the iterations the backend ran (as :func:`escape_counts_and_work`,
-    the smooth tails included).
+    """:func:`escape_data` and the iterations the backend ran (as :func:`escape_counts_and_work`;
+    the smooth tails are not counted).
 
     Raises:
         ValueError: as :func:`escape_counts`.
     """
+    return _run("escape_data", xmin, ymax, dx, dy, width, height, max_iter, backend, shortcuts)
+
+
+def _run(entry: str, xmin, ymax, dx, dy, width, height, max_iter, backend, shortcuts):
+    """Check the arguments and call the backend's ``entry`` (``escape_counts`` or
+    ``escape_data``) on the tile's pixel centres."""
     _check_args(xmin, ymax, dx, dy, width, height, max_iter)
-    name = resolve_backend(backend)
+    kernel = _kernel(resolve_backend(backend))
     cr, ci = pixel_centres(xmin, ymax, dx, dy, width, height)
-    return _kernel(name).escape_data(cr, ci, int(max_iter), bool(shortcuts))
+    return getattr(kernel, entry)(cr, ci, int(max_iter), bool(shortcuts))
