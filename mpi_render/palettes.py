@@ -9,7 +9,8 @@ The colour of an escaped pixel is a continuous function of its smooth escape val
 count steps by one, ``|z_m|`` steps from about ``R^2`` to ``R`` (``R = 256``, the smooth radius of
 :mod:`mpi_render.escape`), so ``nu`` has no jump. Only the pixel's own data and ``max_iter``
 enter, never the tile's range: adjacent tiles agree at their edges, and a tile is the same bytes
-whichever backend computed its Escape.
+whichever backend computed its Escape (and on any machine whose numpy gives the same bits for
+float32 ``log2`` and ``log1p``; ``docs/PERFORMANCE.md``, "Smooth colour").
 
 The value is placed on the palette's colour cycle at ``nu / COLOUR_PERIOD`` cycles near the
 outside of the set; deeper in, a cycle grows by ``COLOUR_STRETCH`` of the value itself
