@@ -32,12 +32,11 @@ state its smooth tail starts from, and leaves it with the pixel (two stores besi
 count's). Once no refill lane holds a pixel of a row any more, :func:`_smooth_tails` runs the
 tails (at most ``SMOOTH_MAX_EXTRA`` iterations, 3 for most pixels) of the row's escaped
 pixels at once, while the row is in cache, in a branch-free loop that LLVM vectorises, and
-writes ``extra`` and ``r2``. Measured
-alternatives (``docs/PERFORMANCE.md``, "Smooth-colour data"): queueing each escaped pixel
-through a helper call cost ~25 ns a pixel (the reference counting of its array arguments);
-running the tails in lane sets of 16 adjacent pixels with the frozen intrinsic 2x the
-vectorised loop (a call for ~4 iterations is mostly entry and exit). Without ``smooth``
-(:func:`escape_counts`) the kernel is the counts-only one, unchanged.
+writes ``extra`` and ``r2``. Measured alternatives (``docs/PERFORMANCE.md``, "Smooth colour"):
+queueing each escaped pixel through a helper call cost ~25 ns a pixel (the reference counting
+of its array arguments); running the tails in lane sets of 16 adjacent pixels with the frozen
+intrinsic 2x the vectorised loop (a call for ~4 iterations is mostly entry and exit). Without
+``smooth`` (:func:`escape_counts`) the kernel is the counts-only one, unchanged.
 
 Rules kept on purpose: no ``fastmath`` (it would reassociate and change boundary pixels), and
 ``cache=True`` only on top-level functions (closures never hit numba's cache). numba's cache
