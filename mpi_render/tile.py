@@ -1,4 +1,4 @@
-"""The tile pipeline: geometry -> escape counts -> palette indices -> PNG bytes, with timings.
+"""The tile pipeline: geometry -> escape data -> palette indices -> PNG bytes, with timings.
 
 This is what every rank runs per tile; rank 0 only forwards the bytes and :meth:`RenderedTile.meta`.
 """
@@ -12,8 +12,8 @@ import numpy as np
 from .config import RenderConfig
 from .encode import encode_png
 from .kernels import native
-from .kernels.dispatch import escape_counts, resolve_backend
-from .palettes import palette_bytes, palette_indices
+from .kernels.dispatch import escape_data, resolve_backend
+from .palettes import palette_bytes, smooth_indices
 from .tiling import tile_bounds, tile_index
 
 WARM_UP_PX = 8
@@ -86,14 +86,15 @@ def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto",
     cx, cy, width = config.view.floats()
     bounds = tile_bounds(config.grid, config.tile_px, (cx, cy), width, row, col)
     start = time.perf_counter()
-    counts = escape_counts(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
-                           config.tile_px, config.max_iter, backend=backend, shortcuts=shortcuts)
+    escape = escape_data(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
+                         config.tile_px, config.max_iter, backend=backend, shortcuts=shortcuts)
     rendered = time.perf_counter()
-    png = encode_png(palette_indices(counts, config.max_iter), palette_bytes(config.palette))
+    png = encode_png(smooth_indices(escape, config.max_iter), palette_bytes(config.palette))
     encoded = time.perf_counter()
     return RenderedTile(row=row, col=col, png=png, render_ms=(rendered - start) * 1e3,
                         encode_ms=(encoded - rendered) * 1e3,
-                        iterations=int(counts.sum(dtype=np.uint64)), rendered_at=time.time())
+                        iterations=int(escape.counts.sum(dtype=np.uint64)),
+                        rendered_at=time.time())
 
 
 def warm_up(backend: str = "auto") -> str:
@@ -110,8 +111,8 @@ def warm_up(backend: str = "auto") -> str:
     """
     name = resolve_backend(backend)
     for shortcuts in (False, True):
-        escape_counts(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
-                      shortcuts=shortcuts)
+        escape_data(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
+                    shortcuts=shortcuts)
     if name == "numba" and native.load() is None:  # running on numba's JIT
         native.ensure_built()
     return name
