@@ -10,6 +10,11 @@ per-round ratio (> 1: faster than C), "worst" the lowest round. numpy runs in th
 the C brute force's in every round. The plain-Python loop is timed on a random sample of pixels
 and scaled to the whole view.
 
+The smooth-colour data (``escape_data``, what the tile pipeline runs) is timed in the same
+rounds as the counts alone (``escape_counts``): "numba smooth" and "numpy smooth", checked
+against the C reference's ``extra`` and ``r2`` once per view; the last table gives its cost
+as smooth / counts.
+
 Usage: .venv/bin/python bench/bench_kernel.py [--rounds N] [--quick]
 (--quick: one round at a quarter of the pixels)
 """
@@ -24,7 +29,13 @@ from harness import bench_args, machine_line
 from yardstick import Yardstick
 
 from mpi_render.kernels import numba_backend, reference
-from mpi_render.kernels.dispatch import escape_counts, escape_counts_and_work, pixel_centres
+from mpi_render.kernels.creference import CReference
+from mpi_render.kernels.dispatch import (
+    escape_counts,
+    escape_counts_and_work,
+    escape_data,
+    pixel_centres,
+)
 from mpi_render.tile import warm_up
 
 SEAHORSE = (-0.7436438870, 0.1318259043)
@@ -82,11 +93,23 @@ def contenders(yardstick: Yardstick, args: tuple, with_numpy: bool) -> dict:
         "numba": lambda: escape_counts(*args, backend="numba"),
         "numba brute": lambda: escape_counts(*args, backend="numba", shortcuts=False),
         "numba JIT": lambda: numba_backend.escape_counts(*centres, args[6])[0],
+        "numba smooth": lambda: escape_data(*args, backend="numba").counts,
     })
     if with_numpy:
         runs["numpy"] = lambda: escape_counts(*args, backend="numpy")
         runs["numpy brute"] = lambda: escape_counts(*args, backend="numpy", shortcuts=False)
+        runs["numpy smooth"] = lambda: escape_data(*args, backend="numpy").counts
     return runs
+
+
+def check_smooth_data(cref: CReference, args: tuple) -> None:
+    """Exit unless every backend's smooth-colour data equals the C reference's bit for bit."""
+    want = cref.escape_tile(*args)
+    for backend in ("numba", "numpy"):
+        got = escape_data(*args, backend=backend)
+        if not (np.array_equal(got.extra, want.extra)
+                and np.array_equal(got.r2.view(np.uint64), want.r2.view(np.uint64))):
+            raise SystemExit(f"{backend}: smooth-colour data differ from the C reference")
 
 
 def one_round(yardstick: Yardstick, args: tuple, reverse: bool, with_numpy: bool) -> dict:
@@ -116,13 +139,13 @@ def median_ms(rounds: list[dict], key: str) -> float:
 
 def main(argv=None) -> int:
     options = bench_args(__doc__, argv, rounds=7)
-    yardstick = Yardstick()
+    yardstick, cref = Yardstick(), CReference()
     warm_up("numba")
     numba_backend.escape_counts(*pixel_centres(-2.0, 1.0, 0.5, 0.5, 4, 4), 8)  # the JIT too
     rng = np.random.default_rng(2024)
     print(f"kernel benchmark: {machine_line()}; {options.rounds} paired rounds "
           f"(numpy in the first {min(NUMPY_ROUNDS, options.rounds)}), one core, CPU time\n")
-    goals, brute, speed = [], [], []
+    goals, brute, speed, smooth = [], [], [], []
     for label, centre, width, side_px, max_iter, goal in VIEWS:
         side_px = side_px // 2 if options.quick else side_px
         name = f"{label} {side_px}² it{max_iter}"
@@ -130,6 +153,7 @@ def main(argv=None) -> int:
         counts, lane_iterations = escape_counts_and_work(*args, backend="numba")
         giter = int(counts.sum(dtype=np.uint64)) / 1e9
         python_s = python_seconds(args, rng)
+        check_smooth_data(cref, args)
         rounds = [one_round(yardstick, args, bool(r % 2), r < NUMPY_ROUNDS)
                   for r in range(options.rounds)]
         got = ratio(rounds, "C brute", "numba")
@@ -152,6 +176,12 @@ def main(argv=None) -> int:
                      f"{statistics.median(python_s / r['numba'] for r in rounds):.0f}x | "
                      f"{statistics.median(python_s / r['numba brute'] for r in rounds):.0f}x | "
                      f"{statistics.median(python_s / r['C brute'] for r in rounds):.0f}x |")
+        smooth.append(f"| {name} | {median_ms(rounds, 'numba'):.1f} | "
+                      f"{median_ms(rounds, 'numba smooth'):.1f} | "
+                      f"**{ratio(rounds, 'numba smooth', 'numba'):.3f}** | "
+                      f"{max(r['numba smooth'] / r['numba'] for r in rounds):.3f} | "
+                      f"{median_ms(rounds, 'numpy'):.0f} | {median_ms(rounds, 'numpy smooth'):.0f} | "
+                      f"**{ratio(rounds, 'numpy smooth', 'numpy'):.3f}** |")
         print(f"measured {name}", flush=True)
     print("\nGoals: C brute / numba default (the exact shortcuts on)\n")
     print("| view | G-iter | C brute ms | numba ms | C brute / numba | worst round | goal | "
@@ -168,6 +198,12 @@ def main(argv=None) -> int:
           "numba vs Python | numba brute vs Python | C brute vs Python |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(speed))
+    print("\nSmooth-colour data (escape_data, the tile pipeline's kernel) against the counts "
+          "alone, same rounds\n")
+    print("| view | numba counts ms | numba smooth ms | smooth / counts | worst round | "
+          "numpy counts ms | numpy smooth ms | smooth / counts |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(smooth))
     print("\n'numba' is the backend as a rank runs it (the native library of "
           "mpi_render.kernels.native when built); 'numba JIT' the default through numba's "
           "dispatcher. 'numba work' is the lane iterations the default ran (16 per step of a "

@@ -1,8 +1,9 @@
 """Tile pipeline cost per tile size: render, palette map, PNG encode, and their shares.
 
 For each tile size (128, 256, 512 px) the full view (centre -0.75,0, width 3, max_iter 256) is cut
-into a 4x4 grid and every tile goes through the same steps as :func:`mpi_render.tile.render_tile`,
-each step timed on its own (CPU seconds, single-threaded), with every available kernel backend.
+into a 4x4 grid and every tile goes through the same steps as :func:`mpi_render.tile.render_tile`
+(render: ``escape_data``; palette map: ``smooth_indices``), each step timed on its own (CPU
+seconds, single-threaded), with every available kernel backend.
 A round renders all 16 tiles of every size and backend; the table shows medians over rounds of
 the per-round totals per tile. Target: palette map + PNG encode <= 30 % of the whole for 256 px
 tiles with the default (fastest) backend.
@@ -19,8 +20,8 @@ from harness import bench_args, machine_line
 
 from mpi_render.config import RenderConfig
 from mpi_render.encode import encode_png
-from mpi_render.kernels.dispatch import available_backends, escape_counts
-from mpi_render.palettes import palette_bytes, palette_indices
+from mpi_render.kernels.dispatch import available_backends, escape_data
+from mpi_render.palettes import palette_bytes, smooth_indices
 from mpi_render.tile import warm_up
 from mpi_render.tiling import tile_bounds
 
@@ -38,10 +39,10 @@ def one_round(config: RenderConfig, backend: str) -> dict[str, float]:
         for col in range(config.grid):
             b = tile_bounds(config.grid, config.tile_px, (cx, cy), width, row, col)
             t0 = time.process_time()
-            counts = escape_counts(b.xmin, b.ymax, b.dx, b.dy, config.tile_px, config.tile_px,
-                                   config.max_iter, backend=backend)
+            escape = escape_data(b.xmin, b.ymax, b.dx, b.dy, config.tile_px, config.tile_px,
+                                 config.max_iter, backend=backend)
             t1 = time.process_time()
-            indices = palette_indices(counts, config.max_iter)
+            indices = smooth_indices(escape, config.max_iter)
             t2 = time.process_time()
             png = encode_png(indices, palette)
             t3 = time.process_time()

@@ -6,7 +6,7 @@ kernels (``kernels``), the MPI site job (``site``) and the launchers (``launch``
 imports :mod:`dashboard`. Importing it never initialises MPI (``mpi4py.MPI`` is imported only
 by the CLI or lazily by the driver), so the dashboard and unit tests can use it freely.
 """
-from .kernels import escape_counts
+from .kernels import escape_counts, escape_data
 
 __version__ = "0.1.0"
-__all__ = ["escape_counts"]
+__all__ = ["escape_counts", "escape_data"]

@@ -20,8 +20,8 @@ from .config import RenderConfig
 from .encode import encode_png
 from .escape import Escape
 from .kernels import native
-from .kernels.dispatch import escape_counts, resolve_backend
-from .palettes import palette_bytes, palette_indices
+from .kernels.dispatch import escape_data, resolve_backend
+from .palettes import palette_bytes, smooth_indices
 from .tiling import tile_bounds, tile_index
 
 WARM_UP_PX = 8
@@ -142,10 +142,9 @@ def tile_escape(config: RenderConfig, row: int, col: int, backend: str = "auto",
     if kernel_for(config, kernel) == "double":
         cx, cy, width = config.view.floats()
         bounds = tile_bounds(config.grid, config.tile_px, (cx, cy), width, row, col)
-        counts = escape_counts(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
-                               config.tile_px, config.max_iter, backend=name,
-                               shortcuts=shortcuts)
-        return Escape(counts, np.zeros(counts.shape, np.uint8), np.zeros(counts.shape)), "double"
+        return escape_data(bounds.xmin, bounds.ymax, bounds.dx, bounds.dy, config.tile_px,
+                           config.tile_px, config.max_iter, backend=name,
+                           shortcuts=shortcuts), "double"
     from .deep import tile_escape as deep_tile_escape
 
     if reference is None:
@@ -181,8 +180,7 @@ def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto",
     start = time.perf_counter()
     escape, used = tile_escape(config, row, col, backend, shortcuts, kernel, reference)
     rendered = time.perf_counter()
-    png = encode_png(palette_indices(escape.counts, config.max_iter),
-                     palette_bytes(config.palette))
+    png = encode_png(smooth_indices(escape, config.max_iter), palette_bytes(config.palette))
     encoded = time.perf_counter()
     return RenderedTile(row=row, col=col, png=png, render_ms=(rendered - start) * 1e3,
                         encode_ms=(encoded - rendered) * 1e3,
@@ -204,8 +202,8 @@ def warm_up(backend: str = "auto") -> str:
     """
     name = resolve_backend(backend)
     for shortcuts in (False, True):
-        escape_counts(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
-                      shortcuts=shortcuts)
+        escape_data(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
+                    shortcuts=shortcuts)
     if name == "numba" and native.load() is None:  # running on numba's JIT
         native.ensure_built()
     return name

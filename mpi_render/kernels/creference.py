@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..escape import Escape
 from . import native
 from .dispatch import pixel_centres
 
@@ -86,10 +87,12 @@ class CReference:
 
     def __init__(self, cache_dir: Path | None = None):
         """Build or load the library (cache_dir and CompilerUnavailable: see build_shared_library)."""
-        self._counts = ctypes.CDLL(str(build_shared_library(SOURCE, ["-O2"], cache_dir))).mr_reference_counts
+        library = ctypes.CDLL(str(build_shared_library(SOURCE, ["-O2"], cache_dir)))
+        self._counts, self._escape = library.mr_reference_counts, library.mr_reference_escape
         self._counts.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                                  ctypes.c_uint32, ctypes.c_void_p)
-        self._counts.restype = ctypes.c_uint64
+        self._escape.argtypes = self._counts.argtypes + (ctypes.c_void_p, ctypes.c_void_p)
+        self._counts.restype = self._escape.restype = ctypes.c_uint64
 
     def counts(self, cr, ci, max_iter: int) -> np.ndarray:
         """Escape counts of the pixels ``cr[i] + 1j*ci[j]``, by the brute-force loop.
@@ -105,7 +108,25 @@ class CReference:
         self._counts(cr.ctypes.data, ci.ctypes.data, cr.size, ci.size, max_iter, out.ctypes.data)
         return out
 
+    def escape(self, cr, ci, max_iter: int) -> Escape:
+        """:meth:`counts` and the smooth-colour data (:mod:`mpi_render.escape`), by the brute force.
+
+        Raises:
+            ValueError: see :func:`prepare_counts`.
+        """
+        cr, ci, out = prepare_counts(cr, ci, max_iter)
+        extra = np.empty(out.shape, dtype=np.uint8)
+        r2 = np.empty(out.shape, dtype=np.float64)
+        self._escape(cr.ctypes.data, ci.ctypes.data, cr.size, ci.size, max_iter, out.ctypes.data,
+                     extra.ctypes.data, r2.ctypes.data)
+        return Escape(counts=out, extra=extra, r2=r2)
+
     def tile(self, xmin: float, ymax: float, dx: float, dy: float, width: int, height: int,
              max_iter: int) -> np.ndarray:
         """:meth:`counts` of the tile's pixel centres (:func:`.dispatch.pixel_centres`; plane units)."""
         return self.counts(*pixel_centres(xmin, ymax, dx, dy, width, height), max_iter)
+
+    def escape_tile(self, xmin: float, ymax: float, dx: float, dy: float, width: int,
+                    height: int, max_iter: int) -> Escape:
+        """:meth:`escape` of the tile's pixel centres (plane units, as :meth:`tile`)."""
+        return self.escape(*pixel_centres(xmin, ymax, dx, dy, width, height), max_iter)

@@ -1,6 +1,9 @@
 """Escape-time counts for one tile: pixel geometry, argument checks and backend choice.
 
-Backends, all bit-identical to the exact references (:mod:`.reference`, ``reference.c``):
+Two entry points: :func:`escape_counts` (the counts: the contract) and :func:`escape_data`
+(the counts and the smooth-colour data of :mod:`mpi_render.escape`, which the tile pipeline
+colours). Backends, all bit-identical to the exact references (:mod:`.reference`,
+``reference.c``), counts, ``extra`` and ``r2`` alike:
 ``numpy`` (always there, :mod:`.numpy_backend`) and ``numba`` (the optional extra,
 :mod:`.numba_backend`, run from its prebuilt native library when there is one, :mod:`.native`).
 ``auto`` picks numba when it can run, else numpy. numba is imported only when first needed, and
@@ -15,14 +18,16 @@ import math
 
 import numpy as np
 
+from ..escape import Escape
+
 BACKENDS = ("numpy", "numba")
 MAX_ITER_LIMIT = 2**32 - 1  # counts are uint32
 
 
 @functools.cache
 def _kernel(backend: str):
-    """The backend's ``escape_counts(cr, ci, max_iter, shortcuts) -> (counts, iterations)``, or
-    None if it cannot run.
+    """The backend, or None if it cannot run: an object with ``escape_counts(cr, ci, max_iter,
+    shortcuts) -> (counts, iterations)`` and ``escape_data(...) -> (Escape, iterations)``.
 
     For numba: the prebuilt native library of the numba kernel when one matches this code and
     CPU (:mod:`.native`; no numba import), else numba's JIT.
@@ -33,7 +38,7 @@ def _kernel(backend: str):
         if library is not None:
             return library
     try:
-        return importlib.import_module(f"{__package__}.{backend}_backend").escape_counts
+        return importlib.import_module(f"{__package__}.{backend}_backend")
     except ImportError:
         return None
 
@@ -121,14 +126,52 @@ def escape_counts_and_work(xmin: float, ymax: float, dx: float, dy: float, width
 
     Returns:
         ``(counts, iterations)``. numba counts lane iterations (16 lanes per step of a lane
-        set, idle lanes included); numpy counts pixel iterations of its blind blocks. With
-        ``shortcuts`` they show how much the shortcuts saved (the brute force runs at least
-        the sum of the counts).
+        set, idle lanes included); numpy counts pixel iterations of its entry pass and its
+        blind blocks. With ``shortcuts`` they show how much the shortcuts saved (the brute
+        force runs at least the sum of the counts).
 
     Raises:
         ValueError: as :func:`escape_counts`.
     """
+    return _run("escape_counts", xmin, ymax, dx, dy, width, height, max_iter, backend,
+                shortcuts)
+
+
+def escape_data(xmin: float, ymax: float, dx: float, dy: float, width: int, height: int,
+                max_iter: int, backend: str = "auto", shortcuts: bool = True) -> Escape:
+    """:func:`escape_counts` and the smooth-colour data of every pixel (:mod:`mpi_render.escape`).
+
+    Args and Raises: as :func:`escape_counts`.
+
+    Returns:
+        :class:`mpi_render.escape.Escape` of ``(height, width)`` arrays: the counts (the same
+        as :func:`escape_counts`'), and ``extra``, ``r2`` of the escaped pixels (0 and 0.0 where
+        the count is ``max_iter``). Bit-identical across backends and shortcuts.
+
+    >>> escape = escape_data(-2.0, 1.0, 1.0, 1.0, 3, 1, 20, backend="numpy")
+    >>> escape.counts.tolist(), escape.extra.tolist(), escape.r2.tolist()
+    ([[3, 20, 5]], [[3, 0, 3]], [[126458.77312359982, 0.0, 993327669.4335848]])
+    """
+    return escape_data_and_work(xmin, ymax, dx, dy, width, height, max_iter, backend,
+                                shortcuts)[0]
+
+
+def escape_data_and_work(xmin: float, ymax: float, dx: float, dy: float, width: int,
+                         height: int, max_iter: int, backend: str = "auto",
+                         shortcuts: bool = True) -> tuple[Escape, int]:
+    """:func:`escape_data` and the iterations the backend ran (as :func:`escape_counts_and_work`;
+    the smooth tails are not counted).
+
+    Raises:
+        ValueError: as :func:`escape_counts`.
+    """
+    return _run("escape_data", xmin, ymax, dx, dy, width, height, max_iter, backend, shortcuts)
+
+
+def _run(entry: str, xmin, ymax, dx, dy, width, height, max_iter, backend, shortcuts):
+    """Check the arguments and call the backend's ``entry`` (``escape_counts`` or
+    ``escape_data``) on the tile's pixel centres."""
     _check_args(xmin, ymax, dx, dy, width, height, max_iter)
-    name = resolve_backend(backend)
+    kernel = _kernel(resolve_backend(backend))
     cr, ci = pixel_centres(xmin, ymax, dx, dy, width, height)
-    return _kernel(name)(cr, ci, int(max_iter), bool(shortcuts))
+    return getattr(kernel, entry)(cr, ci, int(max_iter), bool(shortcuts))

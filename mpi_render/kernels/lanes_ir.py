@@ -26,6 +26,15 @@ later ``inside`` is false); a lane that has no pixel starts with y = nan and cos
 Counts stay exact when a lane runs past its escape. ``llvm.fma`` is exact everywhere; on a CPU
 without FMA LLVM calls libm's ``fma`` instead (correct, slower).
 
+With ``freeze`` (the smooth-colour data, :mod:`mpi_render.escape`) an escaped lane keeps its
+state instead: ``x = inside ? x_next : x`` and ``y = inside ? y_next : y`` (one blend more per
+vector and iteration; with AVX-512 LLVM folds both into masked operations: +2 % on the full
+view, ``docs/PERFORMANCE.md``, "Smooth colour"). The frozen state stays outside,
+so "escaped" is just as sticky, and at the end of the call the lane holds ``z`` at its escape,
+which the smooth tail starts from. The escape radius is an argument: the same frozen loop with
+``escape_r2 = SMOOTH_R2``, ``n_iter = max_iter = SMOOTH_MAX_EXTRA`` and counters from 0 *is*
+the smooth tail (it counts ``extra`` and stops where the contract stops).
+
 With ``cycles`` (the shortcuts), a lane whose count reached its ``lnext`` saves z at call entry
 (Brent's saved points, windows doubling: ``lnext = 2 count + FIRST_WINDOW``). Every
 ``CHECK_EVERY``-th iteration (a predictable branch; the escape test stays per iteration) each
@@ -68,16 +77,21 @@ def _lane_vectors(context, builder, array_type, array) -> list:
                             element.as_pointer()) for v in range(VECTORS)]
 
 
-def _emit_step(builder, fma, x, y, cr, ci, cnt):
+def _emit_step(builder, fma, x, y, cr, ci, cnt, radius2, freeze):
     """One iteration of one vector (module docstring); returns (x, y, cnt, inside as 0/-1)."""
     x2 = builder.fmul(x, x)
     y2 = builder.fmul(y, y)
-    inside = builder.fcmp_ordered("<=", builder.fadd(x2, y2), _splat(_VD, ESCAPE_R2))
+    inside = builder.fcmp_ordered("<=", builder.fadd(x2, y2), radius2)
     inside_mask = builder.sext(inside, _VI)
     t = builder.fmul(x, y)
-    y = builder.select(inside, builder.call(fma, [t, _splat(_VD, 2.0), ci]),
-                       _splat(_VD, float("nan")))
-    x = builder.fadd(builder.fsub(x2, y2), cr)
+    y_next = builder.call(fma, [t, _splat(_VD, 2.0), ci])
+    x_next = builder.fadd(builder.fsub(x2, y2), cr)
+    if freeze:
+        x = builder.select(inside, x_next, x)
+        y = builder.select(inside, y_next, y)
+    else:
+        x = x_next
+        y = builder.select(inside, y_next, _splat(_VD, float("nan")))
     return x, y, builder.sub(cnt, inside_mask), inside_mask
 
 
@@ -88,15 +102,22 @@ def _emit_any_negative(builder, mask):
     return builder.icmp_unsigned("!=", builder.bitcast(negative, zero.type), zero)
 
 
-def emit_lanes(context, builder, signature, args, cycles: bool):
-    """The LLVM IR of both intrinsics of :mod:`.numba_backend` (module docstring); returns the
-    i64 result: finished lanes, lanes near a return (bits 16-31), iterations run << 32."""
+def emit_lanes(context, builder, signature, args, cycles: bool, freeze: bool):
+    """The LLVM IR of the intrinsics of :mod:`.numba_backend` (module docstring); returns the
+    i64 result: finished lanes, lanes near a return (bits 16-31), iterations run << 32.
+
+    After the lane arrays come ``n_iter``, ``max_iter``, the escape radius squared and an
+    argument whose type chose ``freeze`` (unused here); a lane is finished when it is outside
+    that radius (nan included) or its count reached ``max_iter``.
+    """
     n_arrays = 10 if cycles else 5
     arrays = [_lane_vectors(context, builder, t, a)
               for t, a in zip(signature.args[:n_arrays], args[:n_arrays])]
     px, py, pcr, pci, pcnt = arrays[:5]
-    n_iter = context.cast(builder, args[-2], signature.args[-2], types.int64)
-    max_iter = context.cast(builder, args[-1], signature.args[-1], types.int64)
+    n_iter = context.cast(builder, args[-4], signature.args[-4], types.int64)
+    max_iter = context.cast(builder, args[-3], signature.args[-3], types.int64)
+    radius2 = context.cast(builder, args[-2], signature.args[-2], types.float64)
+    radius2 = _emit_broadcast(builder, radius2, _VD)
     fma = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(_VD, [_VD, _VD, _VD]), f"llvm.fma.v{VECTOR_DOUBLES}f64")
     cr = [builder.load(p, align=8) for p in pcr]
@@ -120,7 +141,8 @@ def emit_lanes(context, builder, signature, args, cycles: bool):
     any_inside = None
     for v in range(VECTORS):
         count = builder.load(pcnt[v], align=8)
-        x[v], y[v], count, inside = _emit_step(builder, fma, x[v], y[v], cr[v], ci[v], count)
+        x[v], y[v], count, inside = _emit_step(builder, fma, x[v], y[v], cr[v], ci[v], count,
+                                               radius2, freeze)
         builder.store(count, pcnt[v], align=8)
         any_inside = inside if any_inside is None else builder.or_(any_inside, inside)
     # Compiler barrier (no instruction): the counters stay in memory (module docstring).
@@ -149,20 +171,23 @@ def emit_lanes(context, builder, signature, args, cycles: bool):
     builder.cbranch(again, loop, done)
 
     builder.position_at_end(done)
-    cap = _emit_broadcast(builder, max_iter)
+    cap = _emit_broadcast(builder, max_iter, _VI)
     finished = ir.Constant(_I64, 0)
     for v in range(VECTORS):
         builder.store(x[v], px[v], align=8)
         builder.store(y[v], py[v], align=8)
         count = builder.load(pcnt[v], align=8)
-        lane_done = builder.or_(builder.fcmp_unordered("uno", y[v], y[v]),
-                                builder.icmp_signed(">=", count, cap))
+        if freeze:  # outside the radius (nan included): escaped, or no pixel
+            r2 = builder.fadd(builder.fmul(x[v], x[v]), builder.fmul(y[v], y[v]))
+            outside = builder.fcmp_unordered(">", r2, radius2)
+        else:  # poisoned: escaped, or no pixel
+            outside = builder.fcmp_unordered("uno", y[v], y[v])
+        lane_done = builder.or_(outside, builder.icmp_signed(">=", count, cap))
         bits = builder.zext(builder.bitcast(lane_done, ir.IntType(VECTOR_DOUBLES)), _I64)
         finished = builder.or_(finished, builder.shl(bits, ir.Constant(_I64, v * VECTOR_DOUBLES)))
         if cycles:
             near = builder.icmp_signed("<", builder.load(arrays[9][v], align=8), _splat(_VI, 0))
-            alive = builder.and_(builder.fcmp_ordered("ord", y[v], y[v]),
-                                 builder.icmp_signed("<", count, cap))
+            alive = builder.and_(builder.not_(outside), builder.icmp_signed("<", count, cap))
             due = builder.and_(builder.and_(near, alive),
                                builder.icmp_signed(">=", count, builder.load(arrays[8][v], align=8)))
             bits = builder.zext(builder.bitcast(due, ir.IntType(VECTOR_DOUBLES)), _I64)
@@ -179,9 +204,9 @@ def _emit_near_return(builder, x, y, psx, psy):
     return builder.fcmp_ordered("<", d2, _splat(_VD, NEAR_RETURN * NEAR_RETURN))
 
 
-def _emit_broadcast(builder, value):
-    """An i64 vector with ``value`` in every lane."""
-    vector = builder.insert_element(ir.Constant(_VI, ir.Undefined), value,
+def _emit_broadcast(builder, value, vector_type):
+    """A vector of ``vector_type`` (``_VI`` or ``_VD``) with ``value`` in every lane."""
+    vector = builder.insert_element(ir.Constant(vector_type, ir.Undefined), value,
                                     ir.Constant(ir.IntType(32), 0))
     return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(ir.IntType(32),
                                                                             VECTOR_DOUBLES), 0))

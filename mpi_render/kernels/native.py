@@ -16,6 +16,10 @@ ctypes with numpy alone:
   hot loop was register-allocated differently (x spilled to the stack) and ran 1.4x slower.
 * :func:`load` opens the library built for this code and CPU, if there is one.
 
+Its one C function fills the counts and, when given room for them, the smooth-colour data
+(:mod:`mpi_render.escape`); :class:`NativeKernel` wraps it with the backend interface
+(``escape_counts`` and ``escape_data``, as :mod:`.numba_backend`).
+
 The library's name carries a key: sha256 of the kernel sources, numba's version and the CPU
 model and flags (``/proc/cpuinfo``), so an edit, an upgrade or another node type builds its own,
 like numba's own cache. It lives in ``$MPI_RENDER_CACHE_DIR``, else
@@ -34,23 +38,25 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .workspace import workspace
+from ..escape import Escape
+from .workspace import held, workspace
 
-SYMBOL = "mpi_render_escape_counts"
+SYMBOL = "mpi_render_escape"
 LANES_SYMBOL = "mpi_render_lanes"
-_SOURCES = ("numba_backend.py", "lanes_ir.py", "trap.py", "workspace.py", "native.py")
+_SOURCES = ("numba_backend.py", "lanes_ir.py", "trap.py", "workspace.py", "native.py",
+            "../escape.py")
 _LIBC = {"memset", "memcpy", "memmove"}
+# cr, width, ci, height, max_iter, shortcuts, counts, then extra, r2 and the scratch z_y with
+# their size (0: counts only), then the workspace
 _ARGTYPES = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-             ctypes.c_bool, ctypes.c_void_p) + (ctypes.c_void_p, ctypes.c_int64) * 3
+             ctypes.c_bool, ctypes.c_void_p) + (ctypes.c_void_p,) * 3 + (ctypes.c_int64,) \
+    + (ctypes.c_void_p, ctypes.c_int64) * 3
 
 log = logging.getLogger(__name__)
-
-EscapeCounts = Callable[[np.ndarray, np.ndarray, int, bool], tuple[np.ndarray, int]]
 
 
 def enabled() -> bool:
@@ -102,9 +108,9 @@ def library_path() -> Path | None:
 
 
 @functools.cache
-def load() -> EscapeCounts | None:
-    """``escape_counts(cr, ci, max_iter, shortcuts)`` from the library for this code and CPU,
-    or None when it is turned off, not built yet or does not load."""
+def load() -> NativeKernel | None:
+    """The kernel of the library for this code and CPU, or None when it is turned off, not
+    built yet or does not load."""
     path = library_path() if enabled() else None
     if path is None or not path.exists():
         return None
@@ -115,31 +121,51 @@ def load() -> EscapeCounts | None:
         return None
 
 
-def open_library(path: str | os.PathLike) -> EscapeCounts:
-    """``escape_counts(cr, ci, max_iter, shortcuts)`` of the library at ``path``.
+def open_library(path: str | os.PathLike) -> NativeKernel:
+    """The kernel of the library at ``path``.
 
     Raises:
         OSError: the library does not load; AttributeError: it is not one of ours.
     """
-    library = ctypes.CDLL(os.fspath(path))
-    kernel = library[SYMBOL]
-    kernel.argtypes, kernel.restype = _ARGTYPES, ctypes.c_int64
-    lanes = ctypes.c_int64.in_dll(library, LANES_SYMBOL).value
-    return functools.partial(_escape_counts, kernel, lanes)
+    return NativeKernel(ctypes.CDLL(os.fspath(path)))
 
 
-def _escape_counts(kernel, lanes: int, cr: np.ndarray, ci: np.ndarray, max_iter: int,
-                   shortcuts: bool = True) -> tuple[np.ndarray, int]:
-    """Same contract as :func:`mpi_render.kernels.numba_backend.escape_counts` (ctypes releases the
-    GIL for the call, as numba's ``nogil`` does)."""
-    cr = np.ascontiguousarray(cr, dtype=np.float64)
-    ci = np.ascontiguousarray(ci, dtype=np.float64)
-    out = np.empty(cr.size * ci.size, dtype=np.uint32)
-    floats, ints, skip = workspace(cr.size, lanes)
-    work = kernel(cr.ctypes.data, cr.size, ci.ctypes.data, ci.size, max_iter, shortcuts,
-                  out.ctypes.data, floats.ctypes.data, floats.size, ints.ctypes.data, ints.size,
-                  skip.ctypes.data, skip.size)
-    return out.reshape(ci.size, cr.size), work
+class NativeKernel:
+    """The library's kernel with the backend interface of :mod:`.numba_backend` (ctypes
+    releases the GIL for each call, as numba's ``nogil`` does)."""
+
+    def __init__(self, library: ctypes.CDLL):
+        """Raises AttributeError when ``library`` is not one of ours."""
+        self._kernel = library[SYMBOL]
+        self._kernel.argtypes, self._kernel.restype = _ARGTYPES, ctypes.c_int64
+        self._lanes = ctypes.c_int64.in_dll(library, LANES_SYMBOL).value
+
+    def escape_counts(self, cr: np.ndarray, ci: np.ndarray, max_iter: int,
+                      shortcuts: bool = True) -> tuple[np.ndarray, int]:
+        """Same contract as :func:`mpi_render.kernels.numba_backend.escape_counts`."""
+        escape, work = self._run(cr, ci, max_iter, shortcuts, smooth=False)
+        return escape.counts, work
+
+    def escape_data(self, cr: np.ndarray, ci: np.ndarray, max_iter: int,
+                    shortcuts: bool = True) -> tuple[Escape, int]:
+        """Same contract as :func:`mpi_render.kernels.numba_backend.escape_data`."""
+        return self._run(cr, ci, max_iter, shortcuts, smooth=True)
+
+    def _run(self, cr, ci, max_iter: int, shortcuts: bool, smooth: bool) -> tuple[Escape, int]:
+        cr = np.ascontiguousarray(cr, dtype=np.float64)
+        ci = np.ascontiguousarray(ci, dtype=np.float64)
+        size = cr.size * ci.size if smooth else 0
+        out = np.empty(cr.size * ci.size, dtype=np.uint32)
+        extra, r2 = np.empty(size, dtype=np.uint8), np.empty(size)
+        z_y = held("escape states", size)  # the escape states' y: scratch
+        floats, ints, skip = workspace(cr.size, self._lanes)
+        work = self._kernel(cr.ctypes.data, cr.size, ci.ctypes.data, ci.size, max_iter,
+                            shortcuts, out.ctypes.data, extra.ctypes.data, r2.ctypes.data,
+                            z_y.ctypes.data, size, floats.ctypes.data, floats.size,
+                            ints.ctypes.data, ints.size, skip.ctypes.data, skip.size)
+        shape = (ci.size, cr.size) if smooth else (0, 0)
+        return Escape(out.reshape(ci.size, cr.size), extra.reshape(shape),
+                      r2.reshape(shape)), work
 
 
 def _linker() -> str:
@@ -204,15 +230,20 @@ def build(path: str | os.PathLike | None = None) -> Path:
     ptr = types.CPointer
 
     @cfunc(types.int64(ptr(types.float64), types.int64, ptr(types.float64), types.int64,
-                      types.int64, types.boolean, ptr(types.uint32),
+                      types.int64, types.boolean, ptr(types.uint32), ptr(types.uint8),
+                      ptr(types.float64), ptr(types.float64), types.int64,
                       ptr(types.float64), types.int64, ptr(types.int64), types.int64,
                       ptr(types.boolean), types.int64), nogil=True)
-    def kernel(cr, width, ci, height, max_iter, shortcuts, out, floats, n_floats, ints, n_ints,
-               skip, n_skip):
-        return numba_backend.escape_counts_flat(
-            carray(cr, (width,)), carray(ci, (height,)), max_iter, shortcuts,
-            carray(out, (width * height,)), carray(floats, (n_floats,)),
-            carray(ints, (n_ints,)), carray(skip, (n_skip,)))
+    def kernel(cr, width, ci, height, max_iter, shortcuts, out, extra, r2, z_y, n_smooth,
+               floats, n_floats, ints, n_ints, skip, n_skip):
+        args = (carray(cr, (width,)), carray(ci, (height,)), max_iter, shortcuts,
+                carray(out, (width * height,)), carray(floats, (n_floats,)),
+                carray(ints, (n_ints,)), carray(skip, (n_skip,)))
+        if n_smooth:  # the kernel's two specialisations (numba_backend: smooth or None)
+            return numba_backend.escape_counts_flat(
+                *args, (carray(extra, (n_smooth,)), carray(r2, (n_smooth,)),
+                        carray(z_y, (n_smooth,))))
+        return numba_backend.escape_counts_flat(*args, None)
 
     module = llvm.parse_assembly(kernel.inspect_llvm())
     module.get_function(kernel.native_name).name = SYMBOL

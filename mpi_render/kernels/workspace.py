@@ -1,13 +1,22 @@
-"""Scratch arrays of the SIMD kernel, sized without importing numba.
+"""Scratch arrays of the SIMD kernel, sized without importing numba, and scratch kept per thread.
 
 Shared by :mod:`.numba_backend` (numba's JIT) and :mod:`.native` (the same compiled
 code from a prebuilt library), so both hand the kernel the same layout. The lane count is a
 parameter, not an import: it is compiled into the kernel, and numba's cache only notices
 edits to ``numba_backend.py``, so the constant must live there.
+
+:func:`held` keeps large scratch arrays per thread: glibc gives freed arrays of a few hundred
+KB back to the system and faults fresh ones in page by page, which cost more than the work on
+them (the smooth tails of a 1024² view; the colour mapping of a 256 px tile: 225 page faults,
+0.66 ms against 0.28 ms; ``docs/PERFORMANCE.md``).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+
+_held = threading.local()
 
 
 def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -21,3 +30,16 @@ def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     padded = -(-width // lanes) * lanes
     return (np.empty(2 * padded + 11 * lanes + 4 * width),
             np.empty(padded + 9 * lanes + 2 * width, np.int64), np.empty(padded, np.bool_))
+
+
+def held(name: str, size: int, dtype: type = np.float64) -> np.ndarray:
+    """A scratch array of ``size`` entries of ``dtype`` (contents undefined), kept for this
+    thread under ``name`` and reused by the next call with the same name (module docstring).
+
+    The caller must be done with it before it asks for ``name`` again.
+    """
+    arrays = _held.__dict__.setdefault("arrays", {})
+    array = arrays.get(name)
+    if array is None or array.size < size or array.dtype != dtype:
+        array = arrays[name] = np.empty(size, dtype)
+    return array[:size]

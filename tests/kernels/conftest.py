@@ -24,14 +24,15 @@ def native_kernel(native_library_path):
 
 @pytest.fixture(params=["numpy", "numba-jit", "numba-native"])
 def backend(request, monkeypatch):
-    """A backend name for ``escape_counts``; the two numba variants pin how numba runs."""
+    """A backend name for ``escape_counts`` and ``escape_data``; the two numba variants pin how
+    numba runs."""
     if request.param == "numpy":
         return "numpy"
     if request.param == "numba-native":
         implementation = request.getfixturevalue("native_kernel")
     else:
         from mpi_render.kernels import numba_backend
-        implementation = numba_backend.escape_counts
+        implementation = numba_backend
     real = dispatch._kernel
     monkeypatch.setattr(dispatch, "_kernel",
                         lambda name: implementation if name == "numba" else real(name))

@@ -150,14 +150,15 @@ def test_a_trapped_orbit_never_escapes_in_the_reference(cref, component, angle, 
 
 
 def test_the_numba_cache_pin_matches_the_compiled_sources():
-    """numba's cache watches only numba_backend.py: its pin must change with lanes_ir / trap."""
+    """numba's cache watches only numba_backend.py: its pin must change with lanes_ir / trap /
+    escape (whose constants the kernel compiles in)."""
     import hashlib
     from pathlib import Path
 
     pytest.importorskip("numba")
     from mpi_render.kernels import numba_backend
     digest = hashlib.sha256()
-    for name in ("lanes_ir.py", "trap.py"):
-        digest.update((Path(numba_backend.__file__).with_name(name)).read_bytes())
+    for name in ("lanes_ir.py", "trap.py", "../escape.py"):
+        digest.update((Path(numba_backend.__file__).parent / name).read_bytes())
     assert numba_backend.PINNED_SOURCES == digest.hexdigest()[:16], (
         "update PINNED_SOURCES in numba_backend.py to " + digest.hexdigest()[:16])

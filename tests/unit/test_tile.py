@@ -7,22 +7,24 @@ import pytest
 from PIL import Image
 
 from mpi_render.config import RenderConfig
+from mpi_render.escape import Escape
 from mpi_render.kernels import reference
-from mpi_render.palettes import palette_bytes
+from mpi_render.palettes import palette_bytes, smooth_indices
 from mpi_render.tile import RenderedTile, render_tile, warm_up
 
 CONFIG = RenderConfig(grid=3, tile_px=16, palette="cosmic", max_iter=40, center=(-0.6, 0.1),
                       width=2.7)
 
 
-def expected_counts(config: RenderConfig, row: int, col: int) -> list[list[int]]:
-    """Counts straight from DESIGN.md's geometry and the plain-Python reference."""
+def expected_escape(config: RenderConfig, row: int, col: int) -> Escape:
+    """Escape data straight from DESIGN.md's geometry and the plain-Python reference."""
     pitch = config.width / (config.grid * config.tile_px)
     x0 = config.center[0] - config.width / 2 + col * config.tile_px * pitch
     y0 = config.center[1] + config.width / 2 - row * config.tile_px * pitch
     cr = [x0 + (i + 0.5) * pitch for i in range(config.tile_px)]
     ci = [y0 - (j + 0.5) * pitch for j in range(config.tile_px)]
-    return reference.escape_counts(cr, ci, config.max_iter)
+    data = np.array(reference.escape_data(cr, ci, config.max_iter))  # [row][col][3]
+    return Escape(data[..., 0].astype(np.uint32), data[..., 1].astype(np.uint8), data[..., 2])
 
 
 def decoded_indices(tile: RenderedTile) -> np.ndarray:
@@ -34,13 +36,20 @@ def decoded_indices(tile: RenderedTile) -> np.ndarray:
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("row, col", [(0, 0), (1, 2), (2, 1)])
-def test_tile_pixels_are_the_banded_reference_counts(backend, row, col):
-    counts = np.array(expected_counts(CONFIG, row, col))
+def test_tile_pixels_are_the_smooth_colours_of_the_reference(backend, row, col):
+    escape = expected_escape(CONFIG, row, col)
     tile = render_tile(CONFIG, row, col, backend=backend)
-    want = np.where(counts >= CONFIG.max_iter, 255, counts % 255)
+    want = smooth_indices(escape, CONFIG.max_iter)
     np.testing.assert_array_equal(decoded_indices(tile), want)
+    assert ((want == 255) == (escape.counts >= CONFIG.max_iter)).all()
     assert (tile.row, tile.col) == (row, col)
-    assert tile.iterations == counts.sum()
+    assert tile.iterations == escape.counts.sum()
+
+
+def test_tile_is_the_same_bytes_whichever_backend_renders_it():
+    for row, col in [(0, 1), (1, 1)]:
+        assert render_tile(CONFIG, row, col, backend="numpy").png == \
+            render_tile(CONFIG, row, col, backend="numba").png
 
 
 def test_tiles_tell_apart_interior_and_outside():
