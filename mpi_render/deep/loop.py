@@ -274,6 +274,8 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
             if ze > WIDE_LIMIT_EXP:
                 zx, zy, is_wide = wide.to_float(zx, ze), wide.to_float(zy, ze), False
         else:
+            zrx = zx_ref[m]  # m may have been rebased since the escape test
+            zry = zy_ref[m]
             ax = (zrx + zrx) + zx
             ay = (zry + zry) + zy
             zx, zy = (ax * zx - ay * zy) + cxd, (ax * zy + ay * zx) + cyd

@@ -317,6 +317,8 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_exp,
                         zy = wide.to_float(zy, ze)
                         is_wide = False
                 else:
+                    zrx = zx_ref[m]
+                    zry = zy_ref[m]
                     ax = (zrx + zrx) + zx
                     ay = (zry + zry) + zy
                     nzx = (ax * zx - ay * zy) + cxd
