@@ -58,17 +58,22 @@ class Table:
         starts: int64 ``(length,)``: the rows of start ``m = j + 1`` are
             ``starts[j] .. starts[j + 1] - 1`` (levels 1, 2, ...), ``j = 0 .. length - 2``
             (``m = length`` always rebases first).
-        radius: float64 ``(rows,)``: R (a double in plain views, a wide mantissa in wide views).
-        coeffs: float64 ``(rows, 4)``: ``Ax, Ay, Bx, By`` (doubles, or wide mantissas).
-        radius_exp: int64 ``(rows,)`` exponents of R (wide views), else None.
+        radius: float64 ``(rows,)``: R rounded to a double (0 where it underflows). Exact for
+            every R a plain double ``|z|_1`` can be below, so plain-mode lanes of wide views
+            compare with it too.
+        coeffs: float64 ``(rows, 4)``: ``Ax, Ay, Bx, By`` (doubles in plain views, normalised
+            wide mantissas in wide views).
+        radius_wide: float64 ``(rows,)`` wide mantissas of R (wide views), else None.
+        radius_exp: int64 ``(rows,)`` their exponents (wide views), else None.
         coeff_exps: int64 ``(rows, 2)`` exponents of A and B (wide views), else None.
     """
 
     starts: np.ndarray
     radius: np.ndarray
     coeffs: np.ndarray
-    radius_exp: np.ndarray | None
-    coeff_exps: np.ndarray | None
+    radius_wide: np.ndarray | None = None
+    radius_exp: np.ndarray | None = None
+    coeff_exps: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -77,15 +82,17 @@ class Table:
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays by name (for sharing between ranks)."""
         named = {"bla_starts": self.starts, "bla_radius": self.radius, "bla_coeffs": self.coeffs}
-        if self.radius_exp is not None:
-            named.update(bla_radius_exp=self.radius_exp, bla_coeff_exps=self.coeff_exps)
+        if self.radius_wide is not None:
+            named.update(bla_radius_wide=self.radius_wide, bla_radius_exp=self.radius_exp,
+                         bla_coeff_exps=self.coeff_exps)
         return named
 
     @classmethod
     def from_arrays(cls, named: dict[str, np.ndarray]) -> Table:
         """The inverse of :meth:`arrays`."""
         return cls(named["bla_starts"], named["bla_radius"], named["bla_coeffs"],
-                   named.get("bla_radius_exp"), named.get("bla_coeff_exps"))
+                   named.get("bla_radius_wide"), named.get("bla_radius_exp"),
+                   named.get("bla_coeff_exps"))
 
 
 def _real_normalise(r, e):
@@ -200,10 +207,10 @@ def _start_major(levels, n_starts: int, wide_view: bool) -> Table:
             out[position[k]] = levels[k][c]
         cols.append(out)
     ax, ay, ae, bx, by, be, r, re = cols
-    if wide_view:
-        return Table(starts, r, np.ascontiguousarray(np.stack([ax, ay, bx, by], axis=1)), re,
-                     np.ascontiguousarray(np.stack([ae, be], axis=1)))
     radius = wide.to_float_array(r, re)
+    if wide_view:
+        return Table(starts, radius, np.ascontiguousarray(np.stack([ax, ay, bx, by], axis=1)),
+                     r, re, np.ascontiguousarray(np.stack([ae, be], axis=1)))
     coeffs = np.stack([wide.to_float_array(ax, ae), wide.to_float_array(ay, ae),
                        wide.to_float_array(bx, be), wide.to_float_array(by, be)], axis=1)
     # Coefficients at or beyond 2**900 never belong to a step a plain-view pixel can take
@@ -212,4 +219,4 @@ def _start_major(levels, n_starts: int, wide_view: bool) -> Table:
     huge = (np.abs(coeffs) >= 2.0**900).any(axis=1)
     radius[huge] = 0.0
     coeffs[huge] = 0.0
-    return Table(starts, radius, np.ascontiguousarray(coeffs), None, None)
+    return Table(starts, radius, np.ascontiguousarray(coeffs))

@@ -200,7 +200,7 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
     """
     zx_ref, zy_ref, length, max_iter = ref.zx, ref.zy, ref.length, ref.max_iter
     wzx, wzy, wze = ref.wzx, ref.wzy, ref.wze
-    starts, radius, radius_exp = ref.starts, ref.radius, ref.radius_exp
+    starts, radius, radius_wide, radius_exp = ref.starts, ref.radius, ref.radius_wide, ref.radius_exp
     coeffs, coeff_exps = ref.coeffs, ref.coeff_exps
     cxw, cyw, cew = c
     cxd, cyd = wide.to_float(cxw, cew), wide.to_float(cyw, cew)
@@ -240,12 +240,16 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
             if abs(zx) + abs(zy) < WIDE_LIMIT:
                 zx, zy, ze = wide.normalise(zx, zy, 0)
                 is_wide = True
-        # BLA
-        if m:
-            zr, zre = _l1_wide(zx, zy, ze) if is_wide else _l1_wide(zx, zy, 0)
-            row, level = bla_row(starts, partial(_below_wide, radius, radius_exp, zr, zre), m - 1)
-        else:
+        # BLA: wide lanes compare wide radii; plain lanes (|z|_1 >= 2**-400) the double radii,
+        # which are exact wherever they could decide
+        if not m:
             row, level = -1, 0
+        elif is_wide:
+            zr, zre = _l1_wide(zx, zy, ze)
+            row, level = bla_row(starts, partial(_below_wide, radius_wide, radius_exp, zr, zre),
+                                 m - 1)
+        else:
+            row, level = bla_row(starts, partial(_below, radius, abs(zx) + abs(zy)), m - 1)
         if row >= 0:
             ax, ay, bx, by = coeffs[row]
             ae, be = coeff_exps[row]
@@ -300,8 +304,8 @@ class LoopReference:
         self.cr, self.ci = float(orbit.point[0]), float(orbit.point[1])
         self.starts, self.radius = table.starts.tolist(), table.radius.tolist()
         self.coeffs = [tuple(row) for row in table.coeffs.tolist()]
-        if table.radius_exp is not None:
-            self.radius_exp = table.radius_exp.tolist()
+        if table.radius_wide is not None:
+            self.radius_wide, self.radius_exp = table.radius_wide.tolist(), table.radius_exp.tolist()
             self.coeff_exps = [tuple(row) for row in table.coeff_exps.tolist()]
         self.interior = reference.interior
         if orbit.wide is not None:

@@ -178,8 +178,8 @@ def _l1_wide(x, y, e):
 
 
 @numba.njit(**_JIT)
-def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_exp, coeffs,
-              coeff_exps, ref_cr, ref_ci, dcx, dcx_exp, dcy, dcy_exp, max_iter, interior,
+def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide, radius_exp,
+              coeffs, coeff_exps, ref_cr, ref_ci, dcx, dcx_exp, dcy, dcy_exp, max_iter, interior,
               counts, extra, r2, counters):
     """:func:`tile_plain` for a wide view (:func:`.loop.pixel_wide` per pixel); the offsets are
     wide reals ``(mantissa, exponent)`` per column / row."""
@@ -256,15 +256,18 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_exp,
                         ze = t[2]
                         is_wide = True
                 if m > 0:
-                    if is_wide:
-                        zr, zre = _l1_wide(zx, zy, ze)
-                    else:
-                        zr, zre = _l1_wide(zx, zy, 0)
                     first = starts[m - 1]
                     last = starts[m]
                     r = first
-                    while r < last and wide.l1_less(zr, 0.0, zre, radius[r], radius_exp[r]):
-                        r += 1
+                    if is_wide:
+                        zr, zre = _l1_wide(zx, zy, ze)
+                        while r < last and wide.l1_less(zr, 0.0, zre, radius_wide[r],
+                                                        radius_exp[r]):
+                            r += 1
+                    else:
+                        zn = abs(zx) + abs(zy)
+                        while r < last and zn < radius[r]:
+                            r += 1
                     if r > first:
                         r -= 1
                         ax = coeffs[r, 0]

@@ -198,7 +198,8 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
     orbit, table = reference.orbit, reference.table
     zxr, zyr, length, max_iter = orbit.zx, orbit.zy, orbit.length, reference.max_iter
     wzx, wzy, wze = orbit.wide
-    starts, radius, radius_exp = table.starts, table.radius, table.radius_exp
+    starts, radius, radius_wide, radius_exp = (table.starts, table.radius, table.radius_wide,
+                                               table.radius_exp)
     coeffs, coeff_exps = table.coeffs, table.coeff_exps
     ref_cr, ref_ci = float(orbit.point[0]), float(orbit.point[1])
     (mx, ex), (my, ey) = dcx, dcy
@@ -254,11 +255,12 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         rebase = wide_rebase | plain_rebase
         m = np.where(rebase, 0, m)
         counters[st.REBASES] += int(rebase.sum())
-        # BLA
-        zr, _, zre = wide.normalise_array(np.abs(zx) + np.abs(zy), np.zeros(zx.size),
-                                          np.where(is_wide, ze, 0))
-        row, level = _bla_rows(starts, radius, m, live, lambda rows, ok: wide.l1_less_array(
-            zr, 0.0, zre, radius[rows], radius_exp[rows]))
+        # BLA: wide lanes compare wide radii, plain lanes the double radii (as the loop)
+        zn = np.abs(zx) + np.abs(zy)
+        zr, _, zre = wide.normalise_array(zn, np.zeros(zx.size), ze)
+        row, level = _bla_rows(starts, radius, m, live, lambda rows, ok: np.where(
+            is_wide, wide.l1_less_array(zr, 0.0, zre, radius_wide[rows], radius_exp[rows]),
+            zn < radius[rows]))
         bla = level > 0
         rows = np.maximum(row, 0)
         if coeffs.size:
