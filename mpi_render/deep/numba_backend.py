@@ -61,34 +61,39 @@ def _smooth_tail(x, y, cr, ci):
 
 
 @numba.njit(**_JIT)
-def _der_times(dx, dy, de, threshold, ax, ay, ae):
-    """:meth:`.loop.Derivative.times`: returns ``(dx, dy, de, threshold, interior)``."""
+def _der_times(dx, dy, de, ax, ay, ae):
+    """:meth:`.loop.Derivative.times`: returns ``(dx, dy, de)``."""
     tx = ax * dx - ay * dy
     ty = ax * dy + ay * dx
     de += ae
     norm = abs(tx) + abs(ty)
     if norm > DER_HIGH or norm < DER_LOW or ae != 0:
-        if norm == 0.0:
-            return tx, ty, de, threshold, True
         k = math.frexp(norm)[1]
         tx = math.ldexp(tx, -k)
         ty = math.ldexp(ty, -k)
         de += k
-        threshold = math.ldexp(1.0, min(max(INTERIOR_LOG2 - de, -1100), 1000))
-        norm = abs(tx) + abs(ty)
-    return tx, ty, de, threshold, norm < threshold
+    return tx, ty, de
 
 
 @numba.njit(**_JIT)
-def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, cx, cy, max_iter, wide_view,
-               interior, zx, zy, m, n, dx, dy, de, threshold, at_bla, fx, fy):
+def _der_at_sample(dx, dy, de, started):
+    """:meth:`.loop.Derivative.at_sample`: returns ``(dx, dy, de, started, interior)``."""
+    if not started:
+        return 1.0, 0.0, 0, True, False
+    threshold = math.ldexp(1.0, min(max(INTERIOR_LOG2 - de, -1100), 1000))
+    return dx, dy, de, True, abs(dx) + abs(dy) < threshold
+
+
+@numba.njit(**_JIT)
+def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, checkpoints, cx, cy, max_iter,
+               wide_view, interior, zx, zy, m, n, dx, dy, de, started, at_bla, fx, fy):
     """Run :func:`.loop.pixel_plain`'s loop from ``(z, m, n)`` (and the derivative) until it
     ends (module docstring). ``at_bla``: start at the BLA stage of an iteration whose escape
     test and rebase are done, with full value ``(fx, fy)``. In a wide view (``wide_view``) a BLA row ends the run (the caller
     applies it in wide arithmetic) and so does ``|z|_1 < WIDE_LIMIT``.
 
     Returns:
-        ``(event, zx, zy, m, n, fx, fy, row, level, dx, dy, de, threshold, perturbation steps,
+        ``(event, zx, zy, m, n, fx, fy, row, level, dx, dy, de, started, perturbation steps,
         BLA steps, BLA iterations, rebases)``.
     """
     wide_limit = WIDE_LIMIT if wide_view else 0.0
@@ -105,10 +110,10 @@ def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, cx, cy, max_iter,
             fy = zy_ref[m] + zy
             f2 = fx * fx + fy * fy
             if n >= max_iter:
-                return (AT_MAX, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, threshold,
+                return (AT_MAX, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, started,
                         perturbation, bla_steps, bla_skipped, rebases)
             if f2 > 4.0:
-                return (ESCAPED, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, threshold,
+                return (ESCAPED, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, started,
                         perturbation, bla_steps, bla_skipped, rebases)
             zn = abs(zx) + abs(zy)
             if abs(fx) + abs(fy) < zn or m == length:
@@ -117,9 +122,14 @@ def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, cx, cy, max_iter,
                 m = 0
                 zn = abs(zx) + abs(zy)
                 rebases += 1
-                if zn < wide_limit:
-                    return (WIDE_AFTER_REBASE, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de,
-                            threshold, perturbation, bla_steps, bla_skipped, rebases)
+            if interior and checkpoints[m]:
+                dx, dy, de, started, inside = _der_at_sample(dx, dy, de, started)
+                if inside:
+                    return (INTERIOR, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, started,
+                            perturbation, bla_steps, bla_skipped, rebases)
+            if m == 0 and zn < wide_limit:
+                return (WIDE_AFTER_REBASE, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de,
+                        started, perturbation, bla_steps, bla_skipped, rebases)
         if m > 0:
             first = starts[m - 1]
             last = starts[m]
@@ -130,7 +140,7 @@ def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, cx, cy, max_iter,
                 r -= 1
                 level = r - first + 1
                 if wide_view:
-                    return (BLA_FOUND, zx, zy, m, n, fx, fy, r, level, dx, dy, de, threshold,
+                    return (BLA_FOUND, zx, zy, m, n, fx, fy, r, level, dx, dy, de, started,
                             perturbation, bla_steps, bla_skipped, rebases)
                 ax = coeffs[r, 0]
                 ay = coeffs[r, 1]
@@ -145,13 +155,10 @@ def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, cx, cy, max_iter,
                 bla_steps += 1
                 bla_skipped += step
                 if n >= max_iter:
-                    return (AT_MAX, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, threshold,
+                    return (AT_MAX, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, started,
                             perturbation, bla_steps, bla_skipped, rebases)
                 if interior:
-                    dx, dy, de, threshold, inside = _der_times(dx, dy, de, threshold, ax, ay, 0)
-                    if inside:
-                        return (INTERIOR, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, threshold,
-                                perturbation, bla_steps, bla_skipped, rebases)
+                    dx, dy, de = _der_times(dx, dy, de, ax, ay, 0)
                 continue
         zrx = zx_ref[m]
         zry = zy_ref[m]
@@ -164,23 +171,18 @@ def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, cx, cy, max_iter,
         n += 1
         perturbation += 1
         if interior:
-            dx, dy, de, threshold, inside = _der_times(dx, dy, de, threshold,
-                                                       fx + fx, fy + fy, 0)
-            if inside:
-                return (INTERIOR, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, threshold,
-                        perturbation, bla_steps, bla_skipped, rebases)
+            dx, dy, de = _der_times(dx, dy, de, fx + fx, fy + fy, 0)
         if abs(zx) + abs(zy) < wide_limit:
-            return (WIDE_AFTER_STEP, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, threshold,
+            return (WIDE_AFTER_STEP, zx, zy, m, n, fx, fy, -1, 0, dx, dy, de, started,
                     perturbation, bla_steps, bla_skipped, rebases)
 
 
 @numba.njit(**_JIT)
-def tile_plain(zx_ref, zy_ref, length, starts, radius, coeffs, ref_cr, ref_ci, dcx, dcy,
-               max_iter, interior, counts, extra, r2, counters):
+def tile_plain(zx_ref, zy_ref, length, starts, radius, coeffs, checkpoints, ref_cr, ref_ci, dcx,
+               dcy, max_iter, interior, counts, extra, r2, counters):
     """Fill ``counts, extra, r2`` (flat, ``dcy.size * dcx.size``, row-major) for a plain view
     (:func:`.loop.pixel_plain` per pixel); add the step statistics to ``counters``."""
     width = dcx.size
-    threshold0 = math.ldexp(1.0, INTERIOR_LOG2)
     for row in range(dcy.size):
         cy = dcy[row]
         for col in range(width):
@@ -189,8 +191,9 @@ def tile_plain(zx_ref, zy_ref, length, starts, radius, coeffs, ref_cr, ref_ci, d
             counters[0] += 1  # z_1 = c
             (event, zx, zy, m, n, fx, fy, _, _, _, _, _, _, perturbation, bla_steps,
              bla_skipped, rebases) = _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs,
-                                                cx, cy, max_iter, False, interior, cx, cy, 1, 1,
-                                                1.0, 0.0, 0, threshold0, False, 0.0, 0.0)
+                                                checkpoints, cx, cy, max_iter, False, interior,
+                                                cx, cy, 1, 1,
+                                                1.0, 0.0, 0, False, False, 0.0, 0.0)
             counters[0] += perturbation
             counters[1] += bla_steps
             counters[2] += bla_skipped
@@ -224,12 +227,11 @@ def _to_mode(x, y, e):
 
 @numba.njit(**_JIT)
 def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide, radius_exp,
-              coeffs, coeff_exps, ref_cr, ref_ci, dcx, dcx_exp, dcy, dcy_exp, max_iter,
+              coeffs, coeff_exps, checkpoints, ref_cr, ref_ci, dcx, dcx_exp, dcy, dcy_exp, max_iter,
               interior, counts, extra, r2, counters):
     """:func:`tile_plain` for a wide view (:func:`.loop.pixel_wide` per pixel); the offsets are
     wide reals ``(mantissa, exponent)`` per column / row."""
     width = dcx.size
-    threshold0 = math.ldexp(1.0, INTERIOR_LOG2)
     for row in range(dcy.size):
         for col in range(width):
             pixel = row * width + col
@@ -252,7 +254,7 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide
             dx = 1.0
             dy = 0.0
             de = 0
-            threshold = threshold0
+            started = False
             event = -1
             fx = 0.0
             fy = 0.0
@@ -260,10 +262,11 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide
                 r = -1
                 level = 0
                 if not is_wide:
-                    (event, zx, zy, m, n, fx, fy, r, level, dx, dy, de, threshold,
+                    (event, zx, zy, m, n, fx, fy, r, level, dx, dy, de, started,
                      perturbation, bla_steps, bla_skipped, rebases) = _plain_run(
-                        zx_ref, zy_ref, length, starts, radius, coeffs, cxd, cyd, max_iter,
-                        True, interior, zx, zy, m, n, dx, dy, de, threshold, at_bla, fx, fy)
+                        zx_ref, zy_ref, length, starts, radius, coeffs, checkpoints, cxd, cyd,
+                        max_iter,
+                        True, interior, zx, zy, m, n, dx, dy, de, started, at_bla, fx, fy)
                     at_bla = False
                     counters[0] += perturbation
                     counters[1] += bla_steps
@@ -298,9 +301,14 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide
                                 m = 0
                                 counters[3] += 1
                                 zx, zy, ze, is_wide = _to_mode(f[0], f[1], f[2])
-                                if not is_wide:
-                                    at_bla = True
-                                    continue
+                        if interior and checkpoints[m]:
+                            dx, dy, de, started, inside = _der_at_sample(dx, dy, de, started)
+                            if inside:
+                                event = INTERIOR
+                                break
+                        if not is_wide:
+                            at_bla = True
+                            continue
                     if m > 0:
                         first = starts[m - 1]
                         last = starts[m]
@@ -321,11 +329,7 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide
                         n += 1
                         counters[0] += 1
                         if interior:
-                            dx, dy, de, threshold, inside = _der_times(dx, dy, de, threshold,
-                                                                       fx + fx, fy + fy, 0)
-                            if inside:
-                                event = INTERIOR
-                                break
+                            dx, dy, de = _der_times(dx, dy, de, fx + fx, fy + fy, 0)
                         continue
                 # a BLA step, always in wide arithmetic (from a wide or a plain z)
                 ax = coeffs[r, 0]
@@ -349,11 +353,7 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide
                     event = AT_MAX
                     break
                 if interior:
-                    dx, dy, de, threshold, inside = _der_times(dx, dy, de, threshold,
-                                                               ax, ay, ae)
-                    if inside:
-                        event = INTERIOR
-                        break
+                    dx, dy, de = _der_times(dx, dy, de, ax, ay, ae)
             if event == ESCAPED:
                 counts[pixel] = n
                 extra[pixel], r2[pixel] = _smooth_tail(fx, fy, ref_cr + cxd, ref_ci + cyd)

@@ -44,35 +44,34 @@ class _Derivative:
         self.dx = np.ones(size)
         self.dy = np.zeros(size)
         self.de = np.zeros(size, dtype=np.int64)
-        self.threshold = np.full(size, np.ldexp(1.0, INTERIOR_LOG2))
+        self.started = np.zeros(size, dtype=bool)
 
     def keep(self, index) -> None:
-        for name in ("dx", "dy", "de", "threshold"):
+        for name in ("dx", "dy", "de", "started"):
             setattr(self, name, getattr(self, name)[index])
 
-    def times(self, ax, ay, ae, active) -> np.ndarray:
-        """Multiply the ``active`` lanes by ``(ax + i ay) 2**ae``; True where now interior."""
+    def times(self, ax, ay, ae, active) -> None:
+        """Multiply the ``active`` lanes by ``(ax + i ay) 2**ae``."""
         tx = ax * self.dx - ay * self.dy
         ty = ax * self.dy + ay * self.dx
         de = self.de + ae
         norm = np.abs(tx) + np.abs(ty)
-        renorm = (norm > DER_HIGH) | (norm < DER_LOW) | (ae != 0)
-        zero = renorm & (norm == 0.0)
-        k = np.frexp(norm)[1].astype(np.int64)
-        rx = np.ldexp(tx, -k)
-        ry = np.ldexp(ty, -k)
-        rde = de + k
-        threshold = np.ldexp(1.0, np.clip(INTERIOR_LOG2 - rde, -1100, 1000))
-        tx = np.where(renorm, rx, tx)
-        ty = np.where(renorm, ry, ty)
-        de = np.where(renorm, rde, de)
-        threshold = np.where(renorm, threshold, self.threshold)
-        norm = np.where(renorm, np.abs(tx) + np.abs(ty), norm)
-        self.dx = np.where(active, tx, self.dx)
-        self.dy = np.where(active, ty, self.dy)
-        self.de = np.where(active, de, self.de)
-        self.threshold = np.where(active, threshold, self.threshold)
-        return active & (zero | (norm < threshold))
+        renorm = active & ((norm > DER_HIGH) | (norm < DER_LOW) | (ae != 0))
+        k = np.where(renorm, np.frexp(norm)[1], 0).astype(np.int64)
+        self.dx = np.where(active, np.ldexp(tx, -k), self.dx)
+        self.dy = np.where(active, np.ldexp(ty, -k), self.dy)
+        self.de = np.where(active, de + k, self.de)
+
+    def at_sample(self, rebased) -> np.ndarray:
+        """Where the sampled lanes are now known interior; first samples start at 1."""
+        first = rebased & ~self.started
+        threshold = np.ldexp(1.0, np.clip(INTERIOR_LOG2 - self.de, -1100, 1000))
+        inside = rebased & self.started & (np.abs(self.dx) + np.abs(self.dy) < threshold)
+        self.dx = np.where(first, 1.0, self.dx)
+        self.dy = np.where(first, 0.0, self.dy)
+        self.de = np.where(first, 0, self.de)
+        self.started |= rebased
+        return inside
 
 
 def _bla_rows(starts, radius, m, live_bla, less):
@@ -109,6 +108,15 @@ class _Out:
         self.extra[pixels], self.r2[pixels] = smooth_tail(fx, fy, cr, ci)
 
 
+def _interior_exits(der: _Derivative, sampled, pixel, out: _Out) -> np.ndarray:
+    """Sample the derivative of the ``sampled`` lanes; finish those it shows interior and
+    return their mask."""
+    inside = der.at_sample(sampled)
+    out.at_max(pixel[inside])
+    out.counters[st.INTERIOR_EXITS] += int(inside.sum())
+    return inside
+
+
 def tile(reference, dcx, dcy, counts, extra, r2, counters) -> None:
     """Fill ``counts, extra, r2`` (flat, row-major) of a tile from its rounded offsets
     (:func:`.tiles.tile_offsets`); add the step statistics to ``counters``."""
@@ -125,6 +133,7 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
     zxr, zyr, length, max_iter = orbit.zx, orbit.zy, orbit.length, reference.max_iter
     starts, radius, coeffs = table.starts, table.radius, table.coeffs
     ref_cr, ref_ci = float(orbit.point[0]), float(orbit.point[1])
+    checkpoints = reference.checkpoints
     cx = np.tile(dcx, dcy.size)
     cy = np.repeat(dcy, dcx.size)
     pixel = np.arange(cx.size)
@@ -152,6 +161,8 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
         m = np.where(rebase, 0, m)
         zn = np.where(rebase, np.abs(zx) + np.abs(zy), zn)
         counters[st.REBASES] += int(rebase.sum())
+        if der is not None:
+            live &= ~_interior_exits(der, live & (checkpoints[m] != 0), pixel, out)
         row, level = _bla_rows(starts, radius, m, live,
                                lambda rows, ok: zn < radius[rows])
         bla = level > 0
@@ -181,10 +192,7 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
         out.at_max(pixel[bla_max])
         live &= ~bla_max
         if der is not None:
-            inside = der.times(np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy), 0, live)
-            out.at_max(pixel[inside])
-            counters[st.INTERIOR_EXITS] += int(inside.sum())
-            live &= ~inside
+            der.times(np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy), 0, live)
         alive = live
         if alive.sum() < 0.75 * alive.size:  # compact: finished lanes leave the arrays
             keep = np.flatnonzero(alive)
@@ -202,6 +210,7 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
                                                table.radius_exp)
     coeffs, coeff_exps = table.coeffs, table.coeff_exps
     ref_cr, ref_ci = float(orbit.point[0]), float(orbit.point[1])
+    checkpoints = reference.checkpoints
     (mx, ex), (my, ey) = dcx, dcy
     mx, ex = np.tile(mx, my.size), np.tile(ex, my.size)
     my, ey = np.repeat(my, dcx[0].size), np.repeat(ey, dcx[0].size)
@@ -255,6 +264,8 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         rebase = wide_rebase | plain_rebase
         m = np.where(rebase, 0, m)
         counters[st.REBASES] += int(rebase.sum())
+        if der is not None:
+            live &= ~_interior_exits(der, live & (checkpoints[m] != 0), pixel, out)
         # BLA: wide lanes compare wide radii, plain lanes the double radii (as the loop)
         zn = np.abs(zx) + np.abs(zy)
         zr, _, zre = wide.normalise_array(zn, np.zeros(zx.size), ze)
@@ -313,11 +324,8 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         out.at_max(pixel[bla_max])
         live &= ~bla_max
         if der is not None:
-            inside = der.times(np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy),
-                               np.where(bla, ae, 0), live)
-            out.at_max(pixel[inside])
-            counters[st.INTERIOR_EXITS] += int(inside.sum())
-            live &= ~inside
+            der.times(np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy),
+                      np.where(bla, ae, 0), live)
         alive = live
         if alive.sum() < 0.75 * alive.size:
             keep = np.flatnonzero(alive)

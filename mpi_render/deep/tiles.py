@@ -141,13 +141,14 @@ def _run_numba(reference, dcx, dcy, counts, extra, r2, counters) -> None:
     if reference.wide:
         wzx, wzy, wze = orbit.wide
         tile_wide(orbit.zx, orbit.zy, wzx, wzy, wze, orbit.length, table.starts, table.radius,
-                  table.radius_wide, table.radius_exp, table.coeffs, table.coeff_exps, cr, ci, dcx[0], dcx[1],
+                  table.radius_wide, table.radius_exp, table.coeffs, table.coeff_exps,
+                  reference.checkpoints, cr, ci, dcx[0], dcx[1],
                   dcy[0], dcy[1], reference.max_iter, reference.interior, counts, extra, r2,
                   counters)
     else:
         tile_plain(orbit.zx, orbit.zy, orbit.length, table.starts, table.radius, table.coeffs,
-                   cr, ci, dcx, dcy, reference.max_iter, reference.interior, counts, extra, r2,
-                   counters)
+                   reference.checkpoints, cr, ci, dcx, dcy, reference.max_iter, reference.interior,
+                   counts, extra, r2, counters)
 
 
 def _run_numpy(reference, dcx, dcy, counts, extra, r2, counters) -> None:
