@@ -89,8 +89,9 @@ def _plain_run(zx_ref, zy_ref, length, starts, radius, coeffs, checkpoints, cx, 
                wide_view, interior, zx, zy, m, n, dx, dy, de, started, at_bla, fx, fy):
     """Run :func:`.loop.pixel_plain`'s loop from ``(z, m, n)`` (and the derivative) until it
     ends (module docstring). ``at_bla``: start at the BLA stage of an iteration whose escape
-    test and rebase are done, with full value ``(fx, fy)``. In a wide view (``wide_view``) a BLA row ends the run (the caller
-    applies it in wide arithmetic) and so does ``|z|_1 < WIDE_LIMIT``.
+    test and rebase are done, with full value ``(fx, fy)``. In a wide view (``wide_view``) a
+    BLA row ends the run (the caller applies it in wide arithmetic) and so does
+    ``|z|_1 < WIDE_LIMIT``.
 
     Returns:
         ``(event, zx, zy, m, n, fx, fy, row, level, dx, dy, de, started, perturbation steps,

@@ -11,13 +11,14 @@ lanes take different branches; masks cost less than gathers here).
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2
 from . import stats as st
 from . import wide
-from .constants import (DER_HIGH, DER_LOW, INTERIOR_LOG2, TINY_Z, WIDE_LIMIT,
-                        WIDE_LIMIT_EXP)
+from .constants import DER_HIGH, DER_LOW, INTERIOR_LOG2, TINY_Z, WIDE_LIMIT, WIDE_LIMIT_EXP
 
 
 def smooth_tail(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray):
@@ -76,7 +77,7 @@ class _Derivative:
 
 def _bla_rows(starts, radius, m, live_bla, less):
     """Per lane: the last usable row of its start (levels tried upwards), and the level;
-    ``level == 0`` where none. ``less(rows, ok)`` says where ``|z|_1 < R`` of ``rows``."""
+    ``level == 0`` where none. ``less(rows)`` says where ``|z|_1 < R`` of ``rows``."""
     j = np.maximum(m - 1, 0)
     first = starts[j]
     last = starts[np.minimum(j + 1, starts.size - 1)]
@@ -86,9 +87,19 @@ def _bla_rows(starts, radius, m, live_bla, less):
     while ok.any():
         rows = first + level
         ok &= rows < last
-        ok &= less(np.minimum(rows, top), ok)
+        ok &= less(np.minimum(rows, top))
         level += ok
     return first + level - 1, level
+
+
+def _below(zn, radius, rows):
+    return zn < radius[rows]
+
+
+def _below_either(is_wide, zn, zr, zre, radius, radius_wide, radius_exp, rows):
+    """Wide lanes compare wide radii, plain lanes the double radii (as :mod:`.loop`)."""
+    return np.where(is_wide, wide.l1_less_array(zr, 0.0, zre, radius_wide[rows],
+                                                radius_exp[rows]), zn < radius[rows])
 
 
 class _Out:
@@ -163,8 +174,7 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
         counters[st.REBASES] += int(rebase.sum())
         if der is not None:
             live &= ~_interior_exits(der, live & (checkpoints[m] != 0), pixel, out)
-        row, level = _bla_rows(starts, radius, m, live,
-                               lambda rows, ok: zn < radius[rows])
+        row, level = _bla_rows(starts, radius, m, live, partial(_below, zn, radius))
         bla = level > 0
         rows = np.maximum(row, 0)
         if coeffs.size:
@@ -269,9 +279,8 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         # BLA: wide lanes compare wide radii, plain lanes the double radii (as the loop)
         zn = np.abs(zx) + np.abs(zy)
         zr, _, zre = wide.normalise_array(zn, np.zeros(zx.size), ze)
-        row, level = _bla_rows(starts, radius, m, live, lambda rows, ok: np.where(
-            is_wide, wide.l1_less_array(zr, 0.0, zre, radius_wide[rows], radius_exp[rows]),
-            zn < radius[rows]))
+        row, level = _bla_rows(starts, radius, m, live, partial(
+            _below_either, is_wide, zn, zr, zre, radius, radius_wide, radius_exp))
         bla = level > 0
         rows = np.maximum(row, 0)
         if coeffs.size:
