@@ -38,6 +38,27 @@ def _numba_kernels():
     return numba_backend.tile_plain, numba_backend.tile_wide
 
 
+def warm_up(backend: str = "numba") -> None:
+    """Compile or load ``backend``'s kernels once per process (a plain and a wide view of 8 x 8
+    pixels), so no tile pays for it. On numba's JIT (no native library for this code and CPU
+    yet) it then builds that library, so later processes start without numba (:mod:`.native`).
+
+    Raises:
+        ValueError: unknown or unavailable backend.
+    """
+    from ..view import View
+    from .prepare import prepare
+
+    for width in ("1e-20", "1e-320"):
+        reference = prepare(View("-0.75", "0.1", width), 8, 64)
+        tile_escape(reference, 1, 8, 0, 0, backend=backend)
+    if backend == "numba":
+        from . import native
+
+        if native.load() is None:
+            native.ensure_built()
+
+
 def available_backends() -> tuple[str, ...]:
     """The backends that can run in this process, fastest first."""
     return tuple(name for name in BACKENDS if name != "numba" or _numba_kernels() is not None)
