@@ -29,7 +29,7 @@ from . import wide
 from .constants import DER_HIGH, DER_LOW, INTERIOR_LOG2, TINY_Z, WIDE_LIMIT, WIDE_LIMIT_EXP
 
 # sha256 of constants.py, wide.py and ../escape.py (numba's cache watches only this file)
-PINNED_SOURCES = ""
+PINNED_SOURCES = "939486259fe67739"
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
 for _helper in (wide.shift, wide.normalise, wide.add, wide.mul, wide.to_float, wide.l1_less):
