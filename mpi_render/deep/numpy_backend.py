@@ -77,29 +77,32 @@ class _Derivative:
 
 def _bla_rows(starts, radius, m, live_bla, less):
     """Per lane: the last usable row of its start (levels tried upwards), and the level;
-    ``level == 0`` where none. ``less(rows)`` says where ``|z|_1 < R`` of ``rows``."""
+    ``level == 0`` where none. ``less(rows, lanes)`` says where ``|z|_1 < R`` of ``rows`` for
+    the lanes ``lanes``. Only the lanes still climbing are looked at (most stop at once)."""
     j = np.maximum(m - 1, 0)
     first = starts[j]
     last = starts[np.minimum(j + 1, starts.size - 1)]
     level = np.zeros(m.size, dtype=np.int64)
-    ok = live_bla & (m > 0)
+    lanes = np.flatnonzero(live_bla & (m > 0) & (first < last))
     top = max(radius.size - 1, 0)
-    while ok.any():
-        rows = first + level
-        ok &= rows < last
-        ok &= less(np.minimum(rows, top))
-        level += ok
+    while lanes.size:
+        rows = first[lanes] + level[lanes]
+        up = rows < last[lanes]
+        up &= less(np.minimum(rows, top), lanes)
+        lanes = lanes[up]
+        level[lanes] += 1
     return first + level - 1, level
 
 
-def _below(zn, radius, rows):
-    return zn < radius[rows]
+def _below(zn, radius, rows, lanes):
+    return zn[lanes] < radius[rows]
 
 
-def _below_either(is_wide, zn, zr, zre, radius, radius_wide, radius_exp, rows):
+def _below_either(is_wide, zn, zr, zre, radius, radius_wide, radius_exp, rows, lanes):
     """Wide lanes compare wide radii, plain lanes the double radii (as :mod:`.loop`)."""
-    return np.where(is_wide, wide.l1_less_array(zr, 0.0, zre, radius_wide[rows],
-                                                radius_exp[rows]), zn < radius[rows])
+    return np.where(is_wide[lanes], wide.l1_less_array(zr[lanes], 0.0, zre[lanes],
+                                                       radius_wide[rows], radius_exp[rows]),
+                    zn[lanes] < radius[rows])
 
 
 class _Out:
