@@ -11,7 +11,7 @@ in alternating order; ratios are medians over rounds of the per-round ratio. Tab
 2. **the Flake** at 1024 x 1024 (16 tiles of 256), 50,000 iterations, single-threaded: orbit
    time, BLA build time, pixel time, iterations skipped by BLA, steps per pixel, the bytes a
    rank holds (orbit + BLA table), and numba vs numpy on one tile;
-3. **the deep places** (spiral 1e-310, tripod 1e-1005, minibrot 4e-50) at 256 x 256: prepare
+3. **the deep places** (spiral 1e-310, tripod 1e-1005, minibrot 3e-50) at 256 x 256: prepare
    and pixel time, wide steps, interior exits; the minibrot with interior detection on vs off
    (speed-up, pixels that differ).
 

@@ -9,7 +9,7 @@ The CLI (``--location NAME``), the demo, the workflow and the page offer these. 
   view centred on it shows structure at any depth, and counts grow only like ``log(1/width)``
   (about 19,000 at 1e-310 for the spiral, 8,200 at 1e-1005 for the tripod), which keeps the
   MPFR brute force that checks them affordable.
-* ``minibrot`` is the nucleus of a period-199 minibrot (size ~1e-50) near the tripod point,
+* ``minibrot`` is the nucleus of a period-199 minibrot (about 2e-50 across) near the tripod point,
   found from the atom domain of a point 1e-25 away and refined by Newton's method: a view whose
   centre is inside the set, so interior detection is on and fires on most of its black pixels.
 
@@ -82,8 +82,8 @@ LOCATIONS: dict[str, Location] = {
     "minibrot": Location(
         "-0.1010963638456221610257855130172205068271234122500058139977988039102696",
         "0.9562865108091415007710959879420787988583046896701336575397738822849791",
-        "4e-50", 5000,
-        "a period-199 minibrot at 4e-50 near the tripod point (interior detection at work)"),
+        "3e-50", 20000,
+        "a period-199 minibrot at 3e-50 near the tripod point (interior detection at work)"),
 }
 
 

@@ -54,27 +54,10 @@ from __future__ import annotations
 import math
 from functools import partial
 
-from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2
 from . import stats as st
 from . import wide
 from .constants import DER_HIGH, DER_LOW, INTERIOR_LOG2, TINY_Z, WIDE_LIMIT, WIDE_LIMIT_EXP
-
-
-def smooth_tail(x: float, y: float, cr: float, ci: float) -> tuple[int, float]:
-    """``(extra, r2)`` after an escape with full value ``x + iy``: iterate ``z <- z^2 + c`` in
-    double (the contract's order) until ``|z|^2 > SMOOTH_R2`` or ``SMOOTH_MAX_EXTRA`` more
-    iterations (:mod:`mpi_render.escape`)."""
-    extra = 0
-    r2 = x * x + y * y
-    while r2 <= SMOOTH_R2 and extra < SMOOTH_MAX_EXTRA:
-        x2 = x * x
-        y2 = y * y
-        t = x * y
-        y = (t + t) + ci
-        x = (x2 - y2) + cr
-        extra += 1
-        r2 = x * x + y * y
-    return extra, r2
+from .tail import smooth_tail
 
 
 def interior_threshold(de: int) -> float:

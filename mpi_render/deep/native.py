@@ -21,7 +21,7 @@ from ..kernels import native
 PLAIN_SYMBOL = "mpi_render_deep_plain"
 WIDE_SYMBOL = "mpi_render_deep_wide"
 _HERE = Path(__file__).parent
-_SOURCES = (_HERE / "numba_backend.py", _HERE / "wide.py", _HERE / "constants.py",
+_SOURCES = (_HERE / "numba_backend.py", _HERE / "wide.py", _HERE / "constants.py", _HERE / "tail.py",
             _HERE / "native.py", _HERE.parent / "escape.py", _HERE.parent / "kernels" / "native.py")
 
 _P = ctypes.c_void_p

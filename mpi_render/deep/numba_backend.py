@@ -13,9 +13,10 @@ A plain-view pixel is one run. A wide-view pixel alternates runs with the wide-f
 :func:`.loop.pixel_wide`; keeping the wide machinery (``frexp``/``ldexp`` calls) out of the hot
 loop keeps its values in registers (one flat loop with both ran 5x slower per plain step).
 
-The wide-number helpers of :mod:`.wide` are plain Python; they are registered here with
-``register_jitable`` and compiled into the wide kernel. numba's cache only watches this file, so
-``PINNED_SOURCES`` pins a hash of the modules compiled into these kernels (a test checks it).
+The wide-number helpers of :mod:`.wide` and the smooth tail of :mod:`.tail` are plain Python;
+they are registered here with ``register_jitable`` and compiled into the kernels. numba's cache
+only watches this file, so ``PINNED_SOURCES`` pins a hash of the modules compiled into these
+kernels (a test checks it).
 """
 from __future__ import annotations
 
@@ -24,15 +25,16 @@ import math
 import numba
 from numba.extending import register_jitable
 
-from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2
 from . import wide
 from .constants import DER_HIGH, DER_LOW, INTERIOR_LOG2, TINY_Z, WIDE_LIMIT, WIDE_LIMIT_EXP
+from .tail import smooth_tail
 
-# sha256 of constants.py, wide.py and ../escape.py (numba's cache watches only this file)
-PINNED_SOURCES = "939486259fe67739"
+# sha256 of constants.py, wide.py, tail.py and ../escape.py (numba's cache watches only this file)
+PINNED_SOURCES = "4ec676aff4f8f4bf"
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
-for _helper in (wide.shift, wide.normalise, wide.add, wide.mul, wide.to_float, wide.l1_less):
+for _helper in (wide.shift, wide.normalise, wide.add, wide.mul, wide.to_float, wide.l1_less,
+                smooth_tail):
     register_jitable(_helper)
 
 # what ended a plain run
@@ -45,19 +47,17 @@ BLA_FOUND = 5  # a wide view's BLA row was found: apply it in wide arithmetic
 
 
 @numba.njit(**_JIT)
-def _smooth_tail(x, y, cr, ci):
-    """:func:`.loop.smooth_tail`."""
-    extra = 0
-    r2 = x * x + y * y
-    while r2 <= SMOOTH_R2 and extra < SMOOTH_MAX_EXTRA:
-        x2 = x * x
-        y2 = y * y
-        t = x * y
-        y = (t + t) + ci
-        x = (x2 - y2) + cr
-        extra += 1
-        r2 = x * x + y * y
-    return extra, r2
+def _write(pixel, event, n, fx, fy, cr, ci, max_iter, counts, extra, r2, counters):
+    """A finished pixel's count, extra and r2 (the smooth tail after an escape)."""
+    if event == ESCAPED:
+        counts[pixel] = n
+        extra[pixel], r2[pixel] = smooth_tail(fx, fy, cr, ci)
+    else:
+        counts[pixel] = max_iter
+        extra[pixel] = 0
+        r2[pixel] = 0.0
+        if event == INTERIOR:
+            counters[5] += 1
 
 
 @numba.njit(**_JIT)
@@ -199,15 +199,8 @@ def tile_plain(zx_ref, zy_ref, length, starts, radius, coeffs, checkpoints, ref_
             counters[1] += bla_steps
             counters[2] += bla_skipped
             counters[3] += rebases
-            if event == ESCAPED:
-                counts[pixel] = n
-                extra[pixel], r2[pixel] = _smooth_tail(fx, fy, ref_cr + cx, ref_ci + cy)
-            else:
-                counts[pixel] = max_iter
-                extra[pixel] = 0
-                r2[pixel] = 0.0
-                if event == INTERIOR:
-                    counters[5] += 1
+            _write(pixel, event, n, fx, fy, ref_cr + cx, ref_ci + cy, max_iter, counts, extra,
+                   r2, counters)
 
 
 @numba.njit(**_JIT)
@@ -355,12 +348,5 @@ def tile_wide(zx_ref, zy_ref, wzx, wzy, wze, length, starts, radius, radius_wide
                     break
                 if interior:
                     dx, dy, de = _der_times(dx, dy, de, ax, ay, ae)
-            if event == ESCAPED:
-                counts[pixel] = n
-                extra[pixel], r2[pixel] = _smooth_tail(fx, fy, ref_cr + cxd, ref_ci + cyd)
-            else:
-                counts[pixel] = max_iter
-                extra[pixel] = 0
-                r2[pixel] = 0.0
-                if event == INTERIOR:
-                    counters[5] += 1
+            _write(pixel, event, n, fx, fy, ref_cr + cxd, ref_ci + cyd, max_iter, counts, extra,
+                   r2, counters)

@@ -15,27 +15,10 @@ from functools import partial
 
 import numpy as np
 
-from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2
 from . import stats as st
 from . import wide
 from .constants import DER_HIGH, DER_LOW, INTERIOR_LOG2, TINY_Z, WIDE_LIMIT, WIDE_LIMIT_EXP
-
-
-def smooth_tail(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray):
-    """Elementwise :func:`.loop.smooth_tail`: ``(extra uint8, r2)``."""
-    extra = np.zeros(x.size, dtype=np.int64)
-    r2 = x * x + y * y
-    going = r2 <= SMOOTH_R2
-    while going.any():
-        x2 = x * x
-        y2 = y * y
-        t = x * y
-        y = np.where(going, (t + t) + ci, y)
-        x = np.where(going, (x2 - y2) + cr, x)
-        extra += going
-        r2 = np.where(going, x * x + y * y, r2)
-        going &= (r2 <= SMOOTH_R2) & (extra < SMOOTH_MAX_EXTRA)
-    return extra.astype(np.uint8), r2
+from .tail import smooth_tail_array
 
 
 class _Derivative:
@@ -119,7 +102,37 @@ class _Out:
 
     def escaped(self, pixels, n, fx, fy, cr, ci) -> None:
         self.counts[pixels] = n
-        self.extra[pixels], self.r2[pixels] = smooth_tail(fx, fy, cr, ci)
+        self.extra[pixels], self.r2[pixels] = smooth_tail_array(fx, fy, cr, ci)
+
+
+def _advance(bla, perturb, level, m, n, counters):
+    """``(m, n)`` after this round's BLA (``2**level``) or perturbation (1) steps; counts them."""
+    step = np.where(bla, np.left_shift(1, level), perturb.astype(np.int64))
+    counters[st.PERTURBATION_STEPS] += int(perturb.sum())
+    counters[st.BLA_STEPS] += int(bla.sum())
+    counters[st.BLA_SKIPPED] += int(step[bla].sum())
+    return m + step, n + step
+
+
+def _after_step(out, der, pixel, live, bla, n, max_iter, factor) -> np.ndarray:
+    """A BLA step that reached ``max_iter`` finishes its lane; the derivative takes the step's
+    factor (``(ax, ay, ae)``: A on BLA lanes, 2f on the others). Returns the live lanes."""
+    reached = bla & (n >= max_iter)
+    out.at_max(pixel[reached])
+    live &= ~reached
+    if der is not None:
+        der.times(*factor, live)
+    return live
+
+
+def _compacted(alive, der, lanes: tuple):
+    """Once a quarter of the lanes finished: ``(alive, lanes)`` without them."""
+    if alive.sum() >= 0.75 * alive.size:
+        return alive, lanes
+    keep = np.flatnonzero(alive)
+    if der is not None:
+        der.keep(keep)
+    return alive[keep], tuple(a[keep] for a in lanes)
 
 
 def _interior_exits(der: _Derivative, sampled, pixel, out: _Out) -> np.ndarray:
@@ -195,24 +208,11 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
         perturb = live & ~bla
         zx = np.where(bla, bzx, np.where(perturb, pzx, zx))
         zy = np.where(bla, bzy, np.where(perturb, pzy, zy))
-        step = np.where(bla, np.left_shift(1, level), perturb.astype(np.int64))
-        m = m + step
-        n = n + step
-        counters[st.PERTURBATION_STEPS] += int(perturb.sum())
-        counters[st.BLA_STEPS] += int(bla.sum())
-        counters[st.BLA_SKIPPED] += int(step[bla].sum())
-        bla_max = bla & (n >= max_iter)
-        out.at_max(pixel[bla_max])
-        live &= ~bla_max
-        if der is not None:
-            der.times(np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy), 0, live)
-        alive = live
-        if alive.sum() < 0.75 * alive.size:  # compact: finished lanes leave the arrays
-            keep = np.flatnonzero(alive)
-            pixel, zx, zy, m, n, cx, cy = (a[keep] for a in (pixel, zx, zy, m, n, cx, cy))
-            alive = alive[keep]
-            if der is not None:
-                der.keep(keep)
+        m, n = _advance(bla, perturb, level, m, n, counters)
+        alive = _after_step(out, der, pixel, live, bla, n, max_iter,
+                            (np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy), 0))
+        alive, (pixel, zx, zy, m, n, cx, cy) = _compacted(alive, der,
+                                                         (pixel, zx, zy, m, n, cx, cy))
 
 
 def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
@@ -326,24 +326,10 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         ze = np.where(bla, bze, np.where(perturb, new_e, ze))
         counters[st.WIDE_STEPS] += int(bla.sum()) + int((perturb & is_wide).sum())
         is_wide = np.where(bla, bla_wide, np.where(perturb, new_wide, is_wide))
-        step = np.where(bla, np.left_shift(1, level), perturb.astype(np.int64))
-        m = m + step
-        n = n + step
-        counters[st.PERTURBATION_STEPS] += int(perturb.sum())
-        counters[st.BLA_STEPS] += int(bla.sum())
-        counters[st.BLA_SKIPPED] += int(step[bla].sum())
-        bla_max = bla & (n >= max_iter)
-        out.at_max(pixel[bla_max])
-        live &= ~bla_max
-        if der is not None:
-            der.times(np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy),
-                      np.where(bla, ae, 0), live)
-        alive = live
-        if alive.sum() < 0.75 * alive.size:
-            keep = np.flatnonzero(alive)
-            (pixel, zx, zy, ze, is_wide, m, n, cxw, cyw, cew, cxd, cyd, zero) = (
-                a[keep] for a in (pixel, zx, zy, ze, is_wide, m, n, cxw, cyw, cew, cxd, cyd,
-                                  zero))
-            alive = alive[keep]
-            if der is not None:
-                der.keep(keep)
+        m, n = _advance(bla, perturb, level, m, n, counters)
+        alive = _after_step(out, der, pixel, live, bla, n, max_iter,
+                            (np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy),
+                             np.where(bla, ae, 0)))
+        alive, lanes = _compacted(alive, der, (pixel, zx, zy, ze, is_wide, m, n, cxw, cyw, cew,
+                                               cxd, cyd, zero))
+        pixel, zx, zy, ze, is_wide, m, n, cxw, cyw, cew, cxd, cyd, zero = lanes

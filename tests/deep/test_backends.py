@@ -26,7 +26,7 @@ CASES = [
 @functools.cache
 def beside_minibrot() -> deep.Reference:
     """A view centred just outside the minibrot, so the reference escapes early (~1,000) while
-    the minibrot's pixels run to 5,000: they rebase at the reference's end."""
+    the minibrot's pixels run to max_iter: they rebase at the reference's end."""
     view, max_iter = view_of("minibrot")
     with localcontext() as ctx:
         ctx.prec = 120

@@ -1,7 +1,9 @@
 """The reference perturbation loop on tiny cases worked out by hand."""
 from types import SimpleNamespace
 
-from mpi_render.deep import loop
+import numpy as np
+
+from mpi_render.deep import loop, tail
 from mpi_render.deep import stats as st
 
 
@@ -59,4 +61,6 @@ def test_a_superattracting_pixel_is_found_interior_at_its_second_sample():
 
 def test_the_smooth_tail_follows_the_contract():
     # z = 3 at the escape, c = 0: z = 9 (|z|^2 81), 81 (6561), 6561 (43046721 > 65536): extra 3
-    assert loop.smooth_tail(3.0, 0.0, 0.0, 0.0) == (3, 43046721.0)
+    assert tail.smooth_tail(3.0, 0.0, 0.0, 0.0) == (3, 43046721.0)
+    extra, r2 = tail.smooth_tail_array(np.array([3.0, 1.0]), np.zeros(2), np.zeros(2), np.zeros(2))
+    assert extra.tolist() == [3, 64] and r2.tolist() == [43046721.0, 1.0]

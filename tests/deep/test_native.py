@@ -51,7 +51,8 @@ def test_the_numba_cache_pin_matches_the_compiled_sources():
     code and constants are compiled into the kernels."""
     here = Path(numba_backend.__file__).parent
     digest = hashlib.sha256()
-    for path in (here / "constants.py", here / "wide.py", here.parent / "escape.py"):
+    for path in (here / "constants.py", here / "wide.py", here / "tail.py",
+                 here.parent / "escape.py"):
         digest.update(path.read_bytes())
     assert numba_backend.PINNED_SOURCES == digest.hexdigest()[:16], (
         "update PINNED_SOURCES in deep/numba_backend.py to " + digest.hexdigest()[:16])

@@ -7,10 +7,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mpi_render.deep import bla, brute, geometry, orbit, wide
+from mpi_render.deep import bla, brute, geometry, orbit, tail, wide
 
 # the package exports the function prepare(), which shadows the module's name
-MODULES = (wide, geometry, brute, importlib.import_module("mpi_render.deep.prepare"), bla, orbit)
+MODULES = (wide, geometry, brute, importlib.import_module("mpi_render.deep.prepare"), bla, orbit,
+           tail)
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
