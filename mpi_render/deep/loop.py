@@ -39,7 +39,7 @@ and only there is the wide test made. A plain-mode step never loses anything to 
 :func:`.prepare.interior_detection`): the pixel also carries the derivative ``d`` of its orbit
 along itself, as mantissas ``(dx, dy)`` and an exponent ``de``: ``d <- 2 f d`` on a
 perturbation step, ``d <- A d`` on a BLA step (BLA's ``A`` is that derivative, to its epsilon),
-renormalised (frexp) whenever ``|d|_1`` leaves ``[2**-64, 2**64]``. It is *sampled only at
+rescaled by ``2**64`` whenever ``|d|_1`` leaves ``[2**-64, 2**64]``. It is *sampled only at
 close approaches to 0*: right after a rebase (``m = 0``), and where the reference index ``m`` is
 a record minimum of ``|Z_m|`` (``checkpoints[m]``: for a reference at a minibrot's nucleus these
 are the multiples of its period). Inside a minibrot the orbit passes such points once a period,
@@ -75,14 +75,19 @@ class Derivative:
         self.started = False
 
     def times(self, ax: float, ay: float, ae: int) -> None:
-        """``d <- (ax + i ay) 2**ae d``, renormalised when it leaves its range (or ``ae != 0``)."""
+        """``d <- (ax + i ay) 2**ae d``, brought back into ``[DER_LOW, DER_HIGH]`` by exact
+        multiplications by ``2**-64`` / ``2**64`` (no frexp/ldexp: no library call in the hot
+        loop). The factors are bounded (``|2f| <= 4``, ``|A| < 2**900``), so nothing overflows."""
         tx = ax * self.dx - ay * self.dy
         ty = ax * self.dy + ay * self.dx
         de = self.de + ae
         norm = abs(tx) + abs(ty)
-        if norm > DER_HIGH or norm < DER_LOW or ae != 0:
-            k = math.frexp(norm)[1]
-            tx, ty, de = math.ldexp(tx, -k), math.ldexp(ty, -k), de + k
+        while norm > DER_HIGH:
+            tx, ty, de = tx * DER_LOW, ty * DER_LOW, de + 64
+            norm = abs(tx) + abs(ty)
+        while 0.0 < norm < DER_LOW:
+            tx, ty, de = tx * DER_HIGH, ty * DER_HIGH, de - 64
+            norm = abs(tx) + abs(ty)
         self.dx, self.dy, self.de = tx, ty, de
 
     def at_sample(self) -> bool:

@@ -67,11 +67,16 @@ def _der_times(dx, dy, de, ax, ay, ae):
     ty = ax * dy + ay * dx
     de += ae
     norm = abs(tx) + abs(ty)
-    if norm > DER_HIGH or norm < DER_LOW or ae != 0:
-        k = math.frexp(norm)[1]
-        tx = math.ldexp(tx, -k)
-        ty = math.ldexp(ty, -k)
-        de += k
+    while norm > DER_HIGH:
+        tx = tx * DER_LOW
+        ty = ty * DER_LOW
+        de += 64
+        norm = abs(tx) + abs(ty)
+    while 0.0 < norm < DER_LOW:
+        tx = tx * DER_HIGH
+        ty = ty * DER_HIGH
+        de -= 64
+        norm = abs(tx) + abs(ty)
     return tx, ty, de
 
 

@@ -35,16 +35,23 @@ class _Derivative:
             setattr(self, name, getattr(self, name)[index])
 
     def times(self, ax, ay, ae, active) -> None:
-        """Multiply the ``active`` lanes by ``(ax + i ay) 2**ae``."""
+        """Multiply the ``active`` lanes by ``(ax + i ay) 2**ae`` (rescaled as the loop does)."""
         tx = ax * self.dx - ay * self.dy
         ty = ax * self.dy + ay * self.dx
         de = self.de + ae
         norm = np.abs(tx) + np.abs(ty)
-        renorm = active & ((norm > DER_HIGH) | (norm < DER_LOW) | (ae != 0))
-        k = np.where(renorm, np.frexp(norm)[1], 0).astype(np.int64)
-        self.dx = np.where(active, np.ldexp(tx, -k), self.dx)
-        self.dy = np.where(active, np.ldexp(ty, -k), self.dy)
-        self.de = np.where(active, de + k, self.de)
+        for scale, shift, out_of_range in ((DER_LOW, 64, lambda v: v > DER_HIGH),
+                                           (DER_HIGH, -64, lambda v: (v > 0.0) & (v < DER_LOW))):
+            move = out_of_range(norm)
+            while move.any():
+                tx = np.where(move, tx * scale, tx)
+                ty = np.where(move, ty * scale, ty)
+                de = np.where(move, de + shift, de)
+                norm = np.where(move, np.abs(tx) + np.abs(ty), norm)
+                move &= out_of_range(norm)
+        self.dx = np.where(active, tx, self.dx)
+        self.dy = np.where(active, ty, self.dy)
+        self.de = np.where(active, de, self.de)
 
     def at_sample(self, rebased) -> np.ndarray:
         """Where the sampled lanes are now known interior; first samples start at 1."""

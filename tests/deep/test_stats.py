@@ -44,3 +44,12 @@ def test_interior_detection_fires_in_the_minibrot():
 def test_interior_detection_is_off_where_the_reference_escapes():
     assert not reference("spiral").interior and not reference("tripod").interior
     assert reference("minibrot", interior=False).checkpoints.size == 1
+
+
+def test_interior_detection_needs_an_attracting_cycle_and_enough_periods():
+    from mpi_render.view import View
+
+    view = reference("minibrot").view
+    assert deep.prepare(view, 64, 50000).interior  # 250 periods of 199
+    assert not deep.prepare(view, 64, 20000).interior  # 100 periods: it would cost more
+    assert not deep.prepare(View("0", "1", "1e-30"), 64, 100000).interior  # c = i: repelling
