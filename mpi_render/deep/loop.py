@@ -35,18 +35,19 @@ possible where ``|Z_m|_1 < 2**-397`` (else ``|Z + z|_1 > |z|_1`` since ``|z|_1 <
 and only there is the wide test made. A plain-mode step never loses anything to underflow:
 ``|z| >= 2**-400`` keeps ``z^2`` normal, and ``dc`` (below ``2**-980``) is negligible beside it.
 
-**Interior detection** (views whose reference does not escape: the centre lies in a minibrot,
-:func:`.prepare.interior_detection`): the pixel also carries the derivative ``d`` of its orbit
-along itself, as mantissas ``(dx, dy)`` and an exponent ``de``: ``d <- 2 f d`` on a
-perturbation step, ``d <- A d`` on a BLA step (BLA's ``A`` is that derivative, to its epsilon),
-rescaled by ``2**64`` whenever ``|d|_1`` leaves ``[2**-64, 2**64]``. It is *sampled only at
-close approaches to 0*: right after a rebase (``m = 0``), and where the reference index ``m`` is
-a record minimum of ``|Z_m|`` (``checkpoints[m]``: for a reference at a minibrot's nucleus these
-are the multiples of its period). Inside a minibrot the orbit passes such points once a period,
-at the same phase of its attracting cycle, where the product of ``2 f`` over the period is the
-cycle's multiplier (``|lambda| < 1`` inside, ``> 1`` outside). The first sample resets ``d`` to
-1; at every later one ``|d|_1 < 2**-24`` (the product of the multipliers since) means interior:
-count ``max_iter``. Between samples ``d`` says nothing: a close approach to 0 makes it tiny for a
+**Interior detection** (views whose reference settles on an attracting cycle, the centre inside
+a minibrot, with ``max_iter`` over 200 periods: :func:`.prepare.interior_detection`): the pixel
+also carries the derivative ``d`` of its orbit along itself, as mantissas ``(dx, dy)`` and an
+exponent ``de``: ``d <- 2 f d`` on a perturbation step, ``d <- A d`` on a BLA step (BLA's ``A``
+is that derivative, to its epsilon), rescaled by ``2**64`` whenever ``|d|_1`` leaves
+``[2**-64, 2**64]``. It is *sampled only at close approaches to 0*, after the rebase test of an
+iteration, where ``checkpoints[m]`` is set: right after a rebase (``m = 0``) and at the
+multiples of the reference's period (where a reference inside a minibrot passes closest to 0).
+Inside a minibrot the orbit passes such points once a period, at the same phase of its
+attracting cycle, where the product of ``2 f`` over the period is the cycle's multiplier
+(``|lambda| < 1`` inside, ``> 1`` outside). The first sample resets ``d`` to 1; at every later
+one ``|d|_1 < 2**-24`` (the product of the multipliers since) means interior: count
+``max_iter``. Between samples ``d`` says nothing: a close approach to 0 makes it tiny for a
 moment, and the rest of the period makes it up. Checked against the MPFR brute force in tests.
 """
 from __future__ import annotations

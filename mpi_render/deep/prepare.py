@@ -20,7 +20,6 @@ from ..view import View
 from . import bla, geometry
 from .orbit import Orbit, Progress, reference_orbit
 
-ORBIT_ARRAYS = ("zx", "zy")
 WIDE_ARRAYS = ("wzx", "wzy", "wze")
 
 
