@@ -90,12 +90,7 @@ def floor_log2(value: Fraction) -> int:
     >>> floor_log2(Fraction(3, 8)), floor_log2(Fraction(1, 4)), floor_log2(Fraction(5))
     (-2, -2, 2)
     """
-    num, den = abs(value.numerator), value.denominator
-    guess = num.bit_length() - den.bit_length()
-    # 2**guess <= num/den < 2**(guess+1) after at most one correction
-    if (num << max(0, -guess)) < (den << max(0, guess)):
-        guess -= 1
-    return guess
+    return _floor_log2_ratio(abs(value.numerator), value.denominator)
 
 
 def precision_bits(view: View, image_px: int) -> int:
@@ -113,20 +108,37 @@ def precision_bits(view: View, image_px: int) -> int:
 
 
 def round_wide(value: Fraction) -> tuple[float, int]:
-    """``(mantissa, exponent)`` with ``value ~ mantissa * 2**exponent``, ``0.5 <= |mantissa| < 1``
-    correctly rounded (``(0.0, 0)`` for 0; a mantissa that rounds up to 1 is renormalised).
+    """:func:`round_ratio_wide` of a fraction (see there).
 
     >>> round_wide(Fraction(3, 8)), round_wide(Fraction(-1, 2**2000))
     ((0.75, -1), (-0.5, -1999))
     """
-    if value == 0:
+    return round_ratio_wide(value.numerator, value.denominator)
+
+
+def round_ratio_wide(num: int, den: int) -> tuple[float, int]:
+    """``(mantissa, exponent)`` with ``num / den ~ mantissa * 2**exponent`` (``den > 0``),
+    ``0.5 <= |mantissa| < 1`` correctly rounded (``(0.0, 0)`` for 0; a mantissa that rounds
+    up to 1 is renormalised). Integer arithmetic only: CPython's int / int is correctly rounded.
+
+    >>> round_ratio_wide(3, 8), round_ratio_wide(-5, 3)
+    ((0.75, -1), (-0.8333333333333334, 1))
+    """
+    if num == 0:
         return 0.0, 0
-    exponent = floor_log2(value) + 1
-    scaled = value / Fraction(2) ** exponent
-    mantissa = float(scaled)  # Fraction -> float rounds correctly
+    exponent = _floor_log2_ratio(abs(num), den) + 1
+    mantissa = num / (den << exponent) if exponent >= 0 else (num << -exponent) / den
     if abs(mantissa) == 1.0:
         mantissa, exponent = mantissa / 2, exponent + 1
     return mantissa, exponent
+
+
+def _floor_log2_ratio(num: int, den: int) -> int:
+    """``floor(log2(num / den))`` for positive integers, exactly."""
+    guess = num.bit_length() - den.bit_length()
+    if (num << max(0, -guess)) < (den << max(0, guess)):
+        guess -= 1
+    return guess
 
 
 def tile_offsets(view: View, grid: int, tile_px: int, row: int, col: int,
@@ -140,6 +152,33 @@ def tile_offsets(view: View, grid: int, tile_px: int, row: int, col: int,
     dc_re = [left + (col * tile_px + i + Fraction(1, 2)) * step for i in range(tile_px)]
     dc_im = [top - (row * tile_px + j + Fraction(1, 2)) * step for j in range(tile_px)]
     return dc_re, dc_im
+
+
+def rounded_offsets(view: View, grid: int, tile_px: int, row: int, col: int,
+                    reference_point: tuple[Fraction, Fraction], wide_view: bool):
+    """:func:`tile_offsets` rounded once to the delta type, without building fractions: every
+    offset is ``(base + (2k + 1) * half_step) / den`` over one common denominator, an integer
+    multiply-add and one correctly rounded int / int (or :func:`round_ratio_wide`).
+
+    Returns:
+        ``(dc_re, dc_im)``: lists of doubles, or of ``(mantissa, exponent)`` pairs when
+        ``wide_view``.
+    """
+    cx, cy, width = view.exact
+    half_step = width / (2 * grid * tile_px)
+    left = cx - width / 2 - reference_point[0]
+    top = cy + width / 2 - reference_point[1]
+
+    def series(origin: Fraction, first: int, sign: int):
+        den = origin.denominator * half_step.denominator
+        base = origin.numerator * half_step.denominator
+        delta = sign * half_step.numerator * origin.denominator
+        nums = (base + (2 * k + 1) * delta for k in range(first, first + tile_px))
+        if wide_view:
+            return [round_ratio_wide(num, den) for num in nums]
+        return [num / den for num in nums]
+
+    return series(left, col * tile_px, 1), series(top, row * tile_px, -1)
 
 
 def pixel_point(view: View, grid: int, tile_px: int, row: int, col: int, i: int,

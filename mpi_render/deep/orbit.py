@@ -55,8 +55,10 @@ class Orbit:
 def round_point(point: tuple[Fraction, Fraction], prec: int) -> tuple[Fraction, Fraction]:
     """``point`` rounded to ``prec``-bit binary fractions (nearest), exactly."""
     with gmpy2.context(precision=prec):
-        return tuple(Fraction(*gmpy2.mpfr(gmpy2.mpq(v.numerator, v.denominator))
-                              .as_integer_ratio()) for v in point)
+        ratios = [gmpy2.mpfr(gmpy2.mpq(v.numerator, v.denominator)).as_integer_ratio()
+                  for v in point]
+    # Python ints, not gmpy2's mpz: an mpz / mpz would be an mpfr, not a correctly rounded float
+    return tuple(Fraction(int(num), int(den)) for num, den in ratios)
 
 
 def reference_orbit(centre: tuple[Fraction, Fraction], prec: int, max_iter: int,

@@ -71,21 +71,20 @@ def tile_offsets(reference: Reference, grid: int, tile_px: int, row: int, col: i
     cache = reference.offsets_cache
     keys = (("re", grid, tile_px, col), ("im", grid, tile_px, row))
     if any(key not in cache for key in keys):
-        exact_re, exact_im = geometry.tile_offsets(reference.view, grid, tile_px, row, col,
-                                                   reference.orbit.point)
+        dc_re, dc_im = geometry.rounded_offsets(reference.view, grid, tile_px, row, col,
+                                                reference.orbit.point, reference.wide)
         if len(cache) > 4 * grid:  # bounded: a few runs' columns and rows
             cache.clear()
-        cache[keys[0]] = _rounded(exact_re, reference.wide)
-        cache[keys[1]] = _rounded(exact_im, reference.wide)
+        cache[keys[0]] = _as_arrays(dc_re, reference.wide)
+        cache[keys[1]] = _as_arrays(dc_im, reference.wide)
     return cache[keys[0]], cache[keys[1]]
 
 
-def _rounded(values, wide_view: bool):
+def _as_arrays(values, wide_view: bool):
     if not wide_view:
-        return np.array([float(v) for v in values], dtype=np.float64)
-    pairs = [geometry.round_wide(v) for v in values]
-    return (np.array([p[0] for p in pairs], dtype=np.float64),
-            np.array([p[1] for p in pairs], dtype=np.int64))
+        return np.array(values, dtype=np.float64)
+    return (np.array([p[0] for p in values], dtype=np.float64),
+            np.array([p[1] for p in values], dtype=np.int64))
 
 
 def _check(reference: Reference, grid: int, tile_px: int, row: int, col: int,

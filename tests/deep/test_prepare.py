@@ -136,3 +136,22 @@ def test_progress_is_reported_for_long_orbits():
 def test_prepare_refuses_bad_sizes(kwargs, message):
     with pytest.raises(ValueError, match=message):
         deep.prepare(View("0", "1", "1e-30"), **kwargs)
+
+
+@pytest.mark.parametrize("name", ["flake", "spiral", "tripod"])
+def test_tile_offsets_are_the_exact_pixel_offsets_rounded_once(name):
+    from mpi_render.deep import tiles
+
+    ref = reference(name)
+    exact_re, exact_im = geometry.tile_offsets(ref.view, 64, 16, 3, 60, ref.orbit.point)
+    got_re, got_im = tiles.tile_offsets(ref, 64, 16, 3, 60)
+    for got, exact in ((got_re, exact_re), (got_im, exact_im)):
+        if ref.wide:
+            assert list(zip(got[0].tolist(), got[1].tolist())) == [geometry.round_wide(v)
+                                                                   for v in exact]
+        else:
+            assert got.tolist() == [float(v) for v in exact]
+    i, j = 5, 11
+    cr, ci = geometry.pixel_point(ref.view, 64, 16, 3, 60, i, j)
+    assert (exact_re[i], exact_im[j]) == (cr - ref.orbit.point[0], ci - ref.orbit.point[1])
+    assert all(type(v.numerator) is int for v in ref.orbit.point)
