@@ -151,15 +151,25 @@ def _interior_exits(der: _Derivative, sampled, pixel, out: _Out) -> np.ndarray:
     return inside
 
 
+BLOCK_PX = 65536  # lanes per block: a 2048-pixel tile is done in 64 blocks, not one 4M set
+
+
 def tile(reference, dcx, dcy, counts, extra, r2, counters) -> None:
     """Fill ``counts, extra, r2`` (flat, row-major) of a tile from its rounded offsets
-    (:func:`.tiles.tile_offsets`); add the step statistics to ``counters``."""
-    out = _Out(counts, extra, r2, counters, reference.max_iter)
+    (:func:`.tiles.tile_offsets`); add the step statistics to ``counters``. Rows are done in
+    blocks of about ``BLOCK_PX`` pixels (lanes are independent: the same bits either way),
+    which bounds the state arrays (~20 of them) to a few MB."""
+    width = (dcx[0] if reference.wide else dcx).size
+    height = (dcy[0] if reference.wide else dcy).size
+    rows = max(1, BLOCK_PX // width)
     with np.errstate(all="ignore"):
-        if reference.wide:
-            _tile_wide(reference, dcx, dcy, out)
-        else:
-            _tile_plain(reference, dcx, dcy, out)
+        for top in range(0, height, rows):
+            part = slice(top * width, min(height, top + rows) * width)
+            out = _Out(counts[part], extra[part], r2[part], counters, reference.max_iter)
+            if reference.wide:
+                _tile_wide(reference, dcx, tuple(a[top:top + rows] for a in dcy), out)
+            else:
+                _tile_plain(reference, dcx, dcy[top:top + rows], out)
 
 
 def _tile_plain(reference, dcx, dcy, out: _Out) -> None:

@@ -85,3 +85,15 @@ def test_an_unknown_backend_is_refused(backend, message):
 def test_a_tile_outside_the_prepared_image_is_refused(grid, tile_px, row, col, message):
     with pytest.raises(ValueError, match=message):
         deep.tile_escape(reference("flake"), grid, tile_px, row, col, backend="numpy")
+
+
+def test_numpy_in_row_blocks_is_the_same_bits(monkeypatch):
+    from mpi_render.deep import numpy_backend
+
+    case = ("spiral", 128, 8, 64, 64)
+    want, want_stats = oracle(case)
+    monkeypatch.setattr(numpy_backend, "BLOCK_PX", 20)  # 2-row blocks of an 8-pixel tile
+    counters = st.new()
+    got = deep.tile_escape(prepared("spiral"), 128, 8, 64, 64, backend="numpy", stats=counters)
+    assert all(np.array_equal(getattr(got, f), getattr(want, f)) for f in ("counts", "extra", "r2"))
+    assert st.as_dict(counters) == st.as_dict(want_stats)
