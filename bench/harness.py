@@ -157,12 +157,14 @@ def _render_tile_set(config, folder: Path) -> None:
 
 
 def create_run(dash: Dashboard, run_id: str, grid: int, tile_px: int, max_iter: int = 256,
-               palette: str = "electric", sites=("cloud", "onprem")) -> dict:
-    """``PUT api/runs/{run_id}`` with a full-view config; returns the run document."""
+               palette: str = "electric", sites=("cloud", "onprem"), view=None) -> dict:
+    """``PUT api/runs/{run_id}`` with a full-view config, or ``view`` ``(cx, cy, width)`` (decimal
+    strings of any depth); returns the run document."""
     from mpi_render.config import RenderConfig
 
+    where = {} if view is None else {"center": view[:2], "width": view[2]}
     config = RenderConfig(grid=grid, tile_px=tile_px, max_iter=max_iter, palette=palette,
-                          sites=tuple(sites))
+                          sites=tuple(sites), **where)
     status, doc = dash.api("PUT", f"api/runs/{run_id}", config.run_json())
     if status not in (200, 201):
         raise RuntimeError(f"PUT api/runs/{run_id} answered {status}: {doc}\n{dash.log()}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tornado.web
 
-from . import claims, handlers, socket
+from . import claims, handlers, phases, socket
 from .hub import Hub
 from .leases import Leases
 from .overview import OverviewCache
@@ -44,6 +44,7 @@ class Services:
     leases: Leases
     control_token: str | None = None
     hub: Hub = field(default_factory=Hub)
+    phases: phases.Phases = field(default_factory=phases.Phases)
     work: claims.WorkSignal = field(default_factory=claims.WorkSignal)
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="dashboard-writer"))
@@ -105,11 +106,13 @@ def make_app(store: TileStore, *, token: str, control_token: str | None = None,
         (r"/static/(.*)", handlers.StaticHandler, {"path": str(STATIC)}),
         (r"/api/ws", socket.RunsSocket, deps),
         (r"/api/runs", handlers.RunsHandler, deps),
+        (r"/api/locations", handlers.LocationsHandler, deps),
         (r"/api/work", claims.WorkHandler, deps),
         (rf"/{run}", handlers.RunHandler, deps),
         (rf"/{run}/tiles", handlers.TilesHandler, deps),
         (rf"/{run}/claims", claims.ClaimsHandler, deps),
         (rf"/{run}/cancel", claims.CancelHandler, deps),
+        (rf"/{run}/phase", phases.PhaseHandler, deps),
         (rf"/{run}/tiles/(\d{{1,4}})/(\d{{1,4}})\.png", handlers.TileHandler, deps),
         (rf"/{run}/image\.png", handlers.MosaicHandler, deps),
         (rf"/{run}/overview\.png", handlers.OverviewHandler, deps),

@@ -112,6 +112,7 @@ class CancelHandler(BaseHandler):
         except (StorageFull, StorageUnavailable) as exc:
             raise ApiError(STORE_ERRORS[type(exc)], str(exc)) from None
         self.services.leases.drop_run(run_id)
+        self.services.phases.drop_run(run_id)
         if cancelled_now:
             self.services.hub.publish_run_control(run_id, {"type": "cancelled", "run": run_id})
         self.write_json({"id": run_id, "cancelled": True})

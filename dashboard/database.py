@@ -16,7 +16,8 @@ from .records import StorageFull, StorageUnavailable
 DB_NAME = "dashboard.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, config TEXT NOT NULL, created_at REAL NOT NULL, cancelled_at REAL);
+    id TEXT PRIMARY KEY, config TEXT NOT NULL, created_at REAL NOT NULL, cancelled_at REAL,
+    parent TEXT);
 CREATE TABLE IF NOT EXISTS tiles (
     run TEXT NOT NULL, seq INTEGER NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL,
     site TEXT NOT NULL, meta TEXT NOT NULL, png BLOB NOT NULL, sha256 BLOB NOT NULL,
@@ -113,3 +114,5 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
     if "cancelled_at" not in columns:
         conn.execute("ALTER TABLE runs ADD COLUMN cancelled_at REAL")
+    if "parent" not in columns:  # runs made before lineage have no parent (NULL)
+        conn.execute("ALTER TABLE runs ADD COLUMN parent TEXT")

@@ -13,6 +13,7 @@ from pathlib import Path
 import tornado.web
 
 from mpi_render.config import RenderConfig, check_run_id
+from mpi_render.locations import LOCATIONS
 from mpi_render.protocol import BatchError
 
 from . import mosaic, overview
@@ -133,12 +134,20 @@ class RunsHandler(BaseHandler):
         self.write_json({"runs": self.services.store.list_runs()})
 
 
+class LocationsHandler(BaseHandler):
+    """``GET api/locations``: the famous places (:mod:`mpi_render.locations`), the CLI's list."""
+
+    def get(self):
+        self.write_json({"locations": [place.json() for place in LOCATIONS.values()]})
+
+
 class RunHandler(BaseHandler):
-    """``GET``/``PUT api/runs/{id}``."""
+    """``GET``/``PUT api/runs/{id}`` (a PUT body may name the run it was made from: ``parent``)."""
 
     def get(self, run_id: str):
         self.run_config(run_id)
-        self.write_json(self.services.store.run_doc(run_id))
+        self.write_json({**self.services.store.run_doc(run_id),
+                         "phases": self.services.phases.of(run_id)})
 
     async def put(self, run_id: str):
         self.require_token(control_ok=True)
@@ -153,8 +162,10 @@ class RunHandler(BaseHandler):
             config = RenderConfig.from_run_json(doc)
         except (ValueError, TypeError) as exc:
             raise ApiError(422, str(exc)) from None
+        parent = self.checked_parent(run_id, doc.get("parent"))
         try:
-            created, run_doc = await self.in_writer(self.services.store.create_run, run_id, config)
+            created, run_doc = await self.in_writer(self.services.store.create_run, run_id,
+                                                    config, parent)
         except RunConflict as exc:
             raise ApiError(409, str(exc)) from None
         except (StorageFull, StorageUnavailable) as exc:
@@ -164,6 +175,27 @@ class RunHandler(BaseHandler):
                 {"type": "run", "run": self.services.store.run_summary(run_id)})
             self.services.work.notify()
         self.write_json(run_doc, 201 if created else 200)
+
+
+    def checked_parent(self, run_id: str, parent) -> str | None:
+        """The optional ``parent`` of a PUT body: None, or an existing run other than this one.
+
+        Raises:
+            ApiError: 422 for anything else (nothing is stored).
+        """
+        if parent is None:
+            return None
+        if not isinstance(parent, str):
+            raise ApiError(422, f"parent must be a run id (a string), got {str(parent)[:40]!r}")
+        try:
+            check_run_id(parent)
+        except ValueError as exc:
+            raise ApiError(422, f"parent: {exc}") from None
+        if parent == run_id:
+            raise ApiError(422, "a run cannot be its own parent")
+        if self.services.store.run_config(parent) is None:
+            raise ApiError(422, f"parent run {parent} does not exist")
+        return parent
 
 
 @tornado.web.stream_request_body

@@ -50,12 +50,14 @@ class RunState:
     sites: dict[str, SiteStats] = field(default_factory=dict)
     cancelled_at: float | None = None
     owned: dict[str, list[int]] = field(default_factory=dict)  # static shares (empty lists: dynamic)
+    parent: str | None = None  # the run this one was made from (kept, not part of the config)
 
     @classmethod
     def new(cls, run_id: str, config: RenderConfig, created_at: float,
-            cancelled_at: float | None = None) -> RunState:
+            cancelled_at: float | None = None, parent: str | None = None) -> RunState:
         owned = config.owned()
-        return cls(run_id, config, created_at, cancelled_at=cancelled_at, owned=owned, sites={
+        return cls(run_id, config, created_at, cancelled_at=cancelled_at, owned=owned,
+                   parent=parent, sites={
             site: SiteStats(None if config.dynamic else len(tiles)) for site, tiles in owned.items()})
 
     @property
@@ -76,7 +78,7 @@ class RunState:
         """The entry of ``GET api/runs``."""
         return {"id": self.run_id, "created_at": self.created_at,
                 "total": self.config.total_tiles, "stored": len(self.digests),
-                "complete": self.complete, "cancelled": self.cancelled}
+                "complete": self.complete, "cancelled": self.cancelled, "parent": self.parent}
 
     def doc(self) -> dict:
         """The document of ``GET api/runs/{id}`` (see docs/API.md)."""

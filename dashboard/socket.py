@@ -159,7 +159,8 @@ class TilesSocket(_Socket):
         self.upto = doc["seq"]
         self.floor = max(self.since, self.upto)  # live frames must be above this
         doc.pop("missing")
-        self.send_control({"type": "hello", "run": doc.pop("id"), **doc})
+        self.send_control({"type": "hello", "run": doc.pop("id"), **doc,
+                           "phases": self.services.phases.of(run_id)})
         self.replay_task = asyncio.ensure_future(self._replay())
 
     async def _replay(self) -> None:

@@ -60,10 +60,10 @@ class TileStore:
             raise StorageUnavailable(f"data dir {data_dir} is not usable: {exc}") from None
 
     def _load(self, conn: sqlite3.Connection) -> None:
-        for run_id, config, created_at, cancelled_at in conn.execute(
-                "SELECT id, config, created_at, cancelled_at FROM runs ORDER BY rowid"):
+        for run_id, config, created_at, cancelled_at, parent in conn.execute(
+                "SELECT id, config, created_at, cancelled_at, parent FROM runs ORDER BY rowid"):
             cfg = RenderConfig.from_run_json(json.loads(config))
-            self._runs[run_id] = RunState.new(run_id, cfg, created_at, cancelled_at)
+            self._runs[run_id] = RunState.new(run_id, cfg, created_at, cancelled_at, parent)
         rows = conn.execute("SELECT run, seq, row, col, site, sha256, stored_at,"
                             " json_extract(meta, '$.render_ms') FROM tiles ORDER BY run, seq")
         for run_id, seq, row, col, site, digest, stored_at, render_ms in rows:
@@ -74,8 +74,16 @@ class TileStore:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def create_run(self, run_id: str, config: RenderConfig) -> tuple[bool, dict]:
+    def create_run(self, run_id: str, config: RenderConfig,
+                   parent: str | None = None) -> tuple[bool, dict]:
         """Create ``run_id`` with ``config``, or confirm it.
+
+        Args:
+            run_id: a checked run id.
+            config: the run's config.
+            parent: the run it was made from (an existing run, checked by the caller), kept with
+                the run and returned in its documents. Not part of the config: confirming an
+                existing run keeps the parent it was created with, whatever this one says.
 
         Returns:
             ``(created, run document)``; ``created`` is False when it existed with this config.
@@ -94,9 +102,9 @@ class TileStore:
             return False, self.run_doc(run_id)
         created_at = time.time()
         self.db.write(lambda conn: conn.execute(
-            "INSERT INTO runs (id, config, created_at) VALUES (?, ?, ?)",
-            (run_id, json.dumps(config.run_json()), created_at)))
-        state = RunState.new(run_id, config, created_at)
+            "INSERT INTO runs (id, config, created_at, parent) VALUES (?, ?, ?, ?)",
+            (run_id, json.dumps(config.run_json()), created_at, parent)))
+        state = RunState.new(run_id, config, created_at, parent=parent)
         with self._lock:
             self._runs[run_id] = state
             return True, state.doc()
@@ -274,7 +282,7 @@ class TileStore:
         self.db.close()
 
 
-_OPTIONAL_META = ("rank", "host", "render_ms", "encode_ms", "iterations", "rendered_at")
+_OPTIONAL_META = ("rank", "host", "render_ms", "encode_ms", "iterations", "rendered_at", "kernel")
 
 
 def _extra_meta(meta: dict) -> dict:

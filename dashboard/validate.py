@@ -21,7 +21,9 @@ MAX_HOST_CHARS = 255
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 _META_TYPES = {"rank": (int,), "host": (str,), "render_ms": (int, float),
-               "encode_ms": (int, float), "iterations": (int,), "rendered_at": (int, float)}
+               "encode_ms": (int, float), "iterations": (int,), "rendered_at": (int, float),
+               "kernel": (str,)}
+KERNEL_NAMES = ("double", "perturbation")  # which kernel rendered the tile (DESIGN.md)
 
 
 class TileRejected(ValueError):
@@ -44,6 +46,9 @@ def check_meta(meta: dict) -> None:
             raise ValueError(f"manifest field {key} must be a finite number, got {value!r}")
         if key == "host" and len(value) > MAX_HOST_CHARS:
             raise ValueError(f"manifest field host must be at most {MAX_HOST_CHARS} characters")
+        if key == "kernel" and value not in KERNEL_NAMES:
+            raise ValueError(f"manifest field kernel must be one of {', '.join(KERNEL_NAMES)}, "
+                             f"got {value[:32]!r}")
 
 
 def check_tile(config: RenderConfig, owner: dict[int, str], meta: dict, png: bytes) -> None:

@@ -75,13 +75,11 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     elif opts.config.dynamic:
         from .site.dynamic import run_dynamic
         code = run_dynamic(opts.config, opts.site, _poster(opts, time.monotonic()),
-                           dashboard_client(opts), backend=opts.backend, comm=comm,
-                           shortcuts=opts.shortcuts)
+                           dashboard_client(opts), kernels=opts.kernels, comm=comm)
     else:
         from .site import driver
         sink = make_sink(opts, time.monotonic()) if rank == 0 else None
-        code = driver.run(opts.config, opts.site, backend=opts.backend, comm=comm, sink=sink,
-                          shortcuts=opts.shortcuts)
+        code = driver.run(opts.config, opts.site, kernels=opts.kernels, comm=comm, sink=sink)
     # Every rank agrees on `code`: finalize cleanly, else `python -m mpi4py` turns a non-zero
     # exit into MPI_Abort (and its noise). An exception skips this and aborts, as it should.
     MPI.Finalize()
@@ -148,8 +146,8 @@ def _serve(opts: Options, comm, stop_flag) -> int:
         poster.open([])
         return poster
 
-    return serve(opts.site, dashboard_client(opts), open_run, backend=opts.backend, comm=comm,
-                 idle_exit_s=opts.idle_exit_s, stop_requested=stop_flag, shortcuts=opts.shortcuts)
+    return serve(opts.site, dashboard_client(opts), open_run, kernels=opts.kernels, comm=comm,
+                 idle_exit_s=opts.idle_exit_s, stop_requested=stop_flag)
 
 
 def resend_command(opts: Options, run: str | None = None, spool: str | None = None) -> str:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from .cliflags import FLAGS, RUN_FLAGS
 from .config import RenderConfig, check_run_id
+from .locations import location
 from .site.client import check_dashboard_url
+from .tile import KernelChoice
 from .tls import TLSFileError, client_context
 from .tokens import TokenFileError, read_token
 from .view import parse_decimal
@@ -43,7 +45,7 @@ class Options:
 
     config: RenderConfig | None
     site: str | None
-    backend: str
+    kernels: KernelChoice
     dashboard: str | None
     run: str | None
     token_file: str | None
@@ -61,7 +63,6 @@ class Options:
     resend: bool
     serve: bool = False
     idle_exit_s: float | None = None
-    shortcuts: bool = True
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,11 +90,13 @@ class _Raw:
     """Raw string values by flag dest, with where each came from (for error messages)."""
 
     def __init__(self, ns: argparse.Namespace, environ):
-        self.values, self.labels, self.given = {}, {}, set()
+        self.values, self.labels, self.given, self.set = {}, {}, set(), set()
         for flag in FLAGS:
             value, label = getattr(ns, flag.dest), flag.name
             if value is not None:
                 self.given.add(flag.name)
+            if value is not None or flag.env in environ:
+                self.set.add(flag.name)  # given on the command line or in the environment
             if value is None and flag.env in environ:
                 value, label = environ[flag.env], f"{flag.name} (from {flag.env})"
                 if flag.boolean:
@@ -181,12 +184,11 @@ def resolve(parser: argparse.ArgumentParser, argv: list[str], environ) -> Option
     token_file = raw.get("token_file")
     spool = raw.get("spool") or (str(Path("mpi-render-spool") / run / site) if run else None)
     return Options(
-        config=config, site=site, backend=_backend(raw) if not resend else "auto",
+        config=config, site=site, kernels=_kernels(raw) if not resend else KernelChoice(),
         dashboard=dashboard, run=run, token_file=token_file,
         token=_token(token_file) if dashboard else None, ca_file=_ca_file(raw), out=raw.get("out"),
         spool=spool,
-        only_missing=bool(raw.get("only_missing")), resend=resend,
-        shortcuts=not raw.get("no_shortcuts"), **_delivery(raw))
+        only_missing=bool(raw.get("only_missing")), resend=resend, **_delivery(raw))
 
 
 def _delivery(raw: _Raw) -> dict:
@@ -209,14 +211,31 @@ def _render_config(raw: _Raw) -> tuple[RenderConfig, str]:
     try:
         config = RenderConfig(
             grid=raw.number("grid", int, None), tile_px=raw.number("tile", int, None),
-            palette=raw.get("palette"), max_iter=raw.number("max_iter", int, None),
-            center=raw.decimals("center", 2), width=_width(raw), sites=sites,
-            split=raw.get("split"), weights=weights)
+            palette=raw.get("palette"), sites=sites, split=raw.get("split"), weights=weights,
+            **_view(raw))
     except UsageError:
         raise
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return config, site
+
+
+def _view(raw: _Raw) -> dict:
+    """``center``, ``width`` and ``max_iter``: from ``--location`` (an explicit ``--max-iter``
+    wins over the location's) or from the flags."""
+    max_iter = raw.number("max_iter", int, None)
+    if not raw.get("location"):
+        return dict(center=raw.decimals("center", 2), width=_width(raw), max_iter=max_iter)
+    clash = [name for name in ("--center", "--width") if name in raw.set]
+    if clash:
+        raise UsageError(f"{raw.labels['location']} sets the view: drop {' and '.join(clash)} "
+                         f"(or drop --location)")
+    try:
+        place = location(raw.get("location"))
+    except ValueError as exc:
+        raise UsageError(f"{raw.labels['location']}: {exc}") from None
+    return dict(center=(place.cx, place.cy), width=place.width,
+                max_iter=max_iter if "--max-iter" in raw.set else place.max_iter)
 
 
 def _width(raw: _Raw) -> str:
@@ -259,11 +278,15 @@ def _serve_options(raw: _Raw) -> Options:
         raise UsageError(str(exc)) from None
     idle_exit_s = raw.number("idle_exit") if raw.get("idle_exit") is not None else None
     return Options(
-        config=None, site=site, backend=_backend(raw), dashboard=dashboard, run=None,
+        config=None, site=site, kernels=_kernels(raw), dashboard=dashboard, run=None,
         token_file=raw.get("token_file"), token=_token(raw.get("token_file")),
         ca_file=_ca_file(raw), out=None,
         spool=raw.get("spool") or "mpi-render-spool", only_missing=False, resend=False,
         serve=True, idle_exit_s=idle_exit_s, **_delivery(raw))
+
+
+def _kernels(raw: _Raw) -> KernelChoice:
+    return KernelChoice(backend=_backend(raw), shortcuts=not raw.get("no_shortcuts"))
 
 
 def _backend(raw: _Raw) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RenderConfig
+from .locations import LOCATIONS
 from .tls import CA_FILE_ENV
 
 _DEFAULT = RenderConfig()
@@ -44,6 +45,9 @@ FLAGS = (
          "view centre; write --center=CX,CY when CX is negative", "CX,CY"),
     Flag("--width", "MPI_RENDER_WIDTH", str(_DEFAULT.width),
          "width of the whole image in the complex plane", "W"),
+    Flag("--location", "MPI_RENDER_LOCATION", None,
+         f"a famous view ({', '.join(LOCATIONS)}): sets --center, --width and --max-iter (an "
+         f"explicit --max-iter wins)", "NAME"),
     Flag("--site", "MPI_RENDER_SITE", None, "this job's site, one of --sites (required)", "NAME"),
     Flag("--sites", "MPI_RENDER_SITES", _fmt(_DEFAULT.sites), "all sites of the run, in order",
          "A,B"),
@@ -88,5 +92,6 @@ FLAGS = (
          "with --serve: exit 0 after this long with nothing to do (default never)", "SECONDS"),
 )
 # What a serving job takes from each run instead of its command line.
-RUN_FLAGS = ("--grid", "--tile", "--palette", "--max-iter", "--center", "--width", "--split",
+RUN_FLAGS = ("--grid", "--tile", "--palette", "--max-iter", "--center", "--width", "--location",
+             "--split",
              "--weights", "--run", "--out", "--only-missing", "--resend")

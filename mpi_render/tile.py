@@ -5,7 +5,7 @@ This is what every rank runs per tile; rank 0 only forwards the bytes and :meth:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,6 +17,29 @@ from .palettes import palette_bytes, palette_indices
 from .tiling import tile_bounds, tile_index
 
 WARM_UP_PX = 8
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """How a process renders its tiles (``mpi-render --backend``, ``--no-shortcuts``).
+
+    Attributes:
+        backend: ``auto`` (numba when it can run, else numpy), ``numpy`` or ``numba``.
+        shortcuts: the exact interior shortcuts (default); False is the brute force (same
+            counts, for comparisons).
+    """
+
+    backend: str = "auto"
+    shortcuts: bool = True
+
+    def warmed_up(self) -> KernelChoice:
+        """This choice with ``backend`` resolved, its kernels compiled or loaded in this
+        process (:func:`warm_up`).
+
+        Raises:
+            ValueError: unknown or unavailable backend.
+        """
+        return replace(self, backend=warm_up(self.backend))
 
 
 @dataclass(frozen=True)

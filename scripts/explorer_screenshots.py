@@ -1,9 +1,13 @@
-"""The explorer's screenshots in docs/: a zoomed view, the activity panel, and a view rendered
-with "Render this view", all from a real dashboard, two real serving sites (``mpi-render --serve``,
-2 ranks each) and Debian Chromium.
+"""The explorer's screenshots in docs/: a zoomed view, the activity panel, a view rendered with
+"Render this view", and a deep view with its coordinates (the Flake, chosen from the famous
+locations, zoomed 25.6x more and rendered), all from a real dashboard, two real serving sites
+(``mpi-render --serve``, 2 ranks each) and Debian Chromium.
 
 Run: ``.venv/bin/python scripts/explorer_screenshots.py [--out docs]``. Writes
-``explorer-zoomed.png``, ``explorer-activity.png`` and ``explorer-render-view.png``.
+``explorer-zoomed.png``, ``explorer-activity.png``, ``explorer-render-view.png`` and
+``explorer-deep.png``. The deep view is only as good as the sites' renderer: shoot it again once
+the serving sites render deep views by perturbation (before that they render it from the view
+rounded to doubles: one flat colour).
 """
 from __future__ import annotations
 
@@ -26,13 +30,32 @@ from mpi_render.config import RenderConfig  # noqa: E402
 FIRST = RenderConfig(grid=16, tile_px=256, palette="cosmic", max_iter=768,
                      center=(-0.7436438870, 0.1318259043), width=0.02, split="dynamic")
 TIMEOUT_MS = 180_000
+DEEP_TIMEOUT_MS = 1_800_000  # 256 tiles at max_iter 50,000 on two 2-rank sites
+SHOTS = ("explorer-zoomed.png", "explorer-render-view.png", "explorer-activity.png", "explorer-deep.png")
 
 
-def wait_drawn(page, run_id: str, total: int) -> None:
+def wait_drawn(page, run_id: str, total: int, timeout_ms: int = TIMEOUT_MS) -> None:
     page.wait_for_function(
         f"document.getElementById('mosaic').dataset.run === '{run_id}' && "
-        f"document.getElementById('mosaic').dataset.tilesDrawn === '{total}'", timeout=TIMEOUT_MS)
+        f"document.getElementById('mosaic').dataset.tilesDrawn === '{total}'", timeout=timeout_ms)
     page.wait_for_timeout(1200)  # a text and chart refresh
+
+
+def shoot_deep(page, out: Path, total: int) -> None:
+    """The Flake from the famous locations, 8 key presses (25.6x) deeper, rendered: the stage and
+    the "Where" panel with its coordinates."""
+    page.uncheck("#show-ranks")
+    page.click("#famous-list button:text-is('flake')")
+    page.wait_for_function("document.getElementById('run-id').textContent.startsWith('flake')")
+    flake = page.locator("#run-id").text_content()
+    wait_drawn(page, flake, total, DEEP_TIMEOUT_MS)
+    for _ in range(8):
+        page.keyboard.press("+")
+    page.wait_for_timeout(500)
+    page.click("#render-view")
+    page.wait_for_function(f"document.getElementById('run-id').textContent !== '{flake}'")
+    wait_drawn(page, page.locator("#run-id").text_content(), total, DEEP_TIMEOUT_MS)
+    page.locator("section.layout").screenshot(path=str(out / "explorer-deep.png"))
 
 
 def main(argv=None) -> int:
@@ -69,8 +92,10 @@ def main(argv=None) -> int:
             page.check("#show-ranks")
             page.wait_for_timeout(300)
             page.screenshot(path=str(args.out / "explorer-activity.png"), full_page=True)
+
+            shoot_deep(page, args.out, total)
             browser.close()
-    for name in ("explorer-zoomed.png", "explorer-render-view.png", "explorer-activity.png"):
+    for name in SHOTS:
         print(args.out / name)
     return 0
 

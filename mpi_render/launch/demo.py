@@ -36,6 +36,7 @@ import webbrowser
 from pathlib import Path
 
 from ..config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig, check_run_id
+from ..locations import LOCATIONS
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
 from ..tiling import SPLITS
 from ..tokens import TokenFileError, load_or_create_token
@@ -55,6 +56,9 @@ class Interrupted(Exception):
 
 def _interrupt(signum, _frame):
     raise Interrupted(signum)
+
+
+DEFAULT_MAX_ITER = 256
 
 
 def _floats(text: str, count: int | None, what: str) -> tuple[float, ...]:
@@ -82,11 +86,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--grid", type=int, default=8, help="tiles per side (default 8)")
     p.add_argument("--tile", type=int, default=256, help="pixels per tile side (default 256)")
     p.add_argument("--palette", default="electric", help="electric, fire, ocean or cosmic")
-    p.add_argument("--max-iter", type=int, default=256, help="iteration cap per pixel")
-    p.add_argument("--center", default=",".join(map(str, DEFAULT_CENTER)),
-                   help="view centre CX,CY (use --center=-0.5,0 for negative values)")
-    p.add_argument("--width", default=str(DEFAULT_WIDTH),
-                   help="view width (a decimal of any depth, e.g. 1.7e-157)")
+    p.add_argument("--max-iter", type=int, default=None,
+                   help="iteration cap per pixel (default: the location's, else 256)")
+    p.add_argument("--location", type=str.lower, choices=list(LOCATIONS), default=None,
+                   help="a famous view: " + "; ".join(f"{place.name}: {place.description}"
+                                                      for place in LOCATIONS.values()))
+    p.add_argument("--center", default=None,
+                   help="view centre CX,CY, decimals of any length (use --center=-0.5,0 for "
+                        f"negative values; default {','.join(map(str, DEFAULT_CENTER))})")
+    p.add_argument("--width", default=None,
+                   help=f"view width (a decimal of any depth, e.g. 1.7e-157; default "
+                        f"{DEFAULT_WIDTH})")
     p.add_argument("--sites", default=",".join(DEFAULT_SITES), help="site names, in split order")
     p.add_argument("--split", choices=SPLITS, default="contiguous")
     p.add_argument("--weights", help="contiguous shares per site, e.g. 0.3,0.7")
@@ -113,10 +123,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def build_config(args: argparse.Namespace) -> RenderConfig:
     """The run's :class:`RenderConfig` from the arguments (raises ValueError)."""
     sites = tuple(s.strip() for s in args.sites.split(",") if s.strip())
+    if args.location:
+        if args.center is not None or args.width is not None:
+            raise ValueError("--location sets the view: drop --center and --width")
+        place = LOCATIONS[args.location]
+        center, width, max_iter = (place.cx, place.cy), place.width, place.max_iter
+    else:
+        center = DEFAULT_CENTER if args.center is None else _decimals(args.center, 2, "center")
+        width = DEFAULT_WIDTH if args.width is None else args.width.strip()
+        max_iter = DEFAULT_MAX_ITER
     return RenderConfig(
-        grid=args.grid, tile_px=args.tile, palette=args.palette, max_iter=args.max_iter,
-        center=_decimals(args.center, 2, "center"), width=args.width.strip(), sites=sites,
-        split=args.split, weights=_floats(args.weights, None, "weights") if args.weights else None)
+        grid=args.grid, tile_px=args.tile, palette=args.palette,
+        max_iter=max_iter if args.max_iter is None else args.max_iter, center=center,
+        width=width, sites=sites, split=args.split,
+        weights=_floats(args.weights, None, "weights") if args.weights else None)
 
 
 def site_backends(specs: list[str], sites: tuple[str, ...]) -> dict[str, str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .. import tile as tile_mod
 from ..config import RenderConfig
+from ..tile import KernelChoice
 from ..tiling import tile_position
 from .claims import ClaimRetry, ClaimSizer, RunCancelled, RunUnknown, claim
 from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
@@ -73,15 +74,14 @@ class Coordinator:
     Args:
         comm: the site's communicator (this is rank 0).
         site: this site's name.
-        kernel: ``(backend, shortcuts)`` for :func:`mpi_render.tile.render_tile`, the backend
-            warmed up.
+        kernels: how rank 0 renders its own tiles (warmed up).
         host: rank 0's host name.
         client: a :class:`DashboardClient` used by rank 0's main thread only (claims, PUT).
     """
 
-    def __init__(self, comm, site: str, kernel: tuple[str, bool], host: str,
+    def __init__(self, comm, site: str, kernels: KernelChoice, host: str,
                  client: DashboardClient):
-        self.site, self.kernel, self.host, self.client = site, kernel, host, client
+        self.site, self.kernels, self.host, self.client = site, kernels, host, client
         self.crew = Crew(comm, self._tile_done, lambda run_id, index: None)
         self.sizer = ClaimSizer(comm.Get_size())
         self.runs: dict[str, RunWork] = {}
@@ -156,7 +156,7 @@ class Coordinator:
             return
         try:
             done = tile_mod.render_tile(work.config, *tile_position(work.config.grid, index),
-                                        *self.kernel)
+                                        self.kernels.backend, self.kernels.shortcuts)
         except Exception as exc:  # keep coordinating the workers; the job fails at the end
             log.exception("rank 0 failed to render")
             self.root_error = repr(exc)

@@ -33,6 +33,7 @@ from typing import TextIO
 
 from .. import tile as tile_mod
 from ..config import RenderConfig
+from ..tile import KernelChoice
 from ..tiling import rank_tiles, site_tiles, tile_position
 from .progress import Progress
 from .ranks import POLL_S, SendWindow, idle_barrier
@@ -51,19 +52,18 @@ class _Collected:
     errors: list[str] = field(default_factory=list)
 
 
-def run(config: RenderConfig, site: str, *, backend: str = "auto", comm=None,
-        sink: Sink | None = None, progress_stream: TextIO | None = None,
-        shortcuts: bool = True) -> int:
+def run(config: RenderConfig, site: str, *, kernels: KernelChoice = KernelChoice(), comm=None,
+        sink: Sink | None = None, progress_stream: TextIO | None = None) -> int:
     """Render ``site``'s tiles of ``config`` on every rank of ``comm``; return the exit code.
 
     Args:
         config: the run (validated).
         site: one of ``config.sites``.
-        backend: kernel backend for :func:`mpi_render.tile.render_tile`.
+        kernels: how every rank renders (backend, shortcuts; ``mpi-render --backend``,
+            ``--no-shortcuts``).
         comm: an mpi4py communicator (default ``MPI.COMM_WORLD``, imported lazily).
         sink: rank 0's sink (ignored on other ranks); default a :class:`MemorySink`.
         progress_stream: where rank 0's progress goes (default stderr).
-        shortcuts: False renders by brute force (``mpi-render --no-shortcuts``).
 
     Returns:
         The same code on every rank: 0 when every tile of the site is in the sink (stored on
@@ -84,9 +84,9 @@ def run(config: RenderConfig, site: str, *, backend: str = "auto", comm=None,
     host = socket.gethostname()
     if rank == 0:
         progress = Progress(len(plan[1]), lambda: sink.stored, progress_stream)
-        code = _root(config, site, mine, comm, sink, progress, (backend, shortcuts), host)
+        code = _root(config, site, mine, comm, sink, progress, kernels, host)
     else:
-        code = _worker(config, site, mine, comm, (backend, shortcuts), host)
+        code = _worker(config, site, mine, comm, kernels, host)
     idle_barrier(comm)
     return max(comm.allgather(code))
 
@@ -102,29 +102,30 @@ def _open(sink: Sink, tiles: list[int]) -> tuple:
     return ("ok", chosen)
 
 
-def warm_up(backend: str, shortcuts: bool = True) -> str:
-    """Warm the kernel backend up once in this process (logged); returns the resolved name."""
+def warm_up(kernels: KernelChoice) -> KernelChoice:
+    """Warm the kernel backend up once in this process (logged); the choice, resolved."""
     started = time.perf_counter()
-    resolved = tile_mod.warm_up(backend)
-    log.info("kernel backend %s ready in %.2f s%s", resolved, time.perf_counter() - started,
-             "" if shortcuts else " (brute force: --no-shortcuts)")
+    resolved = kernels.warmed_up()
+    log.info("kernel backend %s ready in %.2f s%s", resolved.backend,
+             time.perf_counter() - started,
+             "" if kernels.shortcuts else " (brute force: --no-shortcuts)")
     return resolved
 
 
-def _render(config: RenderConfig, site: str, mine: list[int], kernel: tuple[str, bool],
+def _render(config: RenderConfig, site: str, mine: list[int], kernels: KernelChoice,
             rank: int, host: str):
-    """Yield ``(meta, png)`` for each of this rank's tiles (``kernel``: the warmed-up
-    ``(backend, shortcuts)``)."""
+    """Yield ``(meta, png)`` for each of this rank's tiles (``kernels`` warmed up)."""
     for index in mine:
         row, col = tile_position(config.grid, index)
-        done = tile_mod.render_tile(config, row, col, *kernel)
+        done = tile_mod.render_tile(config, row, col, kernels.backend, kernels.shortcuts)
         yield done.meta(site, rank, host), done.png
 
 
-def _root(config, site, mine, comm, sink: Sink, progress: Progress, kernel, host) -> int:
+def _root(config, site, mine, comm, sink: Sink, progress: Progress, kernels: KernelChoice,
+          host) -> int:
     collected, errors = _Collected(), []
     try:
-        resolved = (warm_up(*kernel), kernel[1])
+        resolved = warm_up(kernels)
         progress.restart()  # tiles/s measures rendering, not the JIT or cache load
         for meta, png in _render(config, site, mine, resolved, 0, host):
             sink.put(meta, png)
@@ -163,10 +164,10 @@ def _drain(comm, sink: Sink, progress: Progress, collected: _Collected) -> bool:
                 collected.errors.append(f"rank {status.Get_source()}: {payload['error']}")
 
 
-def _worker(config, site, mine, comm, kernel, host) -> int:
+def _worker(config, site, mine, comm, kernels: KernelChoice, host) -> int:
     rank, window, error = comm.Get_rank(), SendWindow(comm), None
     try:
-        for meta, png in _render(config, site, mine, (warm_up(*kernel), kernel[1]), rank, host):
+        for meta, png in _render(config, site, mine, warm_up(kernels), rank, host):
             window.send((meta, png), len(png), TILE_TAG)
     except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
         log.exception("rank %d failed to render", rank)

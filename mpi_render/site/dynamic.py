@@ -19,6 +19,7 @@ import time
 from typing import Callable, TextIO
 
 from ..config import RenderConfig
+from ..tile import KernelChoice
 from .client import DashboardClient
 from .coordinator import Coordinator, RunWork
 from .driver import warm_up
@@ -30,22 +31,20 @@ from .sinks import EXIT_FAILED, EXIT_OK, SetupError
 log = logging.getLogger(__name__)
 
 
-def claiming_job(comm, site: str, backend: str, client: DashboardClient,
+def claiming_job(comm, site: str, kernels: KernelChoice, client: DashboardClient,
                  setup: Callable[[], int | None], root: Callable[[Coordinator], int],
-                 stop_requested: Callable[[], bool] = lambda: False,
-                 shortcuts: bool = True) -> int:
+                 stop_requested: Callable[[], bool] = lambda: False) -> int:
     """Run a claiming job on every rank of ``comm``; return the same exit code on every rank.
 
     Args:
         comm: an mpi4py communicator (``None``: ``MPI.COMM_WORLD``).
         site: this site's name.
-        backend: kernel backend (warmed up once per rank, before any work).
+        kernels: how every rank renders (warmed up once per rank, before any work).
         client: rank 0's dashboard client for claims (ignored on other ranks).
         setup: rank 0's preparation; returns an exit code to end the job with, or None.
         root: rank 0's role; returns its exit code. It must :meth:`Coordinator.stop` the
             workers before returning.
         stop_requested: True once this rank got SIGTERM (workers give back queued tiles).
-        shortcuts: False renders by brute force (``mpi-render --no-shortcuts``).
     """
     if comm is None:
         from mpi4py import MPI
@@ -54,23 +53,23 @@ def claiming_job(comm, site: str, backend: str, client: DashboardClient,
     failed = comm.bcast(setup() if rank == 0 else None, root=0)
     if failed is not None:
         return failed
-    resolved, host = warm_up(backend, shortcuts), socket.gethostname()
+    resolved, host = warm_up(kernels), socket.gethostname()
     if rank == 0:
-        coordinator = Coordinator(comm, site, (resolved, shortcuts), host, client)
+        coordinator = Coordinator(comm, site, resolved, host, client)
         try:
             code = root(coordinator)
         finally:
             client.close()
     else:
-        error = claim_worker(comm, site, (resolved, shortcuts), host, stop_requested)
+        error = claim_worker(comm, site, resolved, host, stop_requested)
         code = EXIT_FAILED if error else EXIT_OK
     idle_barrier(comm)
     return max(comm.allgather(code))
 
 
 def run_dynamic(config: RenderConfig, site: str, poster: Poster, client: DashboardClient, *,
-                backend: str = "auto", comm=None, progress_stream: TextIO | None = None,
-                shortcuts: bool = True) -> int:
+                kernels: KernelChoice = KernelChoice(), comm=None,
+                progress_stream: TextIO | None = None) -> int:
     """Render run ``poster.run_id`` (``split: dynamic``) with the other sites until complete.
 
     Args:
@@ -78,7 +77,7 @@ def run_dynamic(config: RenderConfig, site: str, poster: Poster, client: Dashboa
         site: one of ``config.sites``.
         poster: rank 0's poster for the run (not opened yet; ignored on other ranks).
         client: rank 0's dashboard client for claims (not the poster's).
-        backend, comm, progress_stream, shortcuts: as for :func:`mpi_render.site.driver.run`.
+        kernels, comm, progress_stream: as for :func:`mpi_render.site.driver.run`.
 
     Returns:
         The exit code (module docstring), the same on every rank.
@@ -101,7 +100,7 @@ def run_dynamic(config: RenderConfig, site: str, poster: Poster, client: Dashboa
             coordinator.stop()
         return _outcome(work, coordinator.errors())
 
-    return claiming_job(comm, site, backend, client, setup, root, shortcuts=shortcuts)
+    return claiming_job(comm, site, kernels, client, setup, root)
 
 
 def _until_complete(coordinator: Coordinator, work: RunWork) -> None:

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 from .. import tile as tile_mod
+from ..tile import KernelChoice
 from ..tiling import tile_position
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,14 @@ class SendWindow:
         self._bytes = 0
 
 
-def claim_worker(comm, site: str, kernel: tuple[str, bool], host: str,
+def claim_worker(comm, site: str, kernels: KernelChoice, host: str,
                  stop_requested: Callable[[], bool] = lambda: False) -> str | None:
     """A worker of a claiming job: render what rank 0 orders until it says stop.
 
     Args:
         comm: the site's communicator (this rank is not 0).
         site: the site name for the tiles' metadata.
-        kernel: ``(backend, shortcuts)`` for :func:`mpi_render.tile.render_tile`, the backend
-            already warmed up.
+        kernels: how this rank renders (warmed up).
         host: this rank's host name for the metadata.
         stop_requested: True once this rank got SIGTERM: queued tiles are returned unrendered.
 
@@ -100,7 +100,8 @@ def claim_worker(comm, site: str, kernel: tuple[str, bool], host: str,
         if queue:
             run_id, config, index = queue.popleft()
             try:
-                done = tile_mod.render_tile(config, *tile_position(config.grid, index), *kernel)
+                done = tile_mod.render_tile(config, *tile_position(config.grid, index),
+                                            kernels.backend, kernels.shortcuts)
             except Exception as exc:  # tell rank 0 instead of dying alone and leaving it waiting
                 log.exception("rank %d failed to render", rank)
                 error = repr(exc)

@@ -21,6 +21,7 @@ import time
 from typing import Callable
 
 from ..config import RenderConfig
+from ..tile import KernelChoice
 from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
 from .coordinator import Coordinator, RunWork
 from .dynamic import claiming_job
@@ -55,8 +56,8 @@ class StopFlag:
 
 
 def serve(site: str, client: DashboardClient, open_run: Callable[[str, RenderConfig], Poster], *,
-          backend: str = "auto", comm=None, idle_exit_s: float | None = None,
-          stop_requested: Callable[[], bool] = lambda: False, shortcuts: bool = True) -> int:
+          kernels: KernelChoice = KernelChoice(), comm=None, idle_exit_s: float | None = None,
+          stop_requested: Callable[[], bool] = lambda: False) -> int:
     """Serve ``site`` until ``stop_requested()`` or ``idle_exit_s`` idle seconds; exit code.
 
     Args:
@@ -64,7 +65,7 @@ def serve(site: str, client: DashboardClient, open_run: Callable[[str, RenderCon
         client: rank 0's dashboard client (api/work, claims; not a poster's).
         open_run: rank 0's factory of an opened poster for ``(run_id, config)``; it may raise
             :class:`SetupError` (the run is then skipped).
-        backend, comm, shortcuts: as for :func:`mpi_render.site.driver.run`.
+        kernels, comm: as for :func:`mpi_render.site.driver.run`.
         idle_exit_s: end after this long with nothing to do (None: never).
         stop_requested: True once this rank got SIGTERM.
     """
@@ -76,8 +77,7 @@ def serve(site: str, client: DashboardClient, open_run: Callable[[str, RenderCon
             coordinator.stop()
         return server.finish()
 
-    return claiming_job(comm, site, backend, client, lambda: None, root, stop_requested,
-                        shortcuts)
+    return claiming_job(comm, site, kernels, client, lambda: None, root, stop_requested)
 
 
 class _Server:

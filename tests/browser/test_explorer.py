@@ -188,11 +188,15 @@ def test_late_joiner_of_32x32x512_zooms_in_while_live_tiles_arrive(server, page)
         page.keyboard.press("+")
     wait_stage(page, "zoom", lambda v: v == "11.391", "zoom 11.4")
     wait_stage(page, "sharp-tiles", lambda v: v == "12", "the 12 stored cells in view drawn sharp")
-    # Only cells in view are fetched (at 128 px on the way in, then 256 px: a few twice).
+    # Only cells in view are fetched: every cell in view now, and at most the cells a view on the
+    # way in showed once its cells outgrew the overview's 64 px (on this 630 px stage from 3.4x:
+    # cells 11..20), whether or not the browser painted those views (the key presses may fall
+    # into one frame or several): never the whole grid.
     fetched = {tuple(int(part) for part in url.rsplit("/tiles/", 1)[1][:-4].split("/"))
                for url in tile_requests(requests)}
     in_view = {(row, col) for row in range(14, 18) for col in range(14, 18)} - set(held_back)
-    assert fetched == in_view, f"fetched {sorted(fetched)}"
+    on_the_way = {(row, col) for row in range(11, 21) for col in range(11, 21)} - set(held_back)
+    assert in_view <= fetched <= on_the_way, f"fetched {sorted(fetched)}"
 
     for _ in range(4):  # 1.5 ** 10 = 57.7x: only the four missing cells are in view
         page.keyboard.press("+")

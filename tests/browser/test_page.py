@@ -67,6 +67,24 @@ def test_live_tiles_appear_while_they_are_posted(server, page):
     assert page.locator("#mosaic").get_attribute("data-tiles-drawn") == "16"
 
 
+def test_the_picker_labels_the_shown_run_with_the_tiles_the_page_holds(server, page):
+    """The picker's label came only from the api/runs poll (every 3 s), so a run that completed
+    on screen went on reading "10/16"; it now follows the tiles the page holds."""
+    run_id = new_run_id("picker")
+    create_run(server, run_id, SMALL)
+    cells = all_cells(SMALL)
+    post_tiles(server, run_id, solid_tiles(SMALL, cells[:10]))
+    page.goto(f"{server.url}?run={run_id}")
+    wait_text(page, "#tiles-stored", "10")
+    option = page.locator(f"#run-picker option[value='{run_id}']")
+    wait_for(lambda: option.text_content() == f"{run_id}  (10/16)", 10, "the label of 10 tiles")
+    post_tiles(server, run_id, solid_tiles(SMALL, cells[10:]))
+    wait_text(page, "#run-state", "complete")
+    assert option.text_content() == f"{run_id}  (16/16, complete)"
+    assert page.locator("#run-picker").evaluate("(select) => select.selectedOptions[0].textContent") \
+        == f"{run_id}  (16/16, complete)"
+
+
 def test_late_joiner_sees_every_tile_and_the_missing_ones(server, page):
     config = RenderConfig(grid=8, tile_px=16, palette="ocean", max_iter=64)
     run_id = new_run_id("late")
@@ -135,6 +153,40 @@ def test_a_dynamic_run_shows_each_sites_achieved_share_and_cancellation(server, 
     assert text(page, "#run-state") == "rendering"
     assert server.api("POST", f"api/runs/{run_id}/cancel", b"")[0] == 200
     wait_text(page, "#run-state", "cancelled")
+
+
+def test_every_stored_tile_of_a_dynamic_run_loses_its_missing_outline(server, page):
+    """issue 19 reported stored tiles keeping a grey "missing" outline in a dynamic run: the page
+    joins mid-run through the overview image, tiles of two sites arrive live, a second page joins
+    the complete run; no stored tile is outlined as missing on either."""
+    config = RenderConfig(grid=16, tile_px=256, palette="fire", max_iter=64, split="dynamic")
+    run_id = new_run_id("outlines")
+    create_run(server, run_id, config)
+    pngs = {}
+
+    def tiles(cells):
+        for row, col in cells:
+            pngs.setdefault((row, col), solid_png(config.tile_px, (4 * row, 4 * col, 200)))
+        return [({"row": row, "col": col, "site": "cloud" if (row + col) % 3 else "onprem",
+                  "render_ms": 3.0}, pngs[row, col]) for row, col in cells]
+
+    cells = all_cells(config)
+    post_tiles(server, run_id, tiles(cells[:100]))
+    page.goto(f"{server.url}?run={run_id}")  # a late join (100 >= 64 tiles): the overview image
+    wait_text(page, "#tiles-stored", "100")
+    assert page.locator("#mosaic").get_attribute("data-overview-seq") == "100"
+    overlay = page.locator("#overlay")
+    wait_for(lambda: overlay.get_attribute("data-missing-outlines") == "156", 10, "156 outlined missing")
+    for start in range(100, len(cells), 26):
+        post_tiles(server, run_id, tiles(cells[start:start + 26]))
+    wait_text(page, "#run-state", "complete")
+    wait_for(lambda: overlay.get_attribute("data-missing-outlines") == "0", 10,
+             f"no missing outline, {overlay.get_attribute('data-missing-outlines')} left")
+    late = page.context.new_page()
+    late.goto(f"{server.url}?run={run_id}")
+    wait_text(late, "#run-state", "complete")
+    wait_for(lambda: late.locator("#mosaic").get_attribute("data-tiles-drawn") == "256", 10, "256 drawn")
+    assert late.locator("#overlay").get_attribute("data-missing-outlines") == "0"
 
 
 # Counts the tile frames the page receives with and without PNG bytes (installed before its scripts).

@@ -1,7 +1,8 @@
 """"Render this view" in Debian Chromium against a real dashboard: the control link's key leaves
 the address bar at once and travels only as an Authorization header; the button makes a dynamic
-run of the visible region and the page follows it (breadcrumb, Back); a view beyond double
-precision is refused; a read-only page has no button; and end to end, two serving sites
+run of the visible region and the page follows it (breadcrumb, Back); the stage says "starting"
+until the new run's hello; a view deeper than doubles resolve is rendered (deep views in depth:
+test_deep_explorer.py); a read-only page has no button; and end to end, two serving sites
 (``mpi-render --serve``) render the chosen view while the page shows it.
 """
 from __future__ import annotations
@@ -72,6 +73,8 @@ def test_a_read_only_page_has_no_render_button(server, page):
     zoom_in(page, 2)
     assert page.get_by_role("button", name=BUTTON).count() == 0
     assert page.locator("#render-controls").is_hidden()
+    assert page.locator("#goto").is_hidden(), "no Go to without the key"
+    assert page.locator("#position").is_visible(), "the coordinates are for everyone"
     assert page.evaluate("Object.keys(sessionStorage)") == []
 
 
@@ -98,6 +101,9 @@ def test_the_key_leaves_the_address_bar_and_travels_only_as_a_header(server, pag
     puts = [r for r in requests if r.method == "PUT"]
     assert [r.url for r in puts] == [f"{server.url}api/runs/{run_id}-z1"]
     assert puts[0].headers["authorization"] == f"Bearer {key}"
+    assert puts[0].post_data_json["parent"] == run_id and key not in puts[0].post_data
+    # The key is the only thing the page keeps in sessionStorage (lineage lives on the dashboard).
+    assert page.evaluate("Object.values(sessionStorage)") == [key]
     # The navigation itself (its URL as typed, fragment included) is the only URL with the key;
     # a fragment is never sent, and no request the page made carries it.
     document = f"{server.url}?run={run_id}#key={key}"
@@ -117,15 +123,21 @@ def test_render_this_view_makes_a_dynamic_run_of_the_visible_region_and_follows_
     assert page.locator("#lineage").is_hidden(), "a run without a known parent has no breadcrumb"
     zoom_in(page, 4)  # 5.0625x about the centre
     suggested = int(page.locator("#render-max-iter").input_value())
-    assert suggested == round(100 * (1 + 0.25 * math.log2(1.5 ** 4))), suggested
+    # 256 + 320 per decade of zoom from the whole set (3 wide), at least the parent's 100 + 320
+    # per decade below it: here the first, 256 + 320 * log10(3 / (2 / 1.5**4))
+    width = 2 / 1.5 ** 4
+    assert suggested == round(max(256 + 320 * math.log10(3 / width), 100 + 320 * math.log10(2 / width)))
+    assert suggested == 538
     page.fill("#render-max-iter", "777")
     page.get_by_role("button", name=BUTTON).click()
     child = f"{run_id}-z1"
     wait_text(page, "#run-id", child)
     assert location(page).endswith(f"?run={child}")
-    config = run_doc(server, child)["config"]
-    assert config["view"]["cx"] == pytest.approx(-0.5) and config["view"]["cy"] == pytest.approx(0.25)
-    assert config["view"]["width"] == pytest.approx(2.0 / 1.5 ** 4)
+    doc = run_doc(server, child)
+    config = doc["config"]
+    assert doc["parent"] == run_id
+    # About the centre: the centre stays; the width is 2 / 1.5**4 to 8 significant digits.
+    assert config["view"] == {"cx": "-0.5", "cy": "0.25", "width": "0.3950617"}
     assert {k: config[k] for k in ("grid", "tile_px", "palette", "sites", "split", "max_iter")} == {
         "grid": 4, "tile_px": 32, "palette": "ocean", "sites": ["cloud", "onprem"], "split": "dynamic",
         "max_iter": 777}
@@ -148,27 +160,58 @@ def test_render_this_view_makes_a_dynamic_run_of_the_visible_region_and_follows_
     assert location(page).endswith(f"?run={run_id}")
 
 
-def test_a_view_beyond_double_precision_is_refused(server, page):
-    deep = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64, center=(-0.75, 0.1),
-                        width=1e-12)  # 7.8e-15 between pixels: 8x deeper is past doubles
-    run_id = stored_run(server, deep)
-    requests = []
-    page.on("request", lambda request: requests.append(request.method))
+def test_the_stage_says_starting_until_the_new_runs_hello(server, page):
+    """Until the new run's hello the page showed the parent's picture, zoomed, under the new
+    run's name; now the stage is cleared and says "starting"."""
+    run_id = stored_run(server)
+    child = f"{run_id}-z1"
+    held = []  # the page opens the new run's socket only after reading its document: hold that
+
+    def hold(route):
+        if route.request.method == "GET":
+            held.append(route)
+        else:
+            route.continue_()  # the PUT that makes the run
+
+    page.route(f"**/api/runs/{child}", hold)
     page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
     wait_text(page, "#tiles-stored", "16")
-    zoom_in(page, 2)  # 2.25x: 3.5e-15 apart near 0.75, still fine
+    zoom_in(page, 2)
+    page.get_by_role("button", name=BUTTON).click()
+    wait_text(page, "#run-id", child)
+    wait_for(lambda: held, 10, "the page asks for the new run's document")
+    page.wait_for_timeout(300)  # several frames
+    stage = page.locator("#mosaic")
+    shown = {name: stage.get_attribute(f"data-{name}") for name in ("run", "zoom", "tiles-drawn")}
+    assert shown == {"run": "", "zoom": "1.000", "tiles-drawn": "0"}, shown
+    assert page.locator("#stage-note").is_visible() and text(page, "#stage-note") == f"starting {child} …"
+    assert text(page, "#run-state") == "starting" and text(page, "#tiles-stored") == "0"
+    held[0].continue_()
+    wait_for(lambda: stage.get_attribute("data-run") == child, 10, "the new run's hello")
+    assert page.locator("#stage-note").is_hidden()
+    wait_text(page, "#run-state", "waiting")
+
+
+def test_a_view_deeper_than_doubles_resolve_is_rendered_as_exact_strings(server, page):
+    deep = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64, center=("-0.75", "0.1"),
+                        width="1e-12")  # 7.8e-15 between pixels: 11x deeper is past doubles
+    run_id = stored_run(server, deep)
+    page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
+    wait_text(page, "#tiles-stored", "16")
+    zoom_in(page, 6)  # 11.4x: 6.9e-16 between pixels near 0.75, which once was refused
     button = page.get_by_role("button", name=BUTTON)
-    assert button.is_enabled()
-    zoom_in(page, 4, before=2)  # 11.4x in all: 6.9e-16 apart near 0.75, below 1e-15 of it
-    assert button.is_disabled()
-    assert "beyond double precision" in text(page, "#render-note")
-    page.keyboard.press("Enter")
-    assert "PUT" not in requests
+    assert button.is_enabled() and text(page, "#render-note") == ""
+    child = f"{run_id}-z1"
+    button.click()
+    wait_text(page, "#run-id", child)
+    # 1e-12 / 1.5**6 to 8 significant digits; the centre stays, spelled as given
+    assert run_doc(server, child)["config"]["view"] == {"cx": "-0.75", "cy": "0.1", "width": "8.77915e-14"}
 
 
 @pytest.mark.timeout(240)
 def test_the_control_link_renders_a_chosen_view_with_serving_sites_and_the_page_follows_it(tmp_path, page):
     first = RenderConfig(grid=4, tile_px=64, palette="electric", max_iter=200, split="dynamic")
+    page.dashboard_goes_away = True  # the dashboard stops at the end of the test, the page after it
     with Dashboard(tmp_path / "dashboard") as server, \
             ServingSite(tmp_path, "cloud", server), ServingSite(tmp_path, "onprem", server) as onprem:
         create_run(server, "explore", first)  # the serving sites render it
@@ -184,7 +227,8 @@ def test_the_control_link_renders_a_chosen_view_with_serving_sites_and_the_page_
         wait_text(page, "#run-state", "complete")
         doc = run_doc(server, "explore-z1")
         assert doc["complete"] and doc["config"]["split"] == "dynamic"
-        assert doc["config"]["view"]["width"] == pytest.approx(3.0 / 1.5 ** 3)
+        assert doc["config"]["view"]["width"] == "0.8888889"  # 3 / 1.5**3 to 7 digits (a 256 px image)
+        assert doc["parent"] == "explore"
         assert sum(site["stored"] for site in doc["sites"].values()) == 16
         # Every tile came with its render time: the activity timeline has a bar for each.
         wait_for(lambda: page.locator("#timeline").get_attribute("data-bars") == "16", 10, "16 bars")

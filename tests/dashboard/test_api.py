@@ -15,6 +15,7 @@ from dashboard.testing import (
     tile_meta,
     tile_png,
 )
+from mpi_render.locations import LOCATIONS
 from mpi_render.protocol import encode_batch
 
 
@@ -77,7 +78,38 @@ class RunsTest(DashboardTestCase):
             self.create_run(name)
         status, doc = self.api("GET", "api/runs", token=None)
         assert status == 200 and [r["id"] for r in doc["runs"]] == ["new", "old"]
-        assert set(doc["runs"][0]) == {"id", "created_at", "total", "stored", "complete", "cancelled"}
+        assert set(doc["runs"][0]) == {"id", "created_at", "total", "stored", "complete", "cancelled",
+                                       "parent"}
+
+    def test_a_parent_is_kept_with_the_run_and_is_not_part_of_its_config(self):
+        config = small_config()
+        self.create_run("root")
+        body = dict(config.run_json(), parent="root")
+        status, doc = self.api("PUT", "api/runs/child", body)
+        assert status == 201 and doc["parent"] == "root" and "parent" not in doc["config"]
+        # The same config with another parent, or none, confirms the run; the first parent stays.
+        self.create_run("other")
+        assert self.api("PUT", "api/runs/child", dict(body, parent="other"))[1]["parent"] == "root"
+        assert self.api("PUT", "api/runs/child", config.run_json())[1]["parent"] == "root"
+        assert self.api("GET", "api/runs/child", token=None)[1]["parent"] == "root"
+        listed = {run["id"]: run["parent"] for run in self.api("GET", "api/runs", token=None)[1]["runs"]}
+        assert listed == {"child": "root", "other": None, "root": None}
+        reopened = TileStore(self._tmp.name)  # what a restarted dashboard reads back
+        try:
+            assert reopened.run_summary("child")["parent"] == "root"
+        finally:
+            reopened.close()
+
+    def test_a_bad_parent_is_422_and_stores_nothing(self):
+        self.create_run("root")
+        body = small_config().run_json()
+        for parent, message in (("nope", "parent run nope does not exist"),
+                                ("../x", "parent: run id must match"),
+                                (7, "parent must be a run id"),
+                                ("child", "a run cannot be its own parent")):
+            status, doc = self.api("PUT", "api/runs/child", dict(body, parent=parent))
+            assert status == 422 and message in doc["error"], (parent, doc)
+        assert self.api("GET", "api/runs/child", token=None)[0] == 404
 
     def test_put_needs_the_token(self):
         body = small_config().run_json()
@@ -100,6 +132,14 @@ class RunsTest(DashboardTestCase):
             assert self.api("PUT", f"api/runs/{bad}", small_config().run_json())[0] == 400
         status, doc = self.api("GET", "api/runs/nope", token=None)
         assert status == 404 and doc == {"error": "unknown run nope"}
+
+    def test_locations_are_the_clis_list_as_exact_views(self):
+        status, doc = self.api("GET", "api/locations", token=None)
+        assert status == 200 and [place["name"] for place in doc["locations"]] == list(LOCATIONS)
+        flake = next(place for place in doc["locations"] if place["name"] == "flake")
+        assert flake == LOCATIONS["flake"].json()
+        assert flake["view"]["width"] == "1.7e-157" and len(flake["view"]["cx"]) > 150
+        assert flake["max_iter"] == 50_000
 
     def test_health_unknown_path_and_page(self):
         assert self.api("GET", "healthz", token=None) == (200, {"ok": True})

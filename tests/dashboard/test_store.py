@@ -1,4 +1,5 @@
 """TileStore: runs, atomic batches with per-run seq, duplicates, conflicts, reopen, quota."""
+import json
 import sqlite3
 
 import pytest
@@ -32,6 +33,33 @@ def test_runs_are_listed_newest_first(store):
     for name in ("a", "c", "b"):
         store.create_run(name, small_config())
     assert [r["id"] for r in store.list_runs()] == ["b", "c", "a"]
+
+
+def test_a_database_made_before_lineage_is_migrated_and_its_runs_have_no_parent(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    old = sqlite3.connect(data / "dashboard.sqlite3")
+    old.executescript("""
+        CREATE TABLE runs (id TEXT PRIMARY KEY, config TEXT NOT NULL, created_at REAL NOT NULL);
+        CREATE TABLE tiles (run TEXT NOT NULL, seq INTEGER NOT NULL, row INTEGER NOT NULL,
+            col INTEGER NOT NULL, site TEXT NOT NULL, meta TEXT NOT NULL, png BLOB NOT NULL,
+            sha256 BLOB NOT NULL, length INTEGER NOT NULL, stored_at REAL NOT NULL,
+            PRIMARY KEY (run, seq), UNIQUE (run, row, col));""")
+    old.execute("INSERT INTO runs VALUES ('before', ?, 1.0)", (json.dumps(small_config().run_json()),))
+    old.commit()
+    old.close()
+    store = TileStore(data)
+    try:
+        assert store.run_summary("before")["parent"] is None
+        assert store.create_run("after", small_config(), parent="before")[1]["parent"] == "before"
+    finally:
+        store.close()
+    reopened = TileStore(data)
+    try:
+        assert [(r["id"], r["parent"]) for r in reopened.list_runs()] == [("after", "before"),
+                                                                        ("before", None)]
+    finally:
+        reopened.close()
 
 
 def test_batches_get_consecutive_seqs_and_duplicates_are_counted(store):

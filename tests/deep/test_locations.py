@@ -21,15 +21,20 @@ def test_every_location_is_a_valid_view_with_a_description():
         assert all(isinstance(v, str) for v in (place.cx, place.cy, place.width)), name
 
 
+def fields(name):
+    place = location(name)
+    return place.cx, place.cy, place.width, place.max_iter
+
+
 def test_the_required_places_are_there_as_given():
-    assert location("flake") == (FLAKE_CX, FLAKE_CY, "1.7e-157", 50000, location("flake")[4])
-    assert location("seahorse")[:4] == ("-0.7436438870", "0.1318259043", "0.02", 4096)
-    assert location("full")[:4] == ("-0.75", "0", "3.0", 256)
+    assert fields("flake") == (FLAKE_CX, FLAKE_CY, "1.7e-157", 50000)
+    assert fields("seahorse") == ("-0.7436438870", "0.1318259043", "0.02", 4096)
+    assert View(*fields("full")[:3]) == View(-0.75, 0.0, 3.0) and fields("full")[3] == 256
 
 
 def test_deep_places_are_deep_and_need_the_right_kernels():
     def view(name):
-        return View(*location(name)[:3])
+        return location(name).view()
 
     assert view("spiral").exact[2] < Fraction(1, 10**300) and deep.geometry.is_wide(view("spiral"))
     assert view("tripod").exact[2] < Fraction(1, 10**1000)
@@ -41,5 +46,5 @@ def test_deep_places_are_deep_and_need_the_right_kernels():
 
 
 def test_an_unknown_location_is_a_clear_error():
-    with pytest.raises(ValueError, match="location must be one of full, seahorse, flake"):
+    with pytest.raises(ValueError, match="known locations: full, seahorse, flake, spiral, tripod"):
         location("atlantis")

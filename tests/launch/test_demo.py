@@ -260,6 +260,8 @@ def test_failing_site_names_the_site_and_its_missing_tiles(tmp_path):
     (["--grid", "0"], "grid must be"),
     (["--backend", "mars=numpy"], "site must be one of cloud,onprem"),
     (["--center", "1"], "center must have 2 values"),
+    (["--center=0,1e-", "--width", "1"], "cy must be a decimal like"),
+    (["--location", "flake", "--width", "1e-3"], "--location sets the view: drop --center and --width"),
     (["--ranks-per-site", "0"], "ranks per site must be at least 1"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path):

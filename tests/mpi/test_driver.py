@@ -12,7 +12,10 @@ from mpi_render import tile as tile_mod
 from mpi_render.config import RenderConfig
 from mpi_render.site import driver
 from mpi_render.site.sinks import EXIT_FAILED, MemorySink, SetupError
+from mpi_render.tile import KernelChoice
 from mpi_render.tiling import tile_position
+
+NUMPY = KernelChoice(backend="numpy")
 
 pytestmark = [pytest.mark.mpi, pytest.mark.timeout(240)]
 
@@ -46,11 +49,11 @@ def test_two_sites_with_different_rank_counts_render_the_whole_grid(world, grid,
     config = RenderConfig(grid=grid, tile_px=16, palette="fire", max_iter=64,
                           sites=("cloud", "onprem"), split=split, weights=weights)
     sinks = {"cloud": MemorySink(), "onprem": MemorySink()}
-    codes = {"cloud": driver.run(config, "cloud", backend="numpy", comm=world,
+    codes = {"cloud": driver.run(config, "cloud", kernels=NUMPY, comm=world,
                                  sink=sinks["cloud"])}
     small = smaller_comm(world)
     if small is not None:
-        codes["onprem"] = driver.run(config, "onprem", backend="numpy", comm=small,
+        codes["onprem"] = driver.run(config, "onprem", kernels=NUMPY, comm=small,
                                      sink=sinks["onprem"])
         small.Free()
     assert set(codes.values()) == {0}
@@ -76,7 +79,7 @@ def test_a_failing_worker_fails_every_rank_without_hanging(world, monkeypatch):
         def broken(*args, **kwargs):
             raise RuntimeError("kernel exploded")
         monkeypatch.setattr(tile_mod, "render_tile", broken)
-    code = driver.run(config, "a", backend="numpy", comm=world, sink=MemorySink())
+    code = driver.run(config, "a", kernels=NUMPY, comm=world, sink=MemorySink())
     assert code == EXIT_FAILED
 
 
@@ -86,7 +89,7 @@ def test_a_sink_that_cannot_open_ends_every_rank_with_its_code(world):
             raise SetupError("run exists with another config", 2)
 
     config = RenderConfig(grid=2, tile_px=16, max_iter=8, sites=("a",))
-    assert driver.run(config, "a", backend="numpy", comm=world, sink=Refusing()) == 2
+    assert driver.run(config, "a", kernels=NUMPY, comm=world, sink=Refusing()) == 2
 
 
 def test_only_the_tiles_the_sink_asks_for_are_rendered(world):
@@ -96,7 +99,7 @@ def test_only_the_tiles_the_sink_asks_for_are_rendered(world):
 
     config = RenderConfig(grid=4, tile_px=16, max_iter=8, sites=("a", "b"))
     sink = OnlySome()
-    assert driver.run(config, "a", backend="numpy", comm=world, sink=sink) == 0
+    assert driver.run(config, "a", kernels=NUMPY, comm=world, sink=sink) == 0
     if world.Get_rank() == 0:
         assert sorted(sink.tiles) == [tile_position(4, t) for t in (0, 3, 6)]
 
@@ -126,7 +129,7 @@ def test_workers_keep_rendering_while_rank_0_renders_a_slow_tile(world, monkeypa
     sink = MemorySink()
     world.Barrier()
     started = time.perf_counter()
-    assert driver.run(config, "a", backend="numpy", comm=world, sink=sink) == 0
+    assert driver.run(config, "a", kernels=NUMPY, comm=world, sink=sink) == 0
     if world.Get_rank() == 0:
         assert len(sink.tiles) == 36
     else:  # every tile of this worker rendered long before rank 0's slow tile was done

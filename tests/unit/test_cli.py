@@ -8,6 +8,7 @@ from support import REPO
 
 from mpi_render import cli
 from mpi_render.cliargs import FLAGS, UsageError, build_parser, derived_run_id, resolve
+from mpi_render.locations import LOCATIONS
 from mpi_render.view import View
 
 BASE = ["--grid", "4", "--tile", "64", "--site", "onprem", "--sites", "onprem,cloud"]
@@ -116,19 +117,20 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file,
                "MPI_RENDER_BATCH_BYTES": "1000", "MPI_RENDER_BATCH_AGE_MS": "10",
                "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug",
                "MPI_RENDER_CA_FILE": str(private_ca.ca_file), "MPI_RENDER_NO_SHORTCUTS": "yes"}
-    modes = {"MPI_RENDER_RESEND", "MPI_RENDER_SERVE", "MPI_RENDER_IDLE_EXIT"}  # tested below
+    modes = {"MPI_RENDER_RESEND", "MPI_RENDER_SERVE", "MPI_RENDER_IDLE_EXIT",
+             "MPI_RENDER_LOCATION"}  # tested separately
     assert set(environ) | modes == {flag.env for flag in FLAGS}
     opts = parse([], environ)
     config = opts.config
     assert (config.grid, config.tile_px, config.palette, config.max_iter) == (5, 32, "ocean", 99)
     assert (config.center, config.width, config.sites) == (("-0.5", "0.25"), "2", ("a", "b"))
     assert config.weights == (0.25, 0.75)
-    assert (opts.site, opts.backend, opts.dashboard, opts.run) == ("b", "numpy",
+    assert (opts.site, opts.kernels.backend, opts.dashboard, opts.run) == ("b", "numpy",
                                                                   "https://h/p/dash/", "r1")
     assert (opts.token, opts.out, opts.spool, opts.only_missing) == ("secret-token", "o", "s", True)
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes) == (12.5, 7, 1000)
     assert (opts.batch_age_ms, opts.http_timeout_s, opts.log_level) == (10.0, 3.0, "DEBUG")
-    assert opts.shortcuts is False
+    assert opts.kernels.shortcuts is False
     assert opts.ca_file == str(private_ca.ca_file)
 
 
@@ -149,6 +151,8 @@ def test_serve_falls_back_to_its_environment_variables(token_file):
         True, 2.5, "cloud", None, None)
     assert (opts.dashboard, opts.token, opts.spool) == ("http://h:1/", "secret-token",
                                                         "mpi-render-spool")
+    assert opts.kernels.shortcuts is True
+    assert parse([], dict(environ, MPI_RENDER_NO_SHORTCUTS="1")).kernels.shortcuts is False
 
 
 SERVE = ["--serve", "--site", "cloud", "--dashboard", "http://h:1"]
@@ -184,6 +188,25 @@ def test_a_deep_view_reaches_the_config_digit_for_digit():
                                               "width": "1.7e-157"}
 
 
+def test_a_location_sets_the_view_and_max_iter_unless_max_iter_is_given():
+    flake = parse(BASE + ["--out", "d", "--location", "Flake"]).config
+    assert (flake.center, flake.width, flake.max_iter) == (
+        (LOCATIONS["flake"].cx, LOCATIONS["flake"].cy), "1.7e-157", 50_000)
+    assert parse(BASE + ["--out", "d", "--location", "flake", "--max-iter", "9"]).config.max_iter == 9
+    via_env = parse(BASE + ["--out", "d"], {"MPI_RENDER_LOCATION": "seahorse"}).config
+    assert via_env.view == LOCATIONS["seahorse"].view()
+
+
+@pytest.mark.parametrize("argv, environ, message", [
+    (["--location", "atlantis"], {}, "--location: unknown location 'atlantis'; known locations: full"),
+    (["--location", "flake", "--width", "1"], {}, "--location sets the view: drop --width"),
+    (["--location", "flake"], {"MPI_RENDER_CENTER": "0,0"}, "drop --center (or drop --location)"),
+])
+def test_a_location_with_its_own_view_flags_or_an_unknown_name_is_refused(argv, environ, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse(BASE + ["--out", "d"] + argv, environ)
+
+
 def test_the_derived_run_id_is_the_same_for_every_spelling_of_a_view():
     ids = {parse(BASE + ["--out", "d", f"--center={cx}", "--width", width]).run
            for cx, width in (("-0.75,0", "3"), ("-75e-2,0.0", "3.000"), ("-0.750,-0", "30e-1"))}
@@ -205,8 +228,8 @@ def test_defaults_match_the_design():
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes, opts.batch_age_ms) == (
         600.0, 32, 4 << 20, 250.0)
     assert opts.dashboard is None and not opts.only_missing
-    assert opts.shortcuts is True and parse(["--site", "cloud", "--out", "d", "--no-shortcuts"]
-                                            ).shortcuts is False
+    assert opts.kernels.shortcuts is True
+    assert parse(["--site", "cloud", "--out", "d", "--no-shortcuts"]).kernels.shortcuts is False
 
 
 def test_the_run_id_is_derived_from_the_config_so_sites_agree(token_file):

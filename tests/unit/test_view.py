@@ -72,3 +72,14 @@ def test_width_must_be_positive():
 def test_command_line_text_round_trips():
     assert View(-0.75, 0.0, 3.0).center_text() == "-0.75,0.0"
     assert View(FLAKE_CX, "0", "1.7e-157").width_text() == "1.7e-157"
+
+
+def test_every_location_is_a_valid_view_and_names_are_case_insensitive():
+    from mpi_render.locations import LOCATIONS, location
+
+    for name, place in LOCATIONS.items():
+        assert place.name == name and place.view().exact[2] > 0 and place.max_iter >= 1
+        assert place.json()["view"] == {"cx": place.cx, "cy": place.cy, "width": place.width}
+    assert location(" Flake ").width == "1.7e-157"
+    with pytest.raises(ValueError, match="known locations: full, seahorse, flake"):
+        location("atlantis")

@@ -46,6 +46,8 @@ export class BorderLayer extends StageLayer {
       const { x, y, w, h } = rect(row, col);
       paths.get(key).path.rect(x + lineWidth / 2, y + lineWidth / 2, w - lineWidth, h - lineWidth);
     }
+    // Exposed for tests: how many cells are drawn as missing (dashed).
+    this.canvas.dataset.missingOutlines = String([...this.cells.values()].filter((cell) => !cell.stored).length);
     for (const { colour, stored, path } of paths.values()) {
       ctx.strokeStyle = colour;
       ctx.globalAlpha = stored ? 0.7 : 0.6;

@@ -8,8 +8,10 @@ import { Camera } from "./camera.js";
 import { drawThroughput } from "./chart.js";
 import { takeControlKey } from "./control.js";
 import { decodeFrame } from "./frame.js";
+import { Lineage } from "./lineage.js";
 import { Mosaic } from "./mosaic.js";
-import { showLineage } from "./lineage.js";
+import { Place } from "./place.js";
+import { PositionPanel } from "./position.js";
 import { RankLayer } from "./ranklayer.js";
 import { RenderView } from "./renderview.js";
 import { loadOverview, loadRunDoc, runUrl } from "./runload.js";
@@ -17,7 +19,8 @@ import { TileSocket } from "./socket.js";
 import { RunStats } from "./stats.js";
 import { TileCache } from "./tilecache.js";
 import {
-  $, RunView, fillRunPicker, fillScaleChoices, openTileDialog, showConnection, tileFields,
+  $, RunView, describePhase, fillRunPicker, fillScaleChoices, labelShownRun, openTileDialog,
+  showConnection, showStageNote, showStarting, tileFields,
 } from "./view.js";
 import { Viewer } from "./viewer.js";
 
@@ -48,7 +51,24 @@ const viewer = new Viewer($.mosaic, camera, mosaic, tiles, {
   onTileClick: (row, col) => openTile(row, col),
 });
 
-const renderView = new RenderView(controlKey, camera, (runId) => followRun(runId));
+const place = new Place(camera);
+const lineage = new Lineage((runId) => followRun(runId));
+const keyRefused = () => { renderView.disable(); position.disable(); };
+const renderView = new RenderView(controlKey, place, (runId) => followRun(runId), keyRefused);
+const position = new PositionPanel(controlKey, place, () => renderView.maxIter(),
+  (runId) => followRun(runId), keyRefused);
+let viewTextRequested = false;
+
+/** Refresh the coordinates and the render controls once per frame after the view moved. */
+function scheduleViewText() {
+  if (viewTextRequested) return;
+  viewTextRequested = true;
+  requestAnimationFrame(() => {
+    viewTextRequested = false;
+    renderView.update();
+    position.update();
+  });
+}
 
 /** The run named by ?run=ID, or null to follow the newest run. */
 function requestedRun() {
@@ -62,7 +82,15 @@ function showRun(runId) {
   page.stats = null;
   page.view = null;
   $.runId.textContent = runId;
-  showLineage(runId, followRun);
+  lineage.show(runId);
+  // Until the run's hello, the stage shows nothing of the previous run (whose picture, zoom and
+  // numbers would pass for this one's) and says what it waits for.
+  mosaic.clear();
+  viewer.clear();
+  activityView.reset(1, new Activity(), new Map());
+  place.reset(null);
+  scheduleViewText();
+  showStarting(runId);
   updateMosaicLink();
   page.overview = null;
   page.runDoc = null;
@@ -96,6 +124,7 @@ function receiveHello(hello) {
     page.stats.helloSeq = hello.seq;
     page.stats.cancelled = Boolean(hello.cancelled);
     for (const [name, site] of page.stats.sites) site.owned = hello.sites?.[name]?.owned ?? site.owned;
+    for (const report of Object.values(hello.phases ?? {})) page.stats.setPhase(report);
     return;
   }
   if (page.stats) {
@@ -108,10 +137,14 @@ function receiveHello(hello) {
   page.view = new RunView(page.stats);
   page.activity = new Activity();
   activityView.reset(hello.config.grid, page.activity, page.stats.sites);
-  renderView.reset(hello.run, hello.config);
+  lineage.learn([{ id: hello.run, parent: hello.parent }]);
   page.chartStored = -1;
   mosaic.reset(hello.config.grid, hello.config.tile_px);
   viewer.reset(hello.run, hello.config.grid, hello.config.tile_px);
+  place.reset(hello.run, hello.config);
+  renderView.reset();
+  scheduleViewText();
+  showStageNote(null);
   if (page.overview) {
     mosaic.drawOverview(page.overview.bitmap);
     // Exposed for tests and the replay benchmark: the late join went through the overview.
@@ -123,6 +156,7 @@ function receiveHello(hello) {
   fillScaleChoices(hello.config.grid, hello.config.tile_px);
   updateMosaicLink();
   loadOwners(page.stats);
+  refreshText(); // the state badge and numbers of this run now, not at the next tick
 }
 
 /**
@@ -170,10 +204,20 @@ function receiveControl(msg) {
     $.mosaic.dataset.replayedSeq = String(msg.seq);
   } else if (msg.type === "run") {
     // A new run: refresh the picker now (and follow it unless ?run= pins one).
+    lineage.learn([msg.run]);
     pollRuns();
   } else if (msg.type === "cancelled" && page.stats && msg.run === page.stats.runId) {
     page.stats.cancelled = true; // shown by the next text refresh
+  } else if (msg.type === "phase" && page.stats && msg.run === page.stats.runId) {
+    page.stats.setPhase(msg); // shown by the next text refresh
   }
+}
+
+/** Over the stage of a run without tiles yet: what its sites are doing (nothing once tiles come). */
+function stageNote(stats) {
+  if (stats.stored || !stats.inReference) return null;
+  const busy = [...stats.sites.values()].filter(({ phase }) => phase?.phase === "reference");
+  return busy.map(({ name, phase }) => `${name}: ${describePhase(phase)}`).join("\n");
 }
 
 function refreshText() {
@@ -181,6 +225,9 @@ function refreshText() {
   page.view.update();
   activityView.update();
   const stats = page.stats;
+  showStageNote(stageNote(stats));
+  labelShownRun({ id: stats.runId, stored: stats.stored, total: stats.total, complete: stats.complete,
+    cancelled: stats.cancelled });
   const now = performance.now();
   // The time axis moves while the run is going, so redraw then even without new tiles.
   const changed = stats.stored !== page.chartStored || !stats.complete;
@@ -198,7 +245,9 @@ async function pollRuns() {
     if (!response.ok) return;
     const { runs } = await response.json();
     const wanted = requestedRun();
+    lineage.learn(runs);
     fillRunPicker(runs, wanted);
+    refreshText(); // the run on screen keeps the label of what the page holds, not of the poll
     const target = wanted || runs[0]?.id;
     if (target) showRun(target);
   } catch (err) {
@@ -245,6 +294,7 @@ $.showBorders.addEventListener("change", () => {
 });
 $.viewFit.addEventListener("click", () => camera.fit());
 camera.onChange(showZoom);
+camera.onChange(scheduleViewText);
 $.tileClose.addEventListener("click", () => $.tileDialog.close());
 window.addEventListener("popstate", pollRuns);
 // A finished run's chart is not redrawn by the timer; a new size must redraw it.

@@ -71,7 +71,12 @@ export class Mosaic {
     this.drawn = 0;
   }
 
-  /** Size the canvas for a grid x grid run of tilePx tiles and clear it. */
+  /** No run: nothing is drawn (the stage shows its background) until the next reset(). */
+  clear() {
+    this.reset(0, 1);
+  }
+
+  /** Size the canvas for a grid x grid run of tilePx tiles and clear it (grid 0: no run). */
   reset(grid, tilePx) {
     this.generation += 1;
     this.queue.forEach(({ bitmap }) => bitmap?.close());

@@ -14,10 +14,12 @@ export function siteColour(name, index) {
 /**
  * One run as the page knows it.
  *
- * Built from the WebSocket hello ({run, config, seq, total, sites, created_at, cancelled}); times
- * are epoch seconds of the server's clock (stored_at, created_at), durations in seconds unless
- * named _ms. In a dynamic run no site owns a share in advance (`owned` is null): what counts is
- * the share each site achieved (`stored` of `total`).
+ * Built from the WebSocket hello ({run, config, seq, total, sites, created_at, cancelled, parent,
+ * phases}); times are epoch seconds of the server's clock (stored_at, created_at), durations in
+ * seconds unless named _ms. In a dynamic run no site owns a share in advance (`owned` is null):
+ * what counts is the share each site achieved (`stored` of `total`). A site's latest phase report
+ * ({phase: "reference"|"rendering", done, total, elapsed_s}, docs/API.md "Phases") says what it
+ * does before its tiles arrive, and each tile header may name the kernel that rendered it.
  */
 export class RunStats {
   constructor(hello) {
@@ -38,8 +40,27 @@ export class RunStats {
     this.sites = new Map();
     this.config.sites.forEach((name, index) => this.sites.set(name, {
       name, colour: siteColour(name, index), owned: hello.sites?.[name]?.owned ?? null,
-      stored: 0, renderMsSum: 0, storedAt: [], hosts: new Set(),
+      stored: 0, renderMsSum: 0, storedAt: [], hosts: new Set(), kernels: new Map(), phase: null,
+      reference: null,
     }));
+    for (const report of Object.values(hello.phases ?? {})) this.setPhase(report);
+  }
+
+  /**
+   * Keep a site's latest phase report (a `phase` message or the hello's), and its latest
+   * `reference` report apart (the orbit's length and time once the site moved on to rendering;
+   * the dashboard keeps only the latest, so a late joiner may never see it). Unknown sites ignored.
+   */
+  setPhase(report) {
+    const site = this.sites.get(report.site);
+    if (!site) return;
+    site.phase = report;
+    if (report.phase === "reference") site.reference = report;
+  }
+
+  /** Whether some site is still computing its reference orbit. */
+  get inReference() {
+    return [...this.sites.values()].some(({ phase }) => phase?.phase === "reference" && phase.done < phase.total);
   }
 
   /** Tile index of (row, col): row * grid + col. */
@@ -63,6 +84,7 @@ export class RunStats {
       site.renderMsSum += Number(header.render_ms) || 0;
       site.storedAt.push(header.stored_at);
       if (header.host) site.hosts.add(String(header.host));
+      if (typeof header.kernel === "string") site.kernels.set(header.kernel, (site.kernels.get(header.kernel) ?? 0) + 1);
     }
     this.firstStoredAt = Math.min(this.firstStoredAt, header.stored_at);
     this.lastStoredAt = Math.max(this.lastStoredAt, header.stored_at);
@@ -90,11 +112,15 @@ export class RunStats {
     return this.tiles.size >= this.total;
   }
 
-  /** "complete", "cancelled" (and not complete), "rendering" or "waiting". */
+  /**
+   * "complete", "cancelled" (and not complete), "rendering", "reference orbit" (no tile yet and
+   * a site is computing the view's reference orbit) or "waiting".
+   */
   get state() {
     if (this.complete) return "complete";
     if (this.cancelled) return "cancelled";
-    return this.stored ? "rendering" : "waiting";
+    if (this.stored) return "rendering";
+    return this.inReference ? "reference orbit" : "waiting";
   }
 
   /** The server's "now" as seen from this browser (epoch s). */

@@ -8,7 +8,9 @@ const IDS = [
   "missing-count", "missing-list", "tile-dialog", "tile-title", "tile-open", "tile-close",
   "tile-image", "tile-meta", "view-fit", "zoom-level", "rank-layer", "show-ranks", "activity-rows",
   "activity-note", "timeline", "lineage", "lineage-back", "lineage-path", "render-controls",
-  "render-max-iter", "render-view", "render-note",
+  "render-max-iter", "render-view", "render-note", "stage-note", "position", "pos-cx", "pos-cy",
+  "pos-width", "pos-zoom", "pos-max-iter", "pos-copy", "pos-copied", "goto", "goto-text",
+  "goto-go", "famous-list", "goto-note",
 ];
 const camel = (id) => id.replace(/-(\w)/g, (_, c) => c.toUpperCase());
 
@@ -73,9 +75,11 @@ export class RunView {
     fill.style.background = site.colour;
     bar.append(fill);
     const detail = el("div", "site-detail");
-    row.append(head, bar, detail);
+    const phase = el("div", "site-phase");
+    phase.hidden = true;
+    row.append(head, bar, detail, phase);
     $.siteList.append(row);
-    return { count, fill, detail };
+    return { count, fill, detail, phase };
   }
 
   /** Refresh every number on the page (called a few times per second, not per tile). */
@@ -91,7 +95,7 @@ export class RunView {
     $.runState.textContent = state;
     $.runState.dataset.state = state;
     for (const site of stats.sites.values()) {
-      const { count, fill, detail } = this.siteRows.get(site.name);
+      const { count, fill, detail, phase } = this.siteRows.get(site.name);
       // Dynamic run: the share the site achieved of the whole image; static: its own share.
       const of = stats.dynamic ? stats.total : site.owned ?? 0;
       const percent = (100 * site.stored) / Math.max(1, of);
@@ -101,7 +105,11 @@ export class RunView {
       const meanMs = stats.meanRenderMs(site);
       const hosts = [...site.hosts].join(", ");
       detail.textContent = `mean render ${meanMs === null ? "-" : `${meanMs.toFixed(1)} ms`}`
-        + (hosts ? ` · hosts: ${hosts}` : "");
+        + (hosts ? ` · hosts: ${hosts}` : "") + kernelText(site.kernels);
+      const phaseText = site.phase ? describePhase(site.phase, site.reference) : "";
+      phase.hidden = !phaseText;
+      phase.textContent = phaseText;
+      phase.dataset.phase = site.phase?.phase ?? "";
     }
     if (this.missingShown !== stats.stored) this.updateMissing();
   }
@@ -125,6 +133,59 @@ export class RunView {
   }
 }
 
+/** " · kernel perturbation", or " · kernels double 3, perturbation 120" ("" before any tile says). */
+function kernelText(kernels) {
+  if (!kernels.size) return "";
+  if (kernels.size === 1) return ` · kernel ${[...kernels.keys()][0]}`;
+  return ` · kernels ${[...kernels].map(([name, tiles]) => `${name} ${tiles}`).join(", ")}`;
+}
+
+/**
+ * A site's phase as one line: the reference orbit's progress while it runs, then its length and
+ * time (from the last `reference` report), or only that it is done when that report was missed.
+ * @param {{phase: string, done: number, total: number, elapsed_s: number}} latest
+ * @param {object|null} reference the site's last `reference` report
+ */
+export function describePhase(latest, reference = latest) {
+  const count = (n) => n.toLocaleString("en-US");
+  const seconds = (s) => `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const { phase, done, total, elapsed_s: elapsedS } = latest;
+  if (phase === "reference" && done < total) {
+    return `reference orbit ${count(done)} / ${count(total)} iterations (${Math.floor((100 * done) / Math.max(1, total))} %) · ${seconds(elapsedS)}`;
+  }
+  if (reference?.phase === "reference") {
+    return `reference orbit done: ${count(reference.done)} iterations in ${seconds(reference.elapsed_s)}`;
+  }
+  return "rendering (reference orbit done)";
+}
+
+/**
+ * The page while a run it was asked to show has not said hello yet: the previous run's numbers
+ * and picture are gone, and the stage says so.
+ */
+export function showStarting(runId) {
+  $.runState.textContent = "starting";
+  $.runState.dataset.state = "waiting";
+  $.tilesStored.textContent = "0";
+  $.tilesTotal.textContent = "-";
+  $.totalBar.style.width = "0%";
+  $.elapsed.textContent = formatDuration(0);
+  $.rateRecent.textContent = "0.0";
+  $.rateOverall.textContent = "0.0";
+  $.imageInfo.textContent = "\u00a0";
+  $.legend.replaceChildren();
+  $.siteList.replaceChildren();
+  $.missingCount.textContent = "";
+  $.missingList.replaceChildren();
+  showStageNote(`starting ${runId} …`);
+}
+
+/** A line over the stage (null: none). */
+export function showStageNote(text) {
+  $.stageNote.hidden = text === null;
+  $.stageNote.textContent = text ?? "";
+}
+
 /** Connection indicator: state is "connecting" | "live" | "retrying" | "closed". */
 export function showConnection(state, detail) {
   $.connection.dataset.state = state;
@@ -137,17 +198,32 @@ export function showConnection(state, detail) {
   $.connectionText.textContent = text;
 }
 
+/** A run's label in the picker: id, tiles stored of total, complete or cancelled. */
+function runLabel({ id, stored, total, complete, cancelled }) {
+  return `${id}  (${stored}/${total}${complete ? ", complete" : cancelled ? ", cancelled" : ""})`;
+}
+
 /** Fill the run picker from GET api/runs (newest first), keeping the current choice. */
 export function fillRunPicker(runs, chosenId) {
   const options = [el("option", "", "newest run (follow)")];
   options[0].value = "";
   for (const run of runs) {
-    const option = el("option", "", `${run.id}  (${run.stored}/${run.total}${run.complete ? ", complete" : run.cancelled ? ", cancelled" : ""})`);
+    const option = el("option", "", runLabel(run));
     option.value = run.id;
     options.push(option);
   }
   $.runPicker.replaceChildren(...options);
   $.runPicker.value = chosenId || "";
+}
+
+/**
+ * Relabel the run on screen from what the page itself holds (its tiles arrive live; the list
+ * from api/runs is only as fresh as the last poll).
+ */
+export function labelShownRun(run) {
+  const option = [...$.runPicker.options].find((each) => each.value === run.id);
+  const label = runLabel(run);
+  if (option && option.textContent !== label) option.textContent = label;
 }
 
 /** Mosaic download sizes the server accepts; preselect the largest up to 4096 px a side. */
@@ -171,7 +247,8 @@ export function tileFields(header) {
   const at = (epochS) => (typeof epochS === "number" ? new Date(epochS * 1000).toLocaleTimeString() : epochS);
   const fields = [
     ["site", header.site], ["rank", header.rank], ["host", header.host],
-    ["render ms", number(header.render_ms, 1)], ["encode ms", number(header.encode_ms, 2)],
+    ["kernel", header.kernel], ["render ms", number(header.render_ms, 1)],
+    ["encode ms", number(header.encode_ms, 2)],
     ["iterations", header.iterations?.toLocaleString("en-US")], ["seq", header.seq],
     ["rendered at", at(header.rendered_at)], ["stored at", at(header.stored_at)],
   ];

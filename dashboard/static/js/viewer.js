@@ -46,25 +46,36 @@ export class Viewer extends StageLayer {
     this.camera.reset((grid * tilePx) / MIN_PIXELS_ACROSS);
   }
 
+  /** No run on the stage (another one was asked for and has not said hello yet). */
+  clear() {
+    this.runId = "";
+    this.cache.clear();
+    this.camera.reset(1);
+  }
+
   draw(sidePx) {
     const ctx = this.ctx;
     const { canvas: overview, grid, cell } = this.mosaic;
     const camera = this.camera;
     ctx.fillStyle = BACKGROUND;
     ctx.fillRect(0, 0, sidePx, sidePx);
-    if (!grid) return;
-    const sourcePx = overview.width;
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(overview, camera.x0 * sourcePx, camera.y0 * sourcePx, camera.span * sourcePx,
-      camera.span * sourcePx, 0, 0, sidePx, sidePx);
-    const sharp = this.paintSharpTiles(grid, cell, sidePx);
-    // Exposed for tests and benchmarks: what is on the stage.
+    let sharp = 0;
+    if (grid) {
+      const sourcePx = overview.width;
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(overview, camera.x0 * sourcePx, camera.y0 * sourcePx, camera.span * sourcePx,
+        camera.span * sourcePx, 0, 0, sidePx, sidePx);
+      sharp = this.paintSharpTiles(grid, cell, sidePx);
+    }
+    // Exposed for tests and benchmarks: what is on the stage, and the camera's exact doubles
+    // (String() of a double reads back as the same double).
     const data = this.canvas.dataset;
-    data.run = this.runId; // the run whose tiles these are (set with them, at the same paint)
-    data.tilesDrawn = String(this.mosaic.drawn);
+    data.run = grid ? this.runId : ""; // the run whose tiles these are (set with them, at the same paint)
+    data.tilesDrawn = String(grid ? this.mosaic.drawn : 0);
     data.sharpTiles = String(sharp);
     data.zoom = camera.zoom.toFixed(3);
     data.fetchedTiles = String(this.cache.fetched);
+    Object.assign(data, { x0: String(camera.x0), y0: String(camera.y0), span: String(camera.span) });
   }
 
   /** Draw the visible cells the overview shows too small from the cache; ask for the rest. */
