@@ -20,6 +20,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 # name -> script, in run order: the cheap single-process ones first, the browser last.
 SCRIPTS = {
     "kernel": "bench_kernel.py",
+    "deep": "bench_deep.py",
     "tile": "bench_tile.py",
     "e2e": "bench_e2e.py",
     "scaling": "bench_scaling.py",

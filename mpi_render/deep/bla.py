@@ -17,12 +17,17 @@ complex multiplications. Radii (Euclidean norms, ``c`` = the largest ``|dc|`` of
 * merged: ``R = min(R_x, (R_y - |B_x| c) / |A_x|)``, so every constituent step's condition
   holds at its own start (the linear model bounds ``|z|`` there).
 
-``R = max(0, min(linearity, no escape))``. **EPSILON = 2**-53**, the unit roundoff of a double:
-with it the neglected term of every skipped step is at most the rounding error that the same
-step done by plain perturbation makes anyway, so BLA trades no accuracy for its speed (measured:
-docs/PERFORMANCE.md, "Deep views"; larger epsilons change pixels against plain perturbation and
-buy little speed, since ``|z|`` grows geometrically and a bigger radius gives only a few more
-skipped iterations per level).
+``R = max(0, min(linearity, no escape))``. **EPSILON = 2**-48**: the neglected term of a
+skipped step is at most 32 units in the last place of the step's own size, so a BLA step is
+within a few dozen roundings of the plain perturbation step it replaces. Why not larger: what
+BLA's error does to a count is what moving the pixel by ``~ steps * EPSILON * |dc|`` does, and
+in chaotic views some pixels' counts change when they move by 1e-9 of a pitch. On the hardest
+view measured (the seahorse valley's famous point at 1e-20, 20,000 iterations, 1,200 pixels
+against the MPFR brute force) 2**-40 missed 9, 2**-44 3, 2**-48 2, plain perturbation without
+BLA 1: at 2**-48 BLA adds nothing measurable to the floor that double deltas set. Why not
+smaller: on the Flake each halving of EPSILON costs about 4 % more steps (2**-53: 625 steps a
+pixel, 2**-48: 521, 2**-40: 376), and no pixel of the Flake changes between 2**-53 and 2**-40
+(docs/PERFORMANCE.md, "Deep views").
 
 The table has levels ``k = 1 .. L`` (level 0, a single step, costs the same as a perturbation
 step and is not stored): level k holds ``(length - 1) >> k`` entries, entry i starting at
@@ -45,7 +50,7 @@ import numpy as np
 
 from . import wide
 
-EPSILON_LOG2 = -40
+EPSILON_LOG2 = -48
 SAFETY = 1.0 - 2.0**-40  # relative margin on 2 - |Z_{m+1}| (rounding of the doubles)
 
 
@@ -58,17 +63,22 @@ class Table:
         starts: int64 ``(length,)``: the rows of start ``m = j + 1`` are
             ``starts[j] .. starts[j + 1] - 1`` (levels 1, 2, ...), ``j = 0 .. length - 2``
             (``m = length`` always rebases first).
-        radius: float64 ``(rows,)``: R (a double in plain views, a wide mantissa in wide views).
-        coeffs: float64 ``(rows, 4)``: ``Ax, Ay, Bx, By`` (doubles, or wide mantissas).
-        radius_exp: int64 ``(rows,)`` exponents of R (wide views), else None.
+        radius: float64 ``(rows,)``: R rounded to a double (0 where it underflows). Exact for
+            every R a plain double ``|z|_1`` can be below, so plain-mode lanes of wide views
+            compare with it too.
+        coeffs: float64 ``(rows, 4)``: ``Ax, Ay, Bx, By`` (doubles in plain views, normalised
+            wide mantissas in wide views).
+        radius_wide: float64 ``(rows,)`` wide mantissas of R (wide views), else None.
+        radius_exp: int64 ``(rows,)`` their exponents (wide views), else None.
         coeff_exps: int64 ``(rows, 2)`` exponents of A and B (wide views), else None.
     """
 
     starts: np.ndarray
     radius: np.ndarray
     coeffs: np.ndarray
-    radius_exp: np.ndarray | None
-    coeff_exps: np.ndarray | None
+    radius_wide: np.ndarray | None = None
+    radius_exp: np.ndarray | None = None
+    coeff_exps: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -77,15 +87,17 @@ class Table:
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays by name (for sharing between ranks)."""
         named = {"bla_starts": self.starts, "bla_radius": self.radius, "bla_coeffs": self.coeffs}
-        if self.radius_exp is not None:
-            named.update(bla_radius_exp=self.radius_exp, bla_coeff_exps=self.coeff_exps)
+        if self.radius_wide is not None:
+            named.update(bla_radius_wide=self.radius_wide, bla_radius_exp=self.radius_exp,
+                         bla_coeff_exps=self.coeff_exps)
         return named
 
     @classmethod
     def from_arrays(cls, named: dict[str, np.ndarray]) -> Table:
         """The inverse of :meth:`arrays`."""
         return cls(named["bla_starts"], named["bla_radius"], named["bla_coeffs"],
-                   named.get("bla_radius_exp"), named.get("bla_coeff_exps"))
+                   named.get("bla_radius_wide"), named.get("bla_radius_exp"),
+                   named.get("bla_coeff_exps"))
 
 
 def _real_normalise(r, e):
@@ -200,10 +212,10 @@ def _start_major(levels, n_starts: int, wide_view: bool) -> Table:
             out[position[k]] = levels[k][c]
         cols.append(out)
     ax, ay, ae, bx, by, be, r, re = cols
-    if wide_view:
-        return Table(starts, r, np.ascontiguousarray(np.stack([ax, ay, bx, by], axis=1)), re,
-                     np.ascontiguousarray(np.stack([ae, be], axis=1)))
     radius = wide.to_float_array(r, re)
+    if wide_view:
+        return Table(starts, radius, np.ascontiguousarray(np.stack([ax, ay, bx, by], axis=1)),
+                     r, re, np.ascontiguousarray(np.stack([ae, be], axis=1)))
     coeffs = np.stack([wide.to_float_array(ax, ae), wide.to_float_array(ay, ae),
                        wide.to_float_array(bx, be), wide.to_float_array(by, be)], axis=1)
     # Coefficients at or beyond 2**900 never belong to a step a plain-view pixel can take
@@ -212,4 +224,4 @@ def _start_major(levels, n_starts: int, wide_view: bool) -> Table:
     huge = (np.abs(coeffs) >= 2.0**900).any(axis=1)
     radius[huge] = 0.0
     coeffs[huge] = 0.0
-    return Table(starts, radius, np.ascontiguousarray(coeffs), None, None)
+    return Table(starts, radius, np.ascontiguousarray(coeffs))

@@ -35,54 +35,37 @@ possible where ``|Z_m|_1 < 2**-397`` (else ``|Z + z|_1 > |z|_1`` since ``|z|_1 <
 and only there is the wide test made. A plain-mode step never loses anything to underflow:
 ``|z| >= 2**-400`` keeps ``z^2`` normal, and ``dc`` (below ``2**-980``) is negligible beside it.
 
-**Interior detection** (views whose reference does not escape: the centre lies in a minibrot,
-:func:`.prepare.interior_detection`): the pixel also carries ``d = df_n/df_1`` as mantissas
-``(dx, dy)`` and an exponent ``de``: ``d <- 2 f d`` on a perturbation step, ``d <- A d`` on a
-BLA step (BLA's ``A`` is exactly that derivative, to its epsilon). It is renormalised (frexp)
-whenever ``|d|_1`` leaves ``[2**-64, 2**64]``. Once ``|d|_1 < 2**INTERIOR_LOG2`` the pixel is
-interior: count ``max_iter``. Why it is safe: at a close approach to 0 the product of ``2 f``
-since iteration 1 is about twice the pixel's distance to that minibrot's nucleus in units of the
-minibrot's size, which is large outside the minibrot; only an attracting cycle keeps shrinking
-it. Checked against the MPFR brute force in the tests (docs/PERFORMANCE.md).
+**Interior detection** (views whose reference settles on an attracting cycle, the centre inside
+a minibrot, with ``max_iter`` over 200 periods: :func:`.prepare.interior_detection`): the pixel
+also carries the derivative ``d`` of its orbit along itself, as mantissas ``(dx, dy)`` and an
+exponent ``de``: ``d <- 2 f d`` on a perturbation step, ``d <- A d`` on a BLA step (BLA's ``A``
+is that derivative, to its epsilon), rescaled by ``2**64`` whenever ``|d|_1`` leaves
+``[2**-64, 2**64]``. It is *sampled only at close approaches to 0*, after the rebase test of an
+iteration, where ``checkpoints[m]`` is set: right after a rebase (``m = 0``) and at the
+multiples of the reference's period (where a reference inside a minibrot passes closest to 0).
+Inside a minibrot the orbit passes such points once a period, at the same phase of its
+attracting cycle, where the product of ``2 f`` over the period is the cycle's multiplier
+(``|lambda| < 1`` inside, ``> 1`` outside). The first sample resets ``d`` to 1; at every later
+one ``|d|_1 < 2**-24`` (the product of the multipliers since) means interior: count
+``max_iter``. Between samples ``d`` says nothing: a close approach to 0 makes it tiny for a
+moment, and the rest of the period makes it up. Checked against the MPFR brute force in tests.
 """
 from __future__ import annotations
 
 import math
 from functools import partial
 
-from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2
 from . import stats as st
 from . import wide
 from .constants import DER_HIGH, DER_LOW, INTERIOR_LOG2, TINY_Z, WIDE_LIMIT, WIDE_LIMIT_EXP
-
-
-def smooth_tail(x: float, y: float, cr: float, ci: float) -> tuple[int, float]:
-    """``(extra, r2)`` after an escape with full value ``x + iy``: iterate ``z <- z^2 + c`` in
-    double (the contract's order) until ``|z|^2 > SMOOTH_R2`` or ``SMOOTH_MAX_EXTRA`` more
-    iterations (:mod:`mpi_render.escape`)."""
-    extra = 0
-    r2 = x * x + y * y
-    while r2 <= SMOOTH_R2 and extra < SMOOTH_MAX_EXTRA:
-        x2 = x * x
-        y2 = y * y
-        t = x * y
-        y = (t + t) + ci
-        x = (x2 - y2) + cr
-        extra += 1
-        r2 = x * x + y * y
-    return extra, r2
+from .tail import smooth_tail
 
 
 def interior_threshold(de: int) -> float:
-    """``2**(INTERIOR_LOG2 - de)``: a derivative mantissa below it means interior (clamped to a
-    double's range, which decides the same way for mantissas in ``[DER_LOW, DER_HIGH]``)."""
+    """``2**(INTERIOR_LOG2 - de)``: a derivative whose mantissa L1 norm is below it is below
+    ``2**INTERIOR_LOG2`` (the exponent clamped to a double's range, which decides the same way
+    for mantissas in ``[DER_LOW, DER_HIGH]``)."""
     return math.ldexp(1.0, min(max(INTERIOR_LOG2 - de, -1100), 1000))
-
-
-def renormalised(dx: float, dy: float, de: int) -> tuple[float, float, int]:
-    """The derivative with ``|d|_1`` scaled into ``[0.5, 1)`` (frexp; exact)."""
-    k = math.frexp(abs(dx) + abs(dy))[1]
-    return math.ldexp(dx, -k), math.ldexp(dy, -k), de + k
 
 
 class Derivative:
@@ -90,22 +73,30 @@ class Derivative:
 
     def __init__(self):
         self.dx, self.dy, self.de = 1.0, 0.0, 0
-        self.threshold = interior_threshold(0)
+        self.started = False
 
-    def times(self, ax: float, ay: float, ae: int) -> bool:
-        """``d <- (ax + i ay) 2**ae d``; True when the pixel is now known interior."""
+    def times(self, ax: float, ay: float, ae: int) -> None:
+        """``d <- (ax + i ay) 2**ae d``, brought back into ``[DER_LOW, DER_HIGH]`` by exact
+        multiplications by ``2**-64`` / ``2**64`` (no frexp/ldexp: no library call in the hot
+        loop). The factors are bounded (``|2f| <= 4``, ``|A| < 2**900``), so nothing overflows."""
         tx = ax * self.dx - ay * self.dy
         ty = ax * self.dy + ay * self.dx
-        self.dx, self.dy = tx, ty
-        self.de += ae
+        de = self.de + ae
         norm = abs(tx) + abs(ty)
-        if norm > DER_HIGH or norm < DER_LOW or ae != 0:
-            if norm == 0.0:  # an exact zero factor: a superattracting cycle
-                return True
-            self.dx, self.dy, self.de = renormalised(tx, ty, self.de)
-            self.threshold = interior_threshold(self.de)
-            norm = abs(self.dx) + abs(self.dy)
-        return norm < self.threshold
+        while norm > DER_HIGH:
+            tx, ty, de = tx * DER_LOW, ty * DER_LOW, de + 64
+            norm = abs(tx) + abs(ty)
+        while 0.0 < norm < DER_LOW:
+            tx, ty, de = tx * DER_HIGH, ty * DER_HIGH, de - 64
+            norm = abs(tx) + abs(ty)
+        self.dx, self.dy, self.de = tx, ty, de
+
+    def at_sample(self) -> bool:
+        """True when the pixel is interior; the first sample starts the product at 1."""
+        if not self.started:
+            self.dx, self.dy, self.de, self.started = 1.0, 0.0, 0, True
+            return False
+        return abs(self.dx) + abs(self.dy) < interior_threshold(self.de)
 
 
 def bla_row(starts, radius_less, j: int) -> tuple[int, int]:
@@ -155,6 +146,9 @@ def pixel_plain(ref, cx: float, cy: float, counters: list) -> tuple[int, int, fl
             zx, zy, m = fx, fy, 0
             zn = abs(zx) + abs(zy)
             counters[st.REBASES] += 1
+        if der is not None and ref.checkpoints[m] and der.at_sample():
+            counters[st.INTERIOR_EXITS] += 1
+            return max_iter, 0, 0.0
         row, level = bla_row(starts, partial(_below, radius, zn), m - 1) if m else (-1, 0)
         if row >= 0:
             ax, ay, bx, by = coeffs[row]
@@ -167,9 +161,8 @@ def pixel_plain(ref, cx: float, cy: float, counters: list) -> tuple[int, int, fl
             counters[st.BLA_SKIPPED] += step
             if n >= max_iter:
                 return max_iter, 0, 0.0
-            if der is not None and der.times(ax, ay, 0):
-                counters[st.INTERIOR_EXITS] += 1
-                return max_iter, 0, 0.0
+            if der is not None:
+                der.times(ax, ay, 0)
             continue
         zrx = zx_ref[m]
         zry = zy_ref[m]
@@ -179,9 +172,8 @@ def pixel_plain(ref, cx: float, cy: float, counters: list) -> tuple[int, int, fl
         m += 1
         n += 1
         counters[st.PERTURBATION_STEPS] += 1
-        if der is not None and der.times(fx + fx, fy + fy, 0):
-            counters[st.INTERIOR_EXITS] += 1
-            return max_iter, 0, 0.0
+        if der is not None:
+            der.times(fx + fx, fy + fy, 0)
 
 
 def _l1_wide(x: float, y: float, e: int) -> tuple[float, int]:
@@ -200,7 +192,7 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
     """
     zx_ref, zy_ref, length, max_iter = ref.zx, ref.zy, ref.length, ref.max_iter
     wzx, wzy, wze = ref.wzx, ref.wzy, ref.wze
-    starts, radius, radius_exp = ref.starts, ref.radius, ref.radius_exp
+    starts, radius, radius_wide, radius_exp = ref.starts, ref.radius, ref.radius_wide, ref.radius_exp
     coeffs, coeff_exps = ref.coeffs, ref.coeff_exps
     cxw, cyw, cew = c
     cxd, cyd = wide.to_float(cxw, cew), wide.to_float(cyw, cew)
@@ -240,12 +232,19 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
             if abs(zx) + abs(zy) < WIDE_LIMIT:
                 zx, zy, ze = wide.normalise(zx, zy, 0)
                 is_wide = True
-        # BLA
-        if m:
-            zr, zre = _l1_wide(zx, zy, ze) if is_wide else _l1_wide(zx, zy, 0)
-            row, level = bla_row(starts, partial(_below_wide, radius, radius_exp, zr, zre), m - 1)
-        else:
+        if der is not None and ref.checkpoints[m] and der.at_sample():
+            counters[st.INTERIOR_EXITS] += 1
+            return max_iter, 0, 0.0
+        # BLA: wide lanes compare wide radii; plain lanes (|z|_1 >= 2**-400) the double radii,
+        # which are exact wherever they could decide
+        if not m:
             row, level = -1, 0
+        elif is_wide:
+            zr, zre = _l1_wide(zx, zy, ze)
+            row, level = bla_row(starts, partial(_below_wide, radius_wide, radius_exp, zr, zre),
+                                 m - 1)
+        else:
+            row, level = bla_row(starts, partial(_below, radius, abs(zx) + abs(zy)), m - 1)
         if row >= 0:
             ax, ay, bx, by = coeffs[row]
             ae, be = coeff_exps[row]
@@ -262,9 +261,8 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
             counters[st.WIDE_STEPS] += 1
             if n >= max_iter:
                 return max_iter, 0, 0.0
-            if der is not None and der.times(ax, ay, ae):
-                counters[st.INTERIOR_EXITS] += 1
-                return max_iter, 0, 0.0
+            if der is not None:
+                der.times(ax, ay, ae)
             continue
         # perturbation step
         if is_wide:
@@ -274,6 +272,8 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
             if ze > WIDE_LIMIT_EXP:
                 zx, zy, is_wide = wide.to_float(zx, ze), wide.to_float(zy, ze), False
         else:
+            zrx = zx_ref[m]  # m may have been rebased since the escape test
+            zry = zy_ref[m]
             ax = (zrx + zrx) + zx
             ay = (zry + zry) + zy
             zx, zy = (ax * zx - ay * zy) + cxd, (ax * zy + ay * zx) + cyd
@@ -283,9 +283,8 @@ def pixel_wide(ref, c: tuple[float, float, int], counters: list) -> tuple[int, i
         m += 1
         n += 1
         counters[st.PERTURBATION_STEPS] += 1
-        if der is not None and der.times(fx + fx, fy + fy, 0):
-            counters[st.INTERIOR_EXITS] += 1
-            return max_iter, 0, 0.0
+        if der is not None:
+            der.times(fx + fx, fy + fy, 0)
 
 
 class LoopReference:
@@ -298,10 +297,11 @@ class LoopReference:
         self.cr, self.ci = float(orbit.point[0]), float(orbit.point[1])
         self.starts, self.radius = table.starts.tolist(), table.radius.tolist()
         self.coeffs = [tuple(row) for row in table.coeffs.tolist()]
-        if table.radius_exp is not None:
-            self.radius_exp = table.radius_exp.tolist()
+        if table.radius_wide is not None:
+            self.radius_wide, self.radius_exp = table.radius_wide.tolist(), table.radius_exp.tolist()
             self.coeff_exps = [tuple(row) for row in table.coeff_exps.tolist()]
         self.interior = reference.interior
+        self.checkpoints = reference.checkpoints.tolist()
         if orbit.wide is not None:
             self.wzx, self.wzy, self.wze = (a.tolist() for a in orbit.wide)
 

@@ -9,13 +9,15 @@ stored rounded to the nearest double. Views that need the wide form (:mod:`.wide
 ``Z_n`` as a normalised wide complex, exact to the double's 53 bits even where ``|Z_n|`` is far
 below the double range (near a minibrot's nucleus the reference passes very close to 0).
 
-Costs (measured on this machine, docs/PERFORMANCE.md): about 1.5 us per iteration at 600 bits
-(the Flake's 35,170 iterations in ~0.07 s), growing slowly with the precision; 16 bytes per
-iteration (plus 24 in wide views).
+Costs (measured on this machine, docs/PERFORMANCE.md): about 1.3-2 us per iteration at 600 bits
+(the Flake's 35,170 iterations in 0.045-0.07 s), growing slowly with the precision; 16 bytes per
+iteration (plus 24 in wide views), collected as doubles while the orbit runs (an MPFR value is
+kept only where ``|Z|`` is tiny).
 """
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,8 +57,10 @@ class Orbit:
 def round_point(point: tuple[Fraction, Fraction], prec: int) -> tuple[Fraction, Fraction]:
     """``point`` rounded to ``prec``-bit binary fractions (nearest), exactly."""
     with gmpy2.context(precision=prec):
-        return tuple(Fraction(*gmpy2.mpfr(gmpy2.mpq(v.numerator, v.denominator))
-                              .as_integer_ratio()) for v in point)
+        ratios = [gmpy2.mpfr(gmpy2.mpq(v.numerator, v.denominator)).as_integer_ratio()
+                  for v in point]
+    # Python ints, not gmpy2's mpz: an mpz / mpz would be an mpfr, not a correctly rounded float
+    return tuple(Fraction(int(num), int(den)) for num, den in ratios)
 
 
 def reference_orbit(centre: tuple[Fraction, Fraction], prec: int, max_iter: int,
@@ -75,7 +79,10 @@ def reference_orbit(centre: tuple[Fraction, Fraction], prec: int, max_iter: int,
         The :class:`Orbit`.
     """
     point = round_point(centre, prec)
-    xs, ys = [], []
+    # doubles as they come (8 bytes an iteration, not an MPFR object): a 10**8-iteration
+    # orbit must not hold 10**8 mpfr values; tiny values also keep their wide form from MPFR
+    xs, ys = array("d", [0.0]), array("d", [0.0])
+    tiny = {}
     start = last_report = time.perf_counter()
     with gmpy2.context(precision=prec):
         cr = gmpy2.mpfr(gmpy2.mpq(point[0].numerator, point[0].denominator))
@@ -83,8 +90,6 @@ def reference_orbit(centre: tuple[Fraction, Fraction], prec: int, max_iter: int,
         x = gmpy2.mpfr(0)
         y = gmpy2.mpfr(0)
         four = gmpy2.mpfr(4)
-        xs.append(x)
-        ys.append(y)
         n = 0
         escaped = False
         while n < max_iter:
@@ -96,9 +101,12 @@ def reference_orbit(centre: tuple[Fraction, Fraction], prec: int, max_iter: int,
             t = x * y
             y = t + t + ci
             x = x2 - y2 + cr
-            xs.append(x)
-            ys.append(y)
+            fx, fy = float(x), float(y)
+            xs.append(fx)
+            ys.append(fy)
             n += 1
+            if with_wide and abs(fx) < TINY and abs(fy) < TINY:
+                tiny[n] = _wide_of(x, y)
             if progress is not None and n & 1023 == 0:
                 now = time.perf_counter()
                 if now - last_report >= PROGRESS_EVERY_S:
@@ -106,26 +114,26 @@ def reference_orbit(centre: tuple[Fraction, Fraction], prec: int, max_iter: int,
                     last_report = now
         if not escaped and x * x + y * y > four:  # Z_max_iter itself may lie outside
             escaped = True
-        zx = np.array([float(v) for v in xs], dtype=np.float64)
-        zy = np.array([float(v) for v in ys], dtype=np.float64)
-        wide_form = _wide_form(xs, ys, zx, zy) if with_wide else None
+    zx = np.frombuffer(xs, dtype=np.float64).copy()
+    zy = np.frombuffer(ys, dtype=np.float64).copy()
+    wide_form = _wide_form(zx, zy, tiny) if with_wide else None
     if progress is not None and time.perf_counter() - start >= PROGRESS_EVERY_S:
         progress(n, max_iter)
     return Orbit(point=point, zx=zx, zy=zy, length=n, escaped=escaped, wide=wide_form)
 
 
-def _wide_form(xs, ys, zx: np.ndarray, zy: np.ndarray):
+def _wide_form(zx: np.ndarray, zy: np.ndarray, tiny: dict):
     """Normalised wide complexes of the orbit: from the doubles (``frexp`` is exact) where they
-    are far from underflow, from the MPFR values where ``|Z|`` is tiny."""
+    are far from underflow, from the MPFR values (``tiny``: index -> wide) where ``|Z|`` is
+    tiny."""
     big = np.maximum(np.abs(zx), np.abs(zy))
     _, k = np.frexp(big)
     wze = k.astype(np.int64)
     wzx = np.ldexp(zx, -k)
     wzy = np.ldexp(zy, -k)
-    zero = big == 0.0
-    wze[zero] = wide.ZERO_EXP
-    for n in np.flatnonzero(big < TINY):
-        wzx[n], wzy[n], wze[n] = _wide_of(xs[n], ys[n])
+    wze[big == 0.0] = wide.ZERO_EXP
+    for n, (mx, my, e) in tiny.items():
+        wzx[n], wzy[n], wze[n] = mx, my, e
     return wzx, wzy, wze
 
 

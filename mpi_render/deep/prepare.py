@@ -9,6 +9,7 @@ site renders it.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -19,7 +20,6 @@ from ..view import View
 from . import bla, geometry
 from .orbit import Orbit, Progress, reference_orbit
 
-ORBIT_ARRAYS = ("zx", "zy")
 WIDE_ARRAYS = ("wzx", "wzy", "wze")
 
 
@@ -34,6 +34,8 @@ class Reference:
         table: the BLA table (:class:`.bla.Table`).
         wide: whether the view needs the wide-exponent form (:func:`.geometry.is_wide`).
         interior: whether the kernels run interior detection (:func:`interior_detection`).
+        checkpoints: uint8 ``(length + 1,)``: where interior detection samples its derivative
+            (:func:`checkpoints`); ``[1]`` when interior detection is off.
         seconds: ``{"orbit": s, "bla": s}`` wall time of the two phases on the machine that
             prepared it.
     """
@@ -46,6 +48,7 @@ class Reference:
     table: bla.Table
     wide: bool
     interior: bool
+    checkpoints: np.ndarray
     seconds: dict = field(default_factory=dict)
     offsets_cache: dict = field(default_factory=dict, repr=False)
 
@@ -62,7 +65,8 @@ class Reference:
                 "prec": self.prec, "length": orbit.length, "escaped": orbit.escaped,
                 "point": [[str(v.numerator), str(v.denominator)] for v in orbit.point],
                 "wide": self.wide, "interior": self.interior, "seconds": dict(self.seconds)}
-        arrays = {"zx": orbit.zx, "zy": orbit.zy, **self.table.arrays()}
+        arrays = {"zx": orbit.zx, "zy": orbit.zy, "checkpoints": self.checkpoints,
+                  **self.table.arrays()}
         if orbit.wide is not None:
             arrays.update(zip(WIDE_ARRAYS, orbit.wide))
         meta["arrays"] = {name: [str(a.dtype), list(a.shape)] for name, a in arrays.items()}
@@ -86,14 +90,95 @@ class Reference:
                       escaped=meta["escaped"], wide=wide_form)
         return cls(view=view, image_px=meta["image_px"], max_iter=meta["max_iter"],
                    prec=meta["prec"], orbit=orbit, table=bla.Table.from_arrays(arrays),
-                   wide=meta["wide"], interior=meta["interior"], seconds=dict(meta["seconds"]))
+                   wide=meta["wide"], interior=meta["interior"],
+                   checkpoints=arrays["checkpoints"], seconds=dict(meta["seconds"]))
 
 
-def interior_detection(orbit: Orbit) -> bool:
-    """Whether a view gets interior detection: when its reference does not escape within
-    ``max_iter`` (the centre lies in, or extremely near, a minibrot: the views where pixels run
-    to ``max_iter``). Elsewhere the derivative would only cost time (docs/PERFORMANCE.md)."""
-    return not orbit.escaped
+INTERIOR_MIN_PERIODS = 200  # interior detection pays from ~200 periods of max_iter on
+
+
+def interior_detection(orbit: Orbit, max_iter: int) -> bool:
+    """Whether a view gets interior detection (docs/PERFORMANCE.md, "Deep views"): when its
+    reference does not escape but settles on an *attracting* cycle (the centre lies inside a
+    minibrot), and ``max_iter`` spans at least ``INTERIOR_MIN_PERIODS`` periods of it.
+
+    Measured on the period-199 minibrot: the derivative costs ~1.5x per step, and BLA already
+    makes an inside pixel cheap (a few steps a period), so detection lost at 100 periods
+    (0.84x), won 1.6x at 250 and 3.3x at 1,000. A reference that stays bounded on a repelling
+    cycle (a Misiurewicz point, on the boundary: no interior around it) gets none.
+    """
+    if orbit.escaped:
+        return False
+    period = reference_period(orbit.zx, orbit.zy)
+    if period == 0 or max_iter < INTERIOR_MIN_PERIODS * period:
+        return False
+    return cycle_attracts(orbit.zx, orbit.zy, period)
+
+
+def cycle_attracts(zx: np.ndarray, zy: np.ndarray, period: int) -> bool:
+    """Whether ``|prod 2 Z_k| < 1`` over the last ``period`` values of the orbit (the cycle's
+    multiplier), rescaled with frexp so it neither overflows nor underflows (IEEE operations
+    and a correctly rounded sqrt: the same answer on every machine).
+
+    >>> cycle_attracts(np.array([0.0, -1.0, 0.0, -1.0]), np.zeros(4), 2)  # 0 -> -1 -> 0
+    True
+    """
+    product, exponent = 1.0, 0
+    for k in range(zx.size - period, zx.size):
+        x, y = float(zx[k]), float(zy[k])
+        product *= 2.0 * math.sqrt(x * x + y * y)
+        if product == 0.0:
+            return True
+        mantissa, shift = math.frexp(product)
+        product, exponent = mantissa, exponent + shift
+    return exponent <= 0
+
+
+PERIOD_TOLERANCE = 2.0**-30  # relative: the end of the orbit repeats to 30 bits
+PERIOD_BLOCK = 1024  # candidates are checked backwards in blocks of this many iterations
+
+
+def reference_period(zx: np.ndarray, zy: np.ndarray) -> int:
+    """The period of the cycle a non-escaping reference orbit has settled on, or 0.
+
+    The smallest ``p <= length / 2`` with ``|Z_k - Z_{k-p}|_1 <= 2**-30 (|Z_k|_1 + 2**-1000)``
+    for every k of the second half of the orbit. The whole half, not just the last few
+    iterations: an orbit can linger for hundreds of iterations near a repelling fixed point of
+    its cycle (then ``p = 1`` matches locally); checking backwards in blocks rejects such
+    candidates within a block or two.
+
+    >>> reference_period(np.array([0.0, 1.0] + [0.5, -0.5] * 11), np.zeros(24))
+    2
+    """
+    size = zx.size
+    half = size // 2
+    if half < 2:
+        return 0
+    norm = np.abs(zx) + np.abs(zy)
+    bound = PERIOD_TOLERANCE * (norm + 2.0**-1000)
+    last = size - 1
+    lags = np.arange(1, half + 1)
+    close = np.abs(zx[last] - zx[last - lags]) + np.abs(zy[last] - zy[last - lags]) <= bound[last]
+    for period in lags[close]:
+        k = np.arange(last, max(half, period) - 1, -1)
+        if all((np.abs(zx[block] - zx[block - period]) + np.abs(zy[block] - zy[block - period])
+                <= bound[block]).all() for block in np.array_split(k, max(1, k.size // PERIOD_BLOCK))):
+            return int(period)
+    return 0
+
+
+def checkpoints(zx: np.ndarray, zy: np.ndarray) -> np.ndarray:
+    """uint8 flags of the reference indices where interior detection samples (:mod:`.loop`):
+    0 (every rebase restarts there) and the multiples of :func:`reference_period` (where a
+    reference in a minibrot passes closest to 0, once a period).
+
+    >>> checkpoints(np.array([0.0, 1.0] + [0.5, -0.5] * 11), np.zeros(24))[:7].tolist()
+    [1, 0, 1, 0, 1, 0, 1]
+    """
+    flags = np.zeros(zx.size, dtype=np.uint8)
+    period = reference_period(zx, zy)
+    flags[:: period if period else zx.size] = 1
+    return flags
 
 
 def prepare(view: View, image_px: int, max_iter: int, progress: Progress | None = None,
@@ -127,7 +212,8 @@ def prepare(view: View, image_px: int, max_iter: int, progress: Progress | None 
     table = bla.build_table(orbit.zx, orbit.zy, orbit.wide, cmax, wide_view)
     done = time.perf_counter()
     if interior is None:
-        interior = interior_detection(orbit)
+        interior = interior_detection(orbit, max_iter)
+    flags = checkpoints(orbit.zx, orbit.zy) if interior else np.ones(1, dtype=np.uint8)
     return Reference(view=view, image_px=image_px, max_iter=max_iter, prec=prec, orbit=orbit,
-                     table=table, wide=wide_view, interior=bool(interior),
+                     table=table, wide=wide_view, interior=bool(interior), checkpoints=flags,
                      seconds={"orbit": built - start, "bla": done - built})

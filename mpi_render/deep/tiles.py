@@ -38,6 +38,27 @@ def _numba_kernels():
     return numba_backend.tile_plain, numba_backend.tile_wide
 
 
+def warm_up(backend: str = "numba") -> None:
+    """Compile or load ``backend``'s kernels once per process (a plain and a wide view of 8 x 8
+    pixels), so no tile pays for it. On numba's JIT (no native library for this code and CPU
+    yet) it then builds that library, so later processes start without numba (:mod:`.native`).
+
+    Raises:
+        ValueError: unknown or unavailable backend.
+    """
+    from ..view import View
+    from .prepare import prepare
+
+    for width in ("1e-20", "1e-320"):
+        reference = prepare(View("-0.75", "0.1", width), 8, 64)
+        tile_escape(reference, 1, 8, 0, 0, backend=backend)
+    if backend == "numba":
+        from . import native
+
+        if native.load() is None:
+            native.ensure_built()
+
+
 def available_backends() -> tuple[str, ...]:
     """The backends that can run in this process, fastest first."""
     return tuple(name for name in BACKENDS if name != "numba" or _numba_kernels() is not None)
@@ -50,21 +71,20 @@ def tile_offsets(reference: Reference, grid: int, tile_px: int, row: int, col: i
     cache = reference.offsets_cache
     keys = (("re", grid, tile_px, col), ("im", grid, tile_px, row))
     if any(key not in cache for key in keys):
-        exact_re, exact_im = geometry.tile_offsets(reference.view, grid, tile_px, row, col,
-                                                   reference.orbit.point)
+        dc_re, dc_im = geometry.rounded_offsets(reference.view, grid, tile_px, row, col,
+                                                reference.orbit.point, reference.wide)
         if len(cache) > 4 * grid:  # bounded: a few runs' columns and rows
             cache.clear()
-        cache[keys[0]] = _rounded(exact_re, reference.wide)
-        cache[keys[1]] = _rounded(exact_im, reference.wide)
+        cache[keys[0]] = _as_arrays(dc_re, reference.wide)
+        cache[keys[1]] = _as_arrays(dc_im, reference.wide)
     return cache[keys[0]], cache[keys[1]]
 
 
-def _rounded(values, wide_view: bool):
+def _as_arrays(values, wide_view: bool):
     if not wide_view:
-        return np.array([float(v) for v in values], dtype=np.float64)
-    pairs = [geometry.round_wide(v) for v in values]
-    return (np.array([p[0] for p in pairs], dtype=np.float64),
-            np.array([p[1] for p in pairs], dtype=np.int64))
+        return np.array(values, dtype=np.float64)
+    return (np.array([p[0] for p in values], dtype=np.float64),
+            np.array([p[1] for p in values], dtype=np.int64))
 
 
 def _check(reference: Reference, grid: int, tile_px: int, row: int, col: int,
@@ -141,13 +161,14 @@ def _run_numba(reference, dcx, dcy, counts, extra, r2, counters) -> None:
     if reference.wide:
         wzx, wzy, wze = orbit.wide
         tile_wide(orbit.zx, orbit.zy, wzx, wzy, wze, orbit.length, table.starts, table.radius,
-                  table.radius_exp, table.coeffs, table.coeff_exps, cr, ci, dcx[0], dcx[1],
+                  table.radius_wide, table.radius_exp, table.coeffs, table.coeff_exps,
+                  reference.checkpoints, cr, ci, dcx[0], dcx[1],
                   dcy[0], dcy[1], reference.max_iter, reference.interior, counts, extra, r2,
                   counters)
     else:
         tile_plain(orbit.zx, orbit.zy, orbit.length, table.starts, table.radius, table.coeffs,
-                   cr, ci, dcx, dcy, reference.max_iter, reference.interior, counts, extra, r2,
-                   counters)
+                   reference.checkpoints, cr, ci, dcx, dcy, reference.max_iter, reference.interior,
+                   counts, extra, r2, counters)
 
 
 def _run_numpy(reference, dcx, dcy, counts, extra, r2, counters) -> None:

@@ -56,7 +56,7 @@ def add(ax: float, ay: float, ae: int, bx: float, by: float, be: int) -> tuple[f
     mantissas added, the sum normalised.
 
     >>> add(0.5, 0.0, 1, 0.5, 0.0, -1)
-    (0.625, 0.0, 2)
+    (0.625, 0.0, 1)
     """
     if ae >= be:
         d = be - ae

@@ -50,6 +50,20 @@ LANES_SYMBOL = "mpi_render_lanes"
 _SOURCES = ("numba_backend.py", "lanes_ir.py", "trap.py", "workspace.py", "native.py",
             "../escape.py")
 _LIBC = {"memset", "memcpy", "memmove"}
+_LIBM = {"frexp", "ldexp"}  # what numba's math.frexp / math.ldexp helpers call (libm)
+# numba's helper library wraps frexp and ldexp; a library that uses them gets the same
+# one-line wrappers (and links libm), everything else numba's IR names stays a trap.
+LIBM_SHIMS = """declare double @frexp(double, ptr)
+declare double @ldexp(double, i32)
+define double @numba_frexp(double %x, ptr %e) {
+  %r = call double @frexp(double %x, ptr %e)
+  ret double %r
+}
+define double @numba_ldexp(double %x, i32 signext %e) {
+  %r = call double @ldexp(double %x, i32 %e)
+  ret double %r
+}
+"""
 # cr, width, ci, height, max_iter, shortcuts, counts, then extra, r2 and the scratch z_y with
 # their size (0: counts only), then the workspace
 _ARGTYPES = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
@@ -90,9 +104,9 @@ def _cpu_identity() -> bytes | None:
     return "\n".join(keep).encode() if keep else None
 
 
-def library_path() -> Path | None:
-    """The library for this code, numba version and CPU (it may not exist yet), or None when
-    numba is not installed or the CPU cannot be identified."""
+def keyed_path(stem: str, sources) -> Path | None:
+    """``cache_dir()/STEM-KEY.so`` for a library compiled from ``sources`` (paths), keyed like
+    numba's cache (module docstring), or None without numba or a CPU identity."""
     cpu = _cpu_identity()
     try:
         numba_version = importlib.metadata.version("numba")
@@ -101,10 +115,16 @@ def library_path() -> Path | None:
     if cpu is None:
         return None
     key = hashlib.sha256(cpu + numba_version.encode())
+    for source in sources:
+        key.update(Path(source).read_bytes())
+    return cache_dir() / f"{stem}-{key.hexdigest()[:20]}.so"
+
+
+def library_path() -> Path | None:
+    """The library for this code, numba version and CPU (it may not exist yet), or None when
+    numba is not installed or the CPU cannot be identified."""
     here = Path(__file__).parent
-    for name in _SOURCES:
-        key.update((here / name).read_bytes())
-    return cache_dir() / f"escape_counts-{key.hexdigest()[:20]}.so"
+    return keyed_path("escape_counts", [here / name for name in _SOURCES])
 
 
 @functools.cache
@@ -199,15 +219,20 @@ def ensure_built() -> None:
     Called after numba's JIT warm-up; costs ~2-3 s once per code version, numba version and
     CPU. A failure (e.g. no linker) is logged and the JIT keeps serving this process.
     """
-    path = library_path() if enabled() else None
+    build_if_missing(library_path, build, "the numba kernel")
+
+
+def build_if_missing(path_of, builder, what: str) -> None:
+    """:func:`ensure_built` for any library: ``path_of()`` its path, ``builder()`` builds it."""
+    path = path_of() if enabled() else None
     if path is None or path.exists():
         return
     try:
-        build()
+        builder()
     except (RuntimeError, OSError) as error:
-        log.warning("the numba kernel stays JIT-only (every process imports numba): %s", error)
+        log.warning("%s stays JIT-only (every process imports numba): %s", what, error)
     else:
-        log.info("built the native numba kernel %s", path)
+        log.info("built %s: %s", what, path)
 
 
 def build(path: str | os.PathLike | None = None) -> Path:
@@ -218,7 +243,6 @@ def build(path: str | os.PathLike | None = None) -> Path:
     Raises:
         RuntimeError: numba is not installed, the CPU cannot be identified, or linking failed.
     """
-    import llvmlite.binding as llvm
     from numba import carray, cfunc, types
 
     from . import numba_backend
@@ -226,7 +250,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
     path = Path(path) if path is not None else library_path()
     if path is None:
         raise RuntimeError("the native kernel needs numba and a CPU listed in /proc/cpuinfo")
-    linker = _linker()  # before compiling anything: no linker, no library
+    _linker()  # before compiling anything: no linker, no library
     ptr = types.CPointer
 
     @cfunc(types.int64(ptr(types.float64), types.int64, ptr(types.float64), types.int64,
@@ -245,10 +269,34 @@ def build(path: str | os.PathLike | None = None) -> Path:
                         carray(z_y, (n_smooth,))))
         return numba_backend.escape_counts_flat(*args, None)
 
-    module = llvm.parse_assembly(kernel.inspect_llvm())
-    module.get_function(kernel.native_name).name = SYMBOL
-    module.link_in(llvm.parse_assembly(
-        _trap_definitions(module) + f"@{LANES_SYMBOL} = constant i64 {numba_backend.LANES}\n"))
+    return link_library({SYMBOL: kernel}, path,
+                        f"@{LANES_SYMBOL} = constant i64 {numba_backend.LANES}\n")
+
+
+def link_library(kernels: dict, path: Path, extra_ir: str = "", libm: bool = False) -> Path:
+    """Link numba ``cfunc`` s into one shared library at ``path``, each under its symbol name
+    (``{symbol: cfunc}``), with ``extra_ir`` (LLVM IR) added (module docstring); ``libm``:
+    define numba's frexp/ldexp helpers (:data:`LIBM_SHIMS`) and link libm.
+
+    Raises:
+        RuntimeError: no linker, or linking failed.
+    """
+    import llvmlite.binding as llvm
+
+    linker = _linker()
+    module = None
+    for symbol, kernel in kernels.items():
+        part = llvm.parse_assembly(kernel.inspect_llvm())
+        part.get_function(kernel.native_name).name = symbol
+        if module is None:
+            module = part
+        else:
+            module.link_in(part)
+    if libm:
+        extra_ir += LIBM_SHIMS
+    if extra_ir:
+        module.link_in(llvm.parse_assembly(extra_ir))
+    module.link_in(llvm.parse_assembly(_trap_definitions(module)))
     module.verify()
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3,
@@ -257,8 +305,8 @@ def build(path: str | os.PathLike | None = None) -> Path:
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
         obj, library = Path(tmp) / "kernel.o", Path(tmp) / path.name
         obj.write_bytes(machine.emit_object(module))
-        linked = subprocess.run([linker, "-shared", "-o", str(library), str(obj)],
-                                capture_output=True, text=True)
+        linked = subprocess.run([linker, "-shared", "-o", str(library), str(obj)]
+                                + (["-lm"] if libm else []), capture_output=True, text=True)
         if linked.returncode:
             raise RuntimeError(f"linking the native kernel failed: {linked.stderr.strip()}")
         os.replace(library, path)
