@@ -11,12 +11,14 @@ view: :func:`prepare_reference`. A site job prepares it on rank 0 and shares it 
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .config import RenderConfig
+from .deep.geometry import KERNELS, choose_kernel
 from .encode import encode_png
 from .escape import Escape
 from .kernels import native
@@ -25,7 +27,7 @@ from .palettes import palette_bytes, smooth_indices
 from .tiling import tile_bounds, tile_index
 
 WARM_UP_PX = 8
-KERNELS = ("auto", "double", "perturbation")
+KEEP_REFERENCES = 4  # prepared references kept by prepare_reference (per process)
 
 
 @dataclass(frozen=True)
@@ -96,32 +98,37 @@ class RenderedTile:
 
 
 def kernel_for(config: RenderConfig, kernel: str = "auto") -> str:
-    """``double`` or ``perturbation``: the kernel that renders ``config`` (``kernel`` forces one).
-
-    ``auto`` takes the double kernel while it resolves every pixel and perturbation below
-    (:func:`mpi_render.deep.needs_perturbation`).
+    """``double`` or ``perturbation``: the kernel that renders ``config`` (``kernel`` forces one;
+    ``auto`` decides by the line of :mod:`mpi_render.deep.geometry`).
 
     Raises:
         ValueError: an unknown kernel name.
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
-    if kernel != "auto":
-        return kernel
-    from .deep import needs_perturbation  # lazily: shallow views never load MPFR
-
-    return "perturbation" if needs_perturbation(config.view, config.image_px) else "double"
+    return choose_kernel(config.view, config.image_px, kernel)
 
 
 def prepare_reference(config: RenderConfig, progress=None):
-    """The :class:`~mpi_render.deep.Reference` of ``config``'s view (MPFR orbit + BLA table).
+    """The :class:`~mpi_render.deep.Reference` of ``config``'s view (MPFR orbit + BLA table),
+    kept for the next call with the same view, image size and ``max_iter`` (the last
+    :data:`KEEP_REFERENCES` of them).
 
     Args:
         progress: ``progress(done_iterations, max_iter)``, called while the orbit runs.
     """
-    from .deep import prepare
+    if progress is not None:
+        return _prepare(config.view, config.image_px, config.max_iter, progress)
+    return _kept_reference(config.view, config.image_px, config.max_iter)
 
-    return prepare(config.view, config.image_px, config.max_iter, progress)
+
+def _prepare(view, image_px: int, max_iter: int, progress=None):
+    from .deep import prepare  # MPFR is loaded by the processes that render deep views only
+
+    return prepare(view, image_px, max_iter, progress)
+
+
+@functools.lru_cache(maxsize=KEEP_REFERENCES)
+def _kept_reference(view, image_px: int, max_iter: int):
+    return _prepare(view, image_px, max_iter)
 
 
 def tile_escape(config: RenderConfig, row: int, col: int, backend: str = "auto",
@@ -206,4 +213,7 @@ def warm_up(backend: str = "auto") -> str:
                     shortcuts=shortcuts)
     if name == "numba" and native.load() is None:  # running on numba's JIT
         native.ensure_built()
+    from .deep import warm_up as warm_up_deep  # the perturbation kernels, and their library
+
+    warm_up_deep(name)
     return name

@@ -116,7 +116,8 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file,
                "MPI_RENDER_DEADLINE": "12.5", "MPI_RENDER_BATCH_TILES": "7",
                "MPI_RENDER_BATCH_BYTES": "1000", "MPI_RENDER_BATCH_AGE_MS": "10",
                "MPI_RENDER_HTTP_TIMEOUT": "3", "MPI_RENDER_LOG_LEVEL": "debug",
-               "MPI_RENDER_CA_FILE": str(private_ca.ca_file), "MPI_RENDER_NO_SHORTCUTS": "yes"}
+               "MPI_RENDER_CA_FILE": str(private_ca.ca_file), "MPI_RENDER_NO_SHORTCUTS": "yes",
+               "MPI_RENDER_KERNEL": "Perturbation"}
     modes = {"MPI_RENDER_RESEND", "MPI_RENDER_SERVE", "MPI_RENDER_IDLE_EXIT",
              "MPI_RENDER_LOCATION"}  # tested separately
     assert set(environ) | modes == {flag.env for flag in FLAGS}
@@ -130,7 +131,7 @@ def test_every_flag_falls_back_to_its_environment_variable(tmp_path, token_file,
     assert (opts.token, opts.out, opts.spool, opts.only_missing) == ("secret-token", "o", "s", True)
     assert (opts.deadline_s, opts.batch_tiles, opts.batch_bytes) == (12.5, 7, 1000)
     assert (opts.batch_age_ms, opts.http_timeout_s, opts.log_level) == (10.0, 3.0, "DEBUG")
-    assert opts.kernels.shortcuts is False
+    assert opts.kernels.shortcuts is False and opts.kernels.kernel == "perturbation"
     assert opts.ca_file == str(private_ca.ca_file)
 
 
