@@ -121,9 +121,9 @@ def escape_counts_and_work(xmin: float, ymax: float, dx: float, dy: float, width
 
     Returns:
         ``(counts, iterations)``. numba counts lane iterations (16 lanes per step of a lane
-        set, idle lanes included); numpy counts pixel iterations of its blind blocks. With
-        ``shortcuts`` they show how much the shortcuts saved (the brute force runs at least
-        the sum of the counts).
+        set, idle lanes included); numpy counts pixel iterations of its entry pass and its
+        blind blocks. With ``shortcuts`` they show how much the shortcuts saved (the brute
+        force runs at least the sum of the counts).
 
     Raises:
         ValueError: as :func:`escape_counts`.

@@ -5,16 +5,27 @@ Design (measured in ``docs/PERFORMANCE.md``; numpy's ceiling is about C-scalar s
 * real and imaginary parts live in separate float64 arrays and every ufunc writes in place
   (``out=``), 7 calls per iteration; complex128 would need fewer calls but numpy's complex
   multiply uses FMA and changes boundary pixels;
-* ``BLOCK_ITERS`` iterations run blindly, with one escape test per block; pixels that escaped
-  somewhere in the block are replayed from the saved block-start state to find their exact count.
-  Orbits that escaped keep growing (to inf, then maybe nan), and ``not (r2 <= 4)`` catches both;
-* finished pixels are compacted away, and the working set (``WORKING_PX`` pixels, about L2 size
-  per array) is topped up from a pixel queue when it falls below 3/4, so the ufunc calls stay long
-  and cache-resident;
+* the entry pass: a pixel's first ``BLOCK_ITERS`` iterations run on a chunk of the pixel queue
+  with an escape test at every step, so the many short orbits of a wide view (most exterior
+  pixels of the full view escape within 8 iterations) leave with their exact count at once;
+  only the survivors join the working set, with their ``z_8``;
+* the working set iterates in blocks of ``BLOCK_ITERS`` blind iterations with one escape test
+  per block; pixels that escaped somewhere in the block are replayed from the saved block-start
+  state to find their exact count. Orbits that escaped keep growing (to inf, then maybe nan),
+  and ``not (r2 <= 4)`` catches both;
+* finished pixels are only marked dead, and compacted away once they are ``1/DEAD_FRACTION`` of
+  the working set or room is needed (a compaction copies every field, and most blocks of a
+  deep view finish a few pixels); the working set (``WORKING_PX`` pixels, about L2 size per
+  array) is topped up from the queue when its live pixels fall below 3/4, so the ufunc calls
+  stay long and cache-resident;
+* the working set stays sorted by the block in which each pixel started (pixels join at the
+  end, compaction keeps the order), so the pixels reaching ``max_iter`` are a prefix and each
+  save of cycle detection is a slice, both found by binary search;
 * shortcuts (the default; ``docs/PERFORMANCE.md``, "Exact shortcuts"): the margin-kept cardioid /
-  period-2 bulb test, and exact cycle detection at block ends: each pixel saves z at block ends
-  when its age (in blocks) reaches ``next_save`` (Brent's windows, doubling), and a pixel whose
-  z at a block end equals its saved z bit for bit gets ``max_iter``.
+  period-2 bulb test, by bands of rows (the column and row terms broadcast, so the temporaries
+  stay in cache), and exact cycle detection at block ends: a pixel saves z at the ends of the
+  blocks where its age (in blocks) is 1, 3, 7, 15, ... (Brent's windows, doubling), and a pixel
+  whose z at a block end equals its saved z bit for bit gets ``max_iter``.
 """
 from __future__ import annotations
 
@@ -22,7 +33,12 @@ import numpy as np
 
 BLOCK_ITERS = 8
 WORKING_PX = 1 << 16
+BAND_PX = 1 << 16  # pixels per band of rows in the bulb test
+DEAD_FRACTION = 16  # compact once 1/16 of the working set is dead
 ESCAPE_R2 = 4.0
+# Cycle detection saves z at the ages 2**k - 1 (k >= 2) in blocks; a pixel of age a at the end of
+# block b - 1 started in block b - a: the slice of the working set from start b - a to b - a + 1.
+SAVE_AGE_EDGES = np.array([(2**k - 1, 2**k - 2) for k in range(2, 40)]).ravel()
 BULB_MARGIN = 1e-12  # the bulb test accepts only points this far inside (docs/PERFORMANCE.md)
 
 
@@ -33,7 +49,8 @@ def in_main_bulbs(cr: np.ndarray, ci: np.ndarray) -> np.ndarray:
     with ``BULB_MARGIN`` subtracted from the right-hand sides: the rounding error of the
     left-hand sides is below 1e-14 wherever the test can accept, so every accepted point is
     strictly inside (``docs/PERFORMANCE.md``, "Exact shortcuts"). The numba kernel uses the same
-    expressions.
+    expressions. ``cr`` and ``ci`` broadcast: a row of columns against a column of rows gives
+    the test of a whole grid, each element computed exactly as for a single point.
 
     >>> in_main_bulbs(np.array([0.0, -1.0, 0.5, 0.25]), np.zeros(4)).tolist()
     [True, True, False, False]
@@ -46,59 +63,59 @@ def in_main_bulbs(cr: np.ndarray, ci: np.ndarray) -> np.ndarray:
     return cardioid | (xp * xp + y2 <= 0.0625 - BULB_MARGIN)
 
 
-class _WorkingSet:
-    """The pixels being iterated: queue indices, c, z, the block in which each started, and the
-    saved z of cycle detection with the block number at whose end it is saved next."""
-
-    FIELDS = ("idx", "cr", "ci", "x", "y", "start_block", "sx", "sy", "save_at")
-
-    def __init__(self):
-        empty = np.empty(0)
-        self.idx = np.empty(0, dtype=np.intp)
-        self.cr, self.ci, self.x, self.y, self.sx, self.sy = (empty,) * 6
-        self.start_block = np.empty(0, dtype=np.int64)
-        self.save_at = np.empty(0, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return self.idx.size
-
-    def add(self, idx: np.ndarray, cr: np.ndarray, ci: np.ndarray, block: int) -> None:
-        zeros = np.zeros(idx.size)
-        self.idx = np.concatenate((self.idx, idx))
-        self.cr = np.concatenate((self.cr, cr))
-        self.ci = np.concatenate((self.ci, ci))
-        self.x = np.concatenate((self.x, zeros))
-        self.y = np.concatenate((self.y, zeros))
-        self.start_block = np.concatenate((self.start_block, np.full(idx.size, block)))
-        self.sx = np.concatenate((self.sx, zeros))  # z_0 = 0 is the first saved point
-        self.sy = np.concatenate((self.sy, zeros))
-        self.save_at = np.concatenate((self.save_at, np.full(idx.size, block + 1)))
-
-    def keep(self, mask: np.ndarray) -> None:
-        for name in self.FIELDS:
-            setattr(self, name, getattr(self, name)[mask])
-
-    def cycled(self) -> np.ndarray | None:
-        """True where z equals the saved z bit for bit (ordered ==: never for nan), or None
-        when no pixel does (the common case costs one comparison per pixel)."""
-        same = self.x == self.sx
-        if not same.any():
-            return None
-        return same & (self.y == self.sy)
-
-    def save(self, blocks_done: int) -> None:
-        """Save z of the pixels due at the end of block ``blocks_done - 1``; the next save of a
-        pixel is twice as old (Brent's doubling windows)."""
-        due = np.flatnonzero(self.save_at <= blocks_done)
-        if due.size:
-            self.sx[due], self.sy[due] = self.x[due], self.y[due]
-            self.save_at[due] = 2 * blocks_done - self.start_block[due] + 1
+def _pixel_queue(cr: np.ndarray, ci: np.ndarray, shortcuts: bool) -> np.ndarray:
+    """Flat indices (row-major) of the pixels to iterate: all, or those the bulb test leaves."""
+    width, height = cr.size, ci.size
+    if not shortcuts:
+        return np.arange(width * height)
+    outside = np.empty((height, width), dtype=bool)
+    rows = max(1, BAND_PX // width)
+    for top in range(0, height, rows):
+        band = in_main_bulbs(cr[np.newaxis, :], ci[top:top + rows, np.newaxis])
+        np.logical_not(band, out=outside[top:top + rows])
+    return np.flatnonzero(outside)
 
 
-def _iterate(ws: _WorkingSet, x2: np.ndarray, y2: np.ndarray, n_iter: int) -> None:
-    """``n_iter`` blind iterations in place; leaves ``x2 + y2`` of the last start state in x2."""
-    x, y, cr, ci = ws.x, ws.y, ws.cr, ws.ci
-    for _ in range(n_iter):
+def _iterate_tested(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray, steps: int,
+                    alive: np.ndarray) -> np.ndarray:
+    """``steps`` iterations in place, testing the escape of every state before it is iterated.
+
+    Args:
+        x, y: the states ``z_s`` to start from, left at ``z_{s+steps}``.
+        cr, ci: the pixels' ``c``.
+        steps: iterations (0 .. 255).
+        alive: bool output, same length: True where none of the ``steps`` states escaped.
+
+    Returns:
+        uint8 array: how many of the states were tested before the first that escaped
+        (``steps`` where none did), i.e. the escape iteration minus ``s``.
+    """
+    size = x.size
+    x2, y2, r2 = np.empty(size), np.empty(size), np.empty(size)
+    inside = np.empty(size, dtype=bool)
+    before = np.zeros(size, dtype=np.uint8)
+    alive.fill(True)
+    alive_u8 = alive.view(np.uint8)
+    for _ in range(steps):
+        np.multiply(x, x, out=x2)
+        np.multiply(y, y, out=y2)
+        np.add(x2, y2, out=r2)
+        np.less_equal(r2, ESCAPE_R2, out=inside)
+        np.logical_and(alive, inside, out=alive)  # sticky: the first escape counts
+        np.add(before, alive_u8, out=before)
+        np.multiply(x, y, out=y)       # y now holds t = x*y
+        np.add(y, y, out=y)
+        np.add(y, ci, out=y)
+        np.subtract(x2, y2, out=x)
+        np.add(x, cr, out=x)
+    return before
+
+
+def _iterate_blind(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray,
+                   x2: np.ndarray, y2: np.ndarray) -> None:
+    """``BLOCK_ITERS`` blind iterations in place; leaves ``x2 + y2`` of the last start state in
+    x2."""
+    for _ in range(BLOCK_ITERS):
         np.multiply(x, x, out=x2)
         np.multiply(y, y, out=y2)
         np.multiply(x, y, out=y)       # y now holds t = x*y
@@ -109,24 +126,71 @@ def _iterate(ws: _WorkingSet, x2: np.ndarray, y2: np.ndarray, n_iter: int) -> No
     np.add(x2, y2, out=x2)
 
 
-def _replay(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray,
-            done_iters: np.ndarray, max_iter: int) -> np.ndarray:
-    """Exact counts of pixels that finished inside a block, from their block-start state.
+class _WorkingSet:
+    """The pixels being iterated, in fixed buffers of ``WORKING_PX``: queue indices, c, z, the
+    block in which each started (non-decreasing along the set), the saved z of cycle
+    detection, and whether each is still live. The first ``size`` entries are in use."""
 
-    ``done_iters`` is the number of iterations each pixel had completed at block start. A pixel
-    that did not escape within the block (it only hit ``max_iter``) gets ``max_iter``.
-    """
-    first = np.full(x.size, BLOCK_ITERS, dtype=np.int64)
-    for step in range(BLOCK_ITERS):
-        x2 = x * x
-        y2 = y * y
-        newly = (x2 + y2 > ESCAPE_R2) & (first == BLOCK_ITERS)
-        first[newly] = step
-        t = x * y
-        y = (t + t) + ci
-        x = (x2 - y2) + cr
-    counts = np.where(first < BLOCK_ITERS, done_iters + first, max_iter)
-    return np.minimum(counts, max_iter).astype(np.uint32)
+    FIELDS = ("idx", "cr", "ci", "x", "y", "start", "sx", "sy", "live")
+    TYPES = {"idx": np.intp, "start": np.int64, "live": bool}
+
+    def __init__(self):
+        self._buffers = [{name: np.empty(WORKING_PX, dtype=self.TYPES.get(name, np.float64))
+                          for name in self.FIELDS} for _ in range(2)]
+        self.size = self.dead = 0
+        self._view()
+
+    @property
+    def live_count(self) -> int:
+        return self.size - self.dead
+
+    def _view(self) -> None:
+        for name, buffer in self._buffers[0].items():
+            setattr(self, name, buffer[:self.size])
+
+    def add(self, idx: np.ndarray, cr: np.ndarray, ci: np.ndarray, x: np.ndarray,
+            y: np.ndarray, start: int) -> None:
+        """Append pixels that started in block ``start`` at state ``z``, saved as their first
+        point of cycle detection (the end of their first block)."""
+        if self.size + idx.size > WORKING_PX:
+            self.compact()
+        begin, end = self.size, self.size + idx.size
+        buffers = self._buffers[0]
+        for name, values in (("idx", idx), ("cr", cr), ("ci", ci), ("x", x), ("y", y),
+                             ("sx", x), ("sy", y), ("start", start), ("live", True)):
+            buffers[name][begin:end] = values
+        self.size = end
+        self._view()
+
+    def retire(self, finished: np.ndarray) -> None:
+        """Mark the pixels where ``finished`` is True dead; compact when enough are."""
+        self.dead += np.count_nonzero(finished)
+        np.logical_and(self.live, ~finished, out=self.live)
+        if self.dead * DEAD_FRACTION > self.size:
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop the dead pixels, keeping the order."""
+        if not self.dead:
+            return
+        keep = np.flatnonzero(self.live)
+        source, target = self._buffers
+        for name in self.FIELDS:
+            # mode="wrap": with the default "raise", numpy copies through a buffer (1.6x slower)
+            np.take(source[name][:self.size], keep, out=target[name][:keep.size], mode="wrap")
+        self._buffers.reverse()
+        self.size, self.dead = keep.size, 0
+        self._view()
+
+    def save(self, blocks_done: int) -> None:
+        """Save z of the pixels whose age is 3, 7, 15, ... blocks at the end of block
+        ``blocks_done - 1`` (age 1 is saved when they join): one slice per age."""
+        ages = (blocks_done + 2).bit_length() - 2  # how many of 3, 7, 15, ... <= blocks_done + 1
+        edges = self.start.searchsorted(blocks_done - SAVE_AGE_EDGES[:2 * ages])
+        for first, last in edges.reshape(-1, 2).tolist():
+            if last > first:
+                self.sx[first:last] = self.x[first:last]
+                self.sy[first:last] = self.y[first:last]
 
 
 def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
@@ -141,7 +205,8 @@ def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
 
     Returns:
         ``(counts, iterations)``: uint32 array (height, width) of ``min(escape iteration,
-        max_iter)``, and the pixel iterations run (blind blocks, without the replays).
+        max_iter)``, and the pixel iterations run (the entry pass and the blind blocks, without
+        the replays).
     """
     # Blind iterations past the escape overflow to inf and nan on purpose (see the module doc).
     with np.errstate(over="ignore", invalid="ignore"):
@@ -151,45 +216,76 @@ def escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
 def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int,
                    shortcuts: bool) -> tuple[np.ndarray, int]:
     width, height = cr.size, ci.size
-    counts = np.empty(width * height, dtype=np.uint32)
-    cr_all = np.tile(cr, height)
-    ci_all = np.repeat(ci, width)
-    if shortcuts:
-        inside = in_main_bulbs(cr_all, ci_all)
-        counts[inside] = max_iter
-        queue = np.flatnonzero(~inside)
-    else:
-        queue = np.arange(width * height)
+    counts = np.full(width * height, max_iter, dtype=np.uint32)  # the bulb test's pixels
+    queue = _pixel_queue(cr, ci, shortcuts)
     blocks_to_cap = -(-max_iter // BLOCK_ITERS)
-    x2_buf = np.empty(WORKING_PX)
-    y2_buf = np.empty(WORKING_PX)
+    scratch = {name: np.empty(WORKING_PX) for name in ("x2", "y2", "x0", "y0")}
     ws, next_px, block, work = _WorkingSet(), 0, 0, 0
     while True:
-        if len(ws) < WORKING_PX * 3 // 4 and next_px < queue.size:
-            take = queue[next_px:next_px + WORKING_PX - len(ws)]
-            ws.add(take, cr_all[take], ci_all[take], block)
+        while ws.live_count < WORKING_PX * 3 // 4 and next_px < queue.size:
+            take = queue[next_px:next_px + WORKING_PX - ws.live_count]
             next_px += take.size
-        if not len(ws):
+            work += _enter(take, cr, ci, max_iter, counts, ws, block)
+        size = ws.size
+        if not ws.live_count:
             break
-        x0, y0 = ws.x.copy(), ws.y.copy()
-        x2, y2 = x2_buf[:len(ws)], y2_buf[:len(ws)]
-        _iterate(ws, x2, y2, BLOCK_ITERS)
-        work += len(ws) * BLOCK_ITERS
-        finished = ~(x2 <= ESCAPE_R2)
-        finished |= ws.start_block <= block + 1 - blocks_to_cap
+        x0, y0, x2 = scratch["x0"][:size], scratch["y0"][:size], scratch["x2"][:size]
+        np.copyto(x0, ws.x)
+        np.copyto(y0, ws.y)
+        _iterate_blind(ws.x, ws.y, ws.cr, ws.ci, x2, scratch["y2"][:size])
+        work += size * BLOCK_ITERS
+        finished = np.less_equal(x2, ESCAPE_R2)
+        np.logical_not(finished, out=finished)
+        finished[:ws.start.searchsorted(block + 1 - blocks_to_cap, side="right")] = True
+        np.logical_and(finished, ws.live, out=finished)
         hit = np.flatnonzero(finished)
         if hit.size:
-            done_iters = (block - ws.start_block[hit]) * BLOCK_ITERS
-            counts[ws.idx[hit]] = _replay(x0[hit], y0[hit], ws.cr[hit], ws.ci[hit],
-                                          done_iters, max_iter)
-        cycled = ws.cycled() if shortcuts else None
+            alive = np.empty(hit.size, dtype=bool)
+            before = _iterate_tested(x0[hit], y0[hit], ws.cr[hit], ws.ci[hit], BLOCK_ITERS,
+                                     alive)
+            done_iters = (block - ws.start[hit]) * BLOCK_ITERS
+            counts[ws.idx[hit]] = np.where(alive, max_iter,
+                                           np.minimum(done_iters + before, max_iter))
+        cycled = _cycled(ws, finished) if shortcuts else None
         if cycled is not None:  # a pixel that finished in this block has its count from the replay
-            cycled &= ~finished
             counts[ws.idx[cycled]] = max_iter
             finished |= cycled
         if hit.size or cycled is not None:
-            ws.keep(~finished)
-        if shortcuts:
-            ws.save(block + 1)
+            ws.retire(finished)
         block += 1
+        if shortcuts:
+            ws.save(block)
     return counts.reshape(height, width), work
+
+
+def _enter(take: np.ndarray, cr: np.ndarray, ci: np.ndarray, max_iter: int,
+           counts: np.ndarray, ws: _WorkingSet, block: int) -> int:
+    """The entry pass of the queued pixels ``take`` (flat indices) before block ``block``.
+
+    Their first iterations run tested; those that escape (or reach ``max_iter <=
+    BLOCK_ITERS``) get their counts, the others join ``ws`` at ``z_8`` as pixels that started
+    in block ``block - 1``. Returns the iterations run.
+    """
+    rows, cols = np.divmod(take, cr.size)
+    pcr, pci = cr[cols], ci[rows]
+    x, y = pcr + 0.0, pci + 0.0  # z_1 = (0 - 0) + c = c, signs of zero included
+    steps = min(BLOCK_ITERS, max_iter) - 1  # z_1 .. z_7 (z_0 = 0 never escapes)
+    alive = np.empty(take.size, dtype=bool)
+    before = _iterate_tested(x, y, pcr, pci, steps, alive)
+    if max_iter <= BLOCK_ITERS:  # every pixel is done: "before" is max_iter - 1 if none escaped
+        counts[take] = before + np.uint32(1)
+    else:
+        escaped = ~alive
+        counts[take[escaped]] = before[escaped] + np.uint32(1)
+        ws.add(take[alive], pcr[alive], pci[alive], x[alive], y[alive], block - 1)
+    return take.size * steps
+
+
+def _cycled(ws: _WorkingSet, finished: np.ndarray) -> np.ndarray | None:
+    """True where a live pixel that did not finish is at its saved z bit for bit (ordered ==:
+    never for nan), or None when none is (the common case costs one comparison per pixel)."""
+    same = ws.x == ws.sx
+    np.logical_and(same, ws.live, out=same)
+    if not same.any():
+        return None
+    return same & (ws.y == ws.sy) & ~finished

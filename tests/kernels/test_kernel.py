@@ -86,6 +86,28 @@ def test_bulb_test_accepts_the_cardioid_and_bulb_with_a_margin():
                                                            False, False, True, False]
 
 
+def test_a_view_larger_than_the_numpy_working_set_matches_c_reference(cref, backend):
+    """More pixels than numpy's working set holds, short and long orbits mixed: the set is
+    refilled while dead pixels wait for compaction, and saves and caps run over slices."""
+    case = view((-0.75, 0.1), 0.8, 320, 256, 1500)
+    assert 320 * 256 > numpy_backend.WORKING_PX
+    np.testing.assert_array_equal(escape_counts(*case, backend=backend), cref.tile(*case))
+
+
+def test_numpy_short_orbits_never_join_the_working_set(monkeypatch):
+    """Most pixels of the full view escape within a block: the numpy backend's entry pass gives
+    them their counts, so they pay neither the blind block, the replay nor the compaction."""
+    joined = []
+    real_add = numpy_backend._WorkingSet.add
+    monkeypatch.setattr(numpy_backend._WorkingSet, "add",
+                        lambda ws, idx, *rest: joined.append(idx.size) or real_add(ws, idx, *rest))
+    case = view((-0.75, 0.0), 3.0, 256, 256, 256)
+    counts = escape_counts(*case, backend="numpy")
+    short = np.count_nonzero(counts <= numpy_backend.BLOCK_ITERS - 1)
+    assert short > 0.7 * counts.size  # the view is what this test is about
+    assert sum(joined) < 0.25 * counts.size, sum(joined)
+
+
 def test_auto_prefers_numba_and_numpy_is_always_there():
     assert available_backends() == ("numba", "numpy")
     assert resolve_backend("auto") == "numba"
