@@ -31,6 +31,7 @@ import tornado.web
 
 from ..site.client import check_dashboard_url
 from ..tls import CA_FILE_ENV, certificate_problem, client_context, server_context
+from ..tokens import read_token
 
 log = logging.getLogger(__name__)
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept")
@@ -170,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host, port = _listen_address(args.listen)
         upstream = check_dashboard_url(args.upstream)
-        token = args.token_file.read_text().strip()
-        if not token:
-            raise ValueError(f"token file {args.token_file} is empty")
+        token = read_token(args.token_file)  # refused when group/others can read it
         tls = server_context(args.certfile, args.keyfile) if args.certfile else None
         upstream_tls = client_context(args.ca_file) if upstream.startswith("https:") else None
     except (ValueError, OSError) as exc:  # TLSFileError is a ValueError
