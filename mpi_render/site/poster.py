@@ -7,9 +7,9 @@ Contract (see also ``docs/CLI.md``):
 * Every batch is written to the :class:`~mpi_render.site.spool.Spool` *before* it is sent; the
   :class:`~mpi_render.site.courier.Courier` sends it and unspools it once confirmed. Batches
   left in the spool by an earlier job of the same run and site are sent first.
-* Before rendering, the run is created or confirmed (a 409 or a rejected TLS certificate ends
-  the job with exit 2, nothing rendered or sent); an unreachable dashboard only delays that to
-  the first send.
+* Before rendering, the run is created or confirmed (a 409 or a TLS connection that cannot work,
+  :class:`~mpi_render.site.client.TLSRefused`, ends the job with exit 2, nothing rendered or
+  sent); an unreachable dashboard only delays that to the first send.
 * :meth:`Poster.close` reports how many tiles are stored, or spooled with the command that
   resends them (exit 3), or why the dashboard refused them (exit 1). A run cancelled on the
   dashboard (410) drops its spooled batches (exit 1).
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from ..config import RenderConfig
 from ..protocol import encode_batch
 from ..tiling import tile_index, tile_position
-from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
+from .client import TRANSPORT_ERRORS, DashboardClient, TLSRefused
 from .courier import Backoff, Courier, Permanent, retryable
 from .sinks import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED, EXIT_USAGE, Delivery, SetupError
 from .spool import Spool
@@ -134,7 +134,7 @@ class Poster:
                 f"{self.spool.directory}")
         hint = f"; resend them with: {self.resend_hint}" if self.resend_hint and spooled else ""
         if courier.permanent:
-            code = EXIT_USAGE if courier.certificate_rejected else EXIT_FAILED
+            code = EXIT_USAGE if courier.tls_refused else EXIT_FAILED
             reason = courier.stopped
         elif spooled:
             code, reason = EXIT_SPOOLED, courier.stopped or "not every tile was delivered"
@@ -151,7 +151,7 @@ class Poster:
         except TRANSPORT_ERRORS as exc:
             log.warning("dashboard %s unreachable (%s); rendering anyway, tiles are spooled "
                         "until it answers", self.client.url, exc)
-        except (Permanent, CertificateRejected) as exc:
+        except (Permanent, TLSRefused) as exc:
             raise SetupError(str(exc), EXIT_USAGE) from None
 
     def _missing(self, tiles: Sequence[int]) -> list[int]:
@@ -168,7 +168,7 @@ class Poster:
                                          f"({answer.error})", EXIT_FAILED)
             except TRANSPORT_ERRORS as exc:
                 log.warning("--only-missing: dashboard unreachable (%s)", exc)
-            except (Permanent, CertificateRejected) as exc:
+            except (Permanent, TLSRefused) as exc:
                 raise SetupError(str(exc), EXIT_USAGE) from None
             if time.monotonic() >= self.deadline_at:
                 raise SetupError(f"--only-missing: no answer from {self.client.url} before the "
