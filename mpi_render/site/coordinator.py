@@ -21,7 +21,7 @@ from .. import tile as tile_mod
 from ..config import RenderConfig
 from ..tiling import tile_position
 from .claims import ClaimRetry, ClaimSizer, RunCancelled, RunUnknown, claim
-from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
+from .client import TRANSPORT_ERRORS, DashboardClient, TLSRefused
 from .courier import Backoff, Permanent
 from .poster import Poster
 from .progress import Progress
@@ -210,7 +210,7 @@ class Coordinator:
         except (ClaimRetry, *TRANSPORT_ERRORS) as exc:
             self._retry_later(work, None, f"claim failed ({exc})")
             return []
-        except (Permanent, CertificateRejected) as exc:
+        except (Permanent, TLSRefused) as exc:
             log.error("%s", exc)
             work.failed = str(exc)
             return []
