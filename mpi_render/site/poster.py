@@ -36,6 +36,7 @@ from .spool import Spool
 
 log = logging.getLogger(__name__)
 _END = object()
+_HURRY = object()
 SETUP_TIMEOUT_S = 10.0
 
 
@@ -73,6 +74,8 @@ class Poster:
         self._thread = threading.Thread(target=self._run, name="poster", daemon=True)
         self._expected: set[tuple[int, int]] = set()
         self._run_written = False
+        self._hurried = False  # the caller's side: hurry() was called
+        self._age_s = limits.age_s  # the thread's side: the batch age limit in force
 
     @property
     def stored(self) -> int:
@@ -113,6 +116,14 @@ class Poster:
         """Queue one finished tile (never blocks on the network); it is now expected."""
         self._expected.add((meta["row"], meta["col"]))
         self._queue.put((meta, png))
+
+    def hurry(self) -> None:
+        """Send every tile at once from now on, and the batch being filled now: the run's end
+        game (nothing left to claim), where a tile that waits for its batch to age holds up the
+        run's completion. Idempotent."""
+        if not self._hurried:
+            self._hurried = True
+            self._queue.put(_HURRY)
 
     def close(self) -> Delivery:
         """Flush, deliver or spool everything, stop the thread and report."""
@@ -197,6 +208,8 @@ class Poster:
                 item = None
             if item is _END:
                 ended = True
+            elif item is _HURRY:
+                self._age_s = 0.0
             elif item is not None:
                 if not batch:
                     first_at = time.monotonic()
@@ -204,14 +217,14 @@ class Poster:
                 batch_bytes += len(item[1])
             if batch and (ended or len(batch) >= self.limits.tiles
                           or batch_bytes >= self.limits.bytes
-                          or time.monotonic() - first_at >= self.limits.age_s):
+                          or time.monotonic() - first_at >= self._age_s):
                 self._spool(batch)
                 batch, batch_bytes = [], 0
             courier.send_ready()
 
     def _wait_s(self, batch: list, first_at: float, ended: bool) -> float | None:
         """How long the thread may block on its queue before it has something to do."""
-        waits = [first_at + self.limits.age_s - time.monotonic()] if batch else []
+        waits = [first_at + self._age_s - time.monotonic()] if batch else []
         send_in_s = self._courier.wait_s()
         if send_in_s is not None:
             waits.append(send_in_s)
