@@ -219,6 +219,7 @@ class Coordinator:
         work.complete = claimed.complete
         if not claimed.tiles:
             work.drained, work.claim_at = True, time.monotonic() + CLAIM_RETRY_S
+            work.poster.hurry()  # the end game: the last tiles must not wait for a batch
         return claimed.tiles
 
     def _retry_later(self, work: RunWork, action, reason: str | None = None) -> None:
