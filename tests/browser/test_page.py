@@ -8,19 +8,18 @@ makes its own run, so the tests do not depend on one another.
 from __future__ import annotations
 
 import base64
-import itertools
 import signal
 
 import pytest
-from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
+from browser.kit import (
     ARTIFACTS,
     BACKGROUND_RGB,
-    browser_fixture,
+    SMALL,
+    all_cells,
     cell_colours,
     create_run,
-    page_fixture,
+    new_run_id,
     post_tiles,
-    server_fixture,
     solid_png,
     solid_tiles,
     text,
@@ -36,18 +35,6 @@ from mpi_render.encode import PNG_SIGNATURE
 from mpi_render.protocol import encode_frame
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-
-SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)
-_run_ids = itertools.count()
-
-
-def new_run_id(label: str) -> str:
-    return f"{label}-{next(_run_ids)}"
-
-
-def all_cells(config: RenderConfig):
-    return [(row, col) for row in range(config.grid) for col in range(config.grid)]
-
 
 def test_live_tiles_appear_while_they_are_posted(server, page):
     run_id = new_run_id("live")
