@@ -114,17 +114,27 @@ def test_a_relay_that_cannot_verify_its_https_upstream_exits_2_naming_it(tls_das
     assert "unable to get local issuer certificate" in proc.stderr
 
 
-def test_an_upstream_certificate_rejected_later_is_a_502_naming_it(private_ca, tmp_path):
-    """The dashboard's certificate changes under a running relay (it expired, say)."""
+@contextlib.contextmanager
+def relay_to_an_expired_certificate(private_ca, tmp_path):
+    """A relay started against a verified https dashboard, whose certificate is then replaced
+    by an expired one (a new dashboard on the same port); yields ``(relay URL, first dashboard
+    (stopped: its token is the relay's), new dashboard)``."""
     expired = private_ca.with_server(private_ca.expired(tmp_path))
     with Dashboard(tmp_path / "d", tls=private_ca) as server:
         with running_relay(tmp_path, server.url, server.token_file, "--ca-file",
                            str(private_ca.ca_file)) as url:
             server.stop()
             with Dashboard(tmp_path / "d2", port=server.port, tls=expired,
-                           context=unverified_context()):
-                status, body = http_json("GET", url + "api/runs", token=server.token)
+                           context=unverified_context()) as replaced:
+                yield url, server, replaced
+
+
+def test_an_upstream_certificate_rejected_later_is_a_502_naming_it(private_ca, tmp_path):
+    """The dashboard's certificate changes under a running relay (it expired, say)."""
+    with relay_to_an_expired_certificate(private_ca, tmp_path) as (url, server, _):
+        status, body = http_json("GET", url + "api/runs", token=server.token)
     assert status == 502 and "certificate has expired" in body["error"], body
+    assert body["upstream_tls"] == body["error"]  # what tells a site job it is a verdict
 
 
 def site_job_through(url: str, token_file, cwd, *extra: str):
@@ -139,15 +149,9 @@ def test_a_site_gets_the_relays_certificate_verdict_as_exit_2_not_a_retry(privat
     """The relay's 502 for a rejected upstream certificate is a verdict for the site job: exit 2
     at the first request, the problem named, nothing rendered or spooled (not exit 3 after the
     deadline, retrying it like an outage)."""
-    expired = private_ca.with_server(private_ca.expired(tmp_path))
-    with Dashboard(tmp_path / "d", tls=private_ca) as server:
-        with running_relay(tmp_path, server.url, server.token_file, "--ca-file",
-                           str(private_ca.ca_file)) as url:
-            server.stop()
-            with Dashboard(tmp_path / "d2", port=server.port, tls=expired,
-                           context=unverified_context()) as replaced:
-                proc = site_job_through(url, server.token_file, tmp_path, "--deadline", "60")
-                assert replaced.api("GET", "api/runs")[1]["runs"] == []
+    with relay_to_an_expired_certificate(private_ca, tmp_path) as (url, server, replaced):
+        proc = site_job_through(url, server.token_file, tmp_path, "--deadline", "60")
+        assert replaced.api("GET", "api/runs")[1]["runs"] == []
     assert proc.returncode == 2, proc.stderr
     assert "cannot reach the dashboard over TLS: the dashboard's TLS certificate was rejected: " \
            "certificate has expired; nothing was stored" in proc.stderr, proc.stderr
