@@ -4,6 +4,7 @@ Contract (see also ``docs/CLI.md``):
 
 * Tiles are grouped into batches flushed by count, bytes or age (default 32 tiles / 4 MB /
   250 ms after the batch's first tile) and encoded with :func:`mpi_render.protocol.encode_batch`.
+  After :meth:`Poster.hurry` (a claiming job's end game) every tile is sent as it comes.
 * Every batch is written to the :class:`~mpi_render.site.spool.Spool` *before* it is sent; the
   :class:`~mpi_render.site.courier.Courier` sends it and unspools it once confirmed. Batches
   left in the spool by an earlier job of the same run and site are sent first.
