@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import signal
+import urllib.request
 
 import pytest
 from browser.kit import (
@@ -28,7 +29,7 @@ from browser.kit import (
     wait_text,
 )
 from browser.prefix_proxy import PrefixProxy
-from support import Dashboard, wait_for
+from support import Dashboard, http, wait_for
 
 from mpi_render.config import RenderConfig
 from mpi_render.encode import PNG_SIGNATURE
@@ -167,6 +168,18 @@ def test_late_joiner_of_large_tiles_draws_the_overview_image(server, page):
     page.click("#mosaic", position={"x": 5, "y": 5})  # still the full-resolution tile
     page.wait_for_function("document.getElementById('tile-image').complete")
     assert page.evaluate("document.getElementById('tile-image').naturalWidth") == 512
+
+
+def test_the_prefix_proxy_passes_a_304_through(server, port):
+    """Chromium revalidates api/runs with If-None-Match; the dashboard's 304 must reach it as a
+    304 (the proxy used to answer 500 there, failing whichever browser test hit it)."""
+    with PrefixProxy(server.port, port) as proxy:
+        request = urllib.request.Request(f"{proxy.url}api/runs")
+        with urllib.request.urlopen(request, timeout=10) as first:
+            etag = first.headers["Etag"]
+        assert etag
+        status, body = http("GET", f"{proxy.url}api/runs", headers={"If-None-Match": etag})
+    assert (status, body) == (304, b"")
 
 
 def test_page_works_under_a_path_prefix_behind_a_host_rewriting_proxy(server, page, port):
