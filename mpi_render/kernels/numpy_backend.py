@@ -103,11 +103,7 @@ def _iterate_tested(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray
         np.less_equal(r2, ESCAPE_R2, out=inside)
         np.logical_and(alive, inside, out=alive)  # sticky: the first escape counts
         np.add(before, alive_u8, out=before)
-        np.multiply(x, y, out=y)       # y now holds t = x*y
-        np.add(y, y, out=y)
-        np.add(y, ci, out=y)
-        np.subtract(x2, y2, out=x)
-        np.add(x, cr, out=x)
+        _next_z(x, y, cr, ci, x2, y2)
     return before
 
 
@@ -118,12 +114,19 @@ def _iterate_blind(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray,
     for _ in range(BLOCK_ITERS):
         np.multiply(x, x, out=x2)
         np.multiply(y, y, out=y2)
-        np.multiply(x, y, out=y)       # y now holds t = x*y
-        np.add(y, y, out=y)
-        np.add(y, ci, out=y)
-        np.subtract(x2, y2, out=x)
-        np.add(x, cr, out=x)
+        _next_z(x, y, cr, ci, x2, y2)
     np.add(x2, y2, out=x2)
+
+
+def _next_z(x: np.ndarray, y: np.ndarray, cr: np.ndarray, ci: np.ndarray, x2: np.ndarray,
+            y2: np.ndarray) -> None:
+    """``z = z^2 + c`` in place, given ``x2 = x*x`` and ``y2 = y*y`` of the current ``z``, in the
+    reference's operation order: ``y = (t + t) + ci`` with ``t = x*y``, ``x = (x2 - y2) + cr``."""
+    np.multiply(x, y, out=y)       # y now holds t = x*y
+    np.add(y, y, out=y)
+    np.add(y, ci, out=y)
+    np.subtract(x2, y2, out=x)
+    np.add(x, cr, out=x)
 
 
 class _WorkingSet:
