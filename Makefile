@@ -12,7 +12,7 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 MPIEXEC   := $(VENV)/bin/mpiexec
 # The default demo is sized to be watched: a seahorse-valley zoom, 32 x 32 tiles of 256 px at
-# max_iter 4096, about 20 s on 2 cores (the full view at the CLI defaults is done in ~2 s).
+# max_iter 4096, under 10 s on 2 quiet cores (the full view at the CLI defaults is done in ~2 s).
 DEMO_ARGS ?= --grid 32 --tile 256 --max-iter 4096 --palette cosmic \
 	--center=-0.7436438870,0.1318259043 --width 0.02
 # Wall-clock cap for one MPI stage (a hung rank must not hang CI); pytest-timeout caps each test.

@@ -247,6 +247,8 @@ class TilesHandler(BaseHandler):
             raise ApiError(STORE_ERRORS[type(exc)], str(exc)) from None
         grid = self.config.grid
         self.services.leases.release(run_id, [t.row * grid + t.col for t in result.stored])
+        if self.config.dynamic and result.stored:
+            self.services.work.notify()  # the sites' means changed: a backup may now be work
         self.services.hub.publish_tiles(run_id, result.stored)
         self.write_json({"accepted": len(result.stored), "duplicates": result.duplicates,
                          "seq": result.seq})

@@ -10,7 +10,9 @@ In a dynamic run's end game, when nothing is left to lease, a tile leased to one
 lent to ONE other site as a *backup* (:meth:`Leases.claim_backups`), oldest lease first: the
 first stored copy wins and the other is a duplicate, so a slow site's last tiles no longer hold up
 a run that a fast site could finish (the "backup tasks" of batch schedulers). A backup never
-makes a tile claimable: it ends with the tile's lease.
+makes a tile claimable: it ends with the tile's lease. Whether a backup is worthwhile depends
+only on claims and stores (the sites' means), never on time passing alone, so a waiter for work
+needs waking on those events only (:meth:`Leases.claim_backups`).
 
 Thread-safe (one lock); the clock is injectable so tests need not sleep.
 """
@@ -84,13 +86,20 @@ class Leases:
         """Lend ``site`` up to ``max_tiles`` of ``candidates`` leased to other sites, as backups.
 
         A tile qualifies when another site holds a live lease on it, it has no backup yet, and
-        ``site`` would finish it first: now + ``tile_s[site]`` is before the lease's start +
-        ``tile_s[holder]`` (``tile_s``: each site's mean seconds per tile in this run). A site
-        without a mean gets no backup (its speed is unknown); a holder without one has stored
-        nothing in this run while the run ran out of free tiles, so it is taken to be slower
-        than any site that has. Oldest lease first. A backup
-        adds no lease: the tile stays leased to its holder, both copies race, the first stored
-        wins.
+        ``site`` is expected to finish it first: ``tile_s[site] < max(tile_s[holder] - elapsed,
+        tile_s[holder] / 2)``, ``elapsed`` the time since the lease began (``tile_s``: each
+        site's mean seconds per tile in this run). Why: tile costs vary tenfold in a view, so
+        the holder's mean says little about a tile it has rendered for longer than half of it.
+        Until then the holder is expected to need ``holder - elapsed`` more; after that the tile
+        is taken to be a heavy one, of twice the elapsed time in all (the doubling estimate of
+        a job's remaining life), which makes it ``2 * elapsed * site / holder`` for ``site`` and
+        leaves ``elapsed`` for the holder: ``site`` wins when it is more than twice as fast. So
+        a much faster site backs up every tile of a slow one in the end game, while sites of
+        similar speed back up only the tiles they would clearly finish first. A site without a
+        mean gets no backup (its speed is unknown); a holder without one has stored nothing in
+        this run while the run ran out of free tiles, so it is taken to be slower than any site
+        that has. Oldest lease first. A backup adds no lease: the tile stays leased to its
+        holder, both copies race, the first stored wins.
 
         Returns:
             The lent tile indices, oldest lease first.
@@ -117,9 +126,14 @@ class Leases:
         held = sorted((lease.expires_at, index) for index in candidates
                       if (lease := leases.get(index)) is not None and lease.expires_at > now
                       and lease.site != site and index not in backups
-                      and now + mine_s < lease.expires_at - self.lease_s
-                      + tile_s.get(lease.site, float("inf")))
+                      and mine_s < self._holder_needs_s(lease, tile_s, now))
         return [index for _, index in held]
+
+    def _holder_needs_s(self, lease: Lease, tile_s: dict[str, float], now: float) -> float:
+        """How long a backup site may take and still be expected to finish first (above)."""
+        holder_s = tile_s.get(lease.site, float("inf"))
+        elapsed_s = now - (lease.expires_at - self.lease_s)
+        return max(holder_s - elapsed_s, holder_s / 2)
 
     def first_free(self, run_id: str, candidates: Iterable[int]) -> int | None:
         """The first of ``candidates`` not under a live lease (None when all are leased)."""

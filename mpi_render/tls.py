@@ -9,13 +9,17 @@
   never a downgrade.
 * :func:`certificate_problem` tells a certificate failure (a verdict: exit 2, never retried)
   from a transient transport error (retried), and names the problem
-  (``ssl.SSLCertVerificationError.verify_message``: "certificate has expired", ...).
+  (``ssl.SSLCertVerificationError.verify_message``: "certificate has expired", ...);
+  :func:`handshake_problem` does the same for the other handshake failures that no retry can
+  mend: a server that does not speak TLS (an ``https://`` URL for an ``http://`` server), no
+  protocol version or cipher in common.
 
 Nothing here logs or prints a key.
 """
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 
 from .tokens import TokenFileError, check_private
@@ -79,13 +83,64 @@ def certificate_problem(exc: BaseException) -> str | None:
     A verification failure is a verdict about the server, not a network hiccup: callers stop
     instead of retrying.
     """
+    for error in _causes(exc):
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return error.verify_message or error.reason or str(error)
+    return None
+
+
+def handshake_problem(exc: BaseException) -> str | None:
+    """What ended a TLS handshake for good, other than the certificate, if ``exc`` (or its cause)
+    is that; else None.
+
+    An ``ssl.SSLError`` is such a verdict unless it is a certificate failure
+    (:func:`certificate_problem`) or the connection ending under the handshake (EOF, a reset:
+    the server went away, which is an outage and retried). Callers pass only errors of the
+    handshake: a TLS error in an established connection is a transport error.
+
+    >>> handshake_problem(ssl.SSLEOFError(8, "EOF occurred in violation of protocol")) is None
+    True
+    """
+    for error in _causes(exc):
+        if isinstance(error, (ssl.SSLCertVerificationError, ssl.SSLEOFError,
+                              ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+            return None
+        if isinstance(error, ssl.SSLError):
+            reason = getattr(error, "reason", None)  # OpenSSL's name, set by the ssl module
+            text = reason.lower().replace("_", " ") if reason else error.strerror or str(error)
+            if reason == "WRONG_VERSION_NUMBER":  # the answer was not a TLS record
+                return not_tls(text)
+            return f"the TLS handshake failed ({text})"
+    return None
+
+
+def not_tls(evidence: str) -> str:
+    """The problem of a server that does not speak TLS, as :func:`handshake_problem` names it."""
+    return f"the server does not speak TLS ({evidence}): is it an http:// server?"
+
+
+def answers_plain_http(host: str, port: int, timeout_s: float) -> bool:
+    """Whether ``host:port`` answers a plain HTTP request (``HEAD /``, nothing secret in it).
+
+    For a handshake that failed without a verdict (a timeout, the connection closed): a server
+    that answers plain HTTP will never speak TLS, so an ``https://`` URL for it is a mistake.
+    Any error is False (the server is down or slow: an outage).
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode("ascii", "replace"))
+            return sock.recv(5) == b"HTTP/"
+    except OSError:
+        return False
+
+
+def _causes(exc: BaseException | None):
+    """``exc`` and the exceptions it was raised from or during, innermost last, each once."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return exc.verify_message or exc.reason or str(exc)
+        yield exc
         exc = exc.__cause__ or exc.__context__
-    return None
 
 
 def _check_readable(path: str | os.PathLike, what: str) -> None:

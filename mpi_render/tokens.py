@@ -1,7 +1,8 @@
 """Token files, the secrets both sides read: the ingest token (and, later, the control token).
 
 A token is the file's content with surrounding whitespace stripped. The dashboard creates a
-missing file with mode 0600 and refuses one that others can read; a site job only reads it.
+missing file with mode 0600; the dashboard, a site job and the relay all refuse a file that
+group or others can access.
 Nothing here prints or logs a token.
 """
 from __future__ import annotations
@@ -69,11 +70,13 @@ def _read_token(path: Path) -> str:
 
 
 def read_token(path: str | os.PathLike) -> str:
-    """The token in an existing file ``path`` (whitespace stripped), for a client of the API.
+    """The token in an existing file ``path`` (whitespace stripped), for a client of the API
+    (a site job, the relay), refused like the dashboard refuses its own: same rule, same message.
 
     Raises:
-        TokenFileError: unreadable or empty file.
+        TokenFileError: the file is accessible by group/others, unreadable or empty.
     """
+    check_private(path)
     try:
         token = Path(path).read_text().strip()
     except (OSError, UnicodeDecodeError) as exc:

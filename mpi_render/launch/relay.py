@@ -11,8 +11,10 @@ open to the whole cluster, every request except ``GET healthz`` must carry the r
 
 TLS on both sides (docs/TLS.md): with ``--certfile/--keyfile`` the relay listens with HTTPS, so
 the token and the tiles cross the cluster network encrypted; an ``https://`` upstream is verified
-(``--ca-file``, else the system's CAs). A rejected upstream certificate at start is exit 2; later
-it answers 502 naming the certificate problem. Never a fall back to ``http://``.
+(``--ca-file``, else the system's CAs). An upstream whose TLS cannot work (a rejected
+certificate, a server that does not speak TLS) is exit 2 at start; later it is a 502 naming the
+problem, also in the body's ``upstream_tls`` field, which tells a site job that this is a verdict
+(exit 2) rather than an outage (a 502 without it, retried). Never a fall back to ``http://``.
 """
 from __future__ import annotations
 
@@ -25,12 +27,22 @@ import signal
 import ssl
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import tornado.httpclient
 import tornado.web
 
-from ..site.client import check_dashboard_url
-from ..tls import CA_FILE_ENV, certificate_problem, client_context, server_context
+from ..site.client import CONNECT_TIMEOUT_S, UPSTREAM_TLS_FIELD, check_dashboard_url
+from ..tls import (
+    CA_FILE_ENV,
+    answers_plain_http,
+    certificate_problem,
+    client_context,
+    handshake_problem,
+    not_tls,
+    server_context,
+)
+from ..tokens import read_token
 
 log = logging.getLogger(__name__)
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept")
@@ -49,9 +61,9 @@ class RelayHandler(tornado.web.RequestHandler):
         self.upstream, self.token, self.client = upstream, token, client
         self.upstream_tls = upstream_tls
 
-    def _fail(self, status: int, message: str) -> None:
+    def _fail(self, status: int, message: str, **fields: str) -> None:
         self.set_status(status)
-        self.finish({"error": message})
+        self.finish({"error": message, **fields})
 
     def _token_error(self) -> tuple[int, str] | None:
         if self.request.method in ("GET", "HEAD") and self.request.path == "/healthz":
@@ -79,10 +91,12 @@ class RelayHandler(tornado.web.RequestHandler):
             ssl_options=self.upstream_tls)
         try:
             answer = await self.client.fetch(request, raise_error=False)
-        except OSError as exc:  # refused before any HTTP exchange, or a rejected certificate
-            problem = certificate_problem(exc)
-            self._fail(502, f"the dashboard's TLS certificate was rejected: {problem}" if problem
-                       else f"dashboard unreachable through the tunnel: {exc}")
+        except OSError as exc:  # refused before any HTTP exchange, or a TLS verdict
+            problem = upstream_tls_problem(exc)
+            if problem:
+                self._fail(502, problem, **{UPSTREAM_TLS_FIELD: problem})
+            else:
+                self._fail(502, f"dashboard unreachable through the tunnel: {exc}")
             return
         if answer.code == 599:
             self._fail(502, f"dashboard unreachable through the tunnel: {answer.error}")
@@ -107,13 +121,33 @@ def make_app(upstream: str, token: str,
         upstream=upstream, token=token, client=client, upstream_tls=upstream_tls))])
 
 
-async def upstream_certificate_problem(upstream: str, upstream_tls: ssl.SSLContext) -> str | None:
-    """Why the upstream's certificate is rejected, or None (also when it is unreachable now)."""
+def upstream_tls_problem(exc: BaseException) -> str | None:
+    """Why TLS with the upstream cannot work, if ``exc`` says so (its certificate is rejected,
+    or it does not speak TLS); None for an outage."""
+    problem = certificate_problem(exc)
+    if problem:
+        return f"the dashboard's TLS certificate was rejected: {problem}"
+    problem = handshake_problem(exc)
+    return f"TLS with the dashboard failed: {problem}" if problem else None
+
+
+async def check_upstream_tls(upstream: str, upstream_tls: ssl.SSLContext) -> str | None:
+    """Why TLS with the upstream cannot work, or None (also when it is unreachable now).
+
+    A handshake that fails without a verdict (it timed out, the connection closed) is one when
+    the upstream answers plain HTTP (:func:`mpi_render.tls.answers_plain_http`).
+    """
     try:
         await tornado.httpclient.AsyncHTTPClient().fetch(
-            upstream + "healthz", ssl_options=upstream_tls, request_timeout=10, raise_error=False)
+            upstream + "healthz", ssl_options=upstream_tls, connect_timeout=CONNECT_TIMEOUT_S,
+            request_timeout=10, raise_error=False)
     except (OSError, tornado.httpclient.HTTPClientError) as exc:
-        return certificate_problem(exc)
+        problem = upstream_tls_problem(exc)
+        parts = urlsplit(upstream)
+        if problem is None and await asyncio.to_thread(answers_plain_http, parts.hostname,
+                                                       parts.port or 443, CONNECT_TIMEOUT_S):
+            problem = f"TLS with the dashboard failed: {not_tls('it answers plain HTTP')}"
+        return problem
     return None
 
 
@@ -127,17 +161,17 @@ def _listen_address(text: str) -> tuple[str, int]:
 async def serve(host: str, port: int, upstream: str, token: str, max_body_bytes: int,
                 tls: ssl.SSLContext | None = None,
                 upstream_tls: ssl.SSLContext | None = None) -> int:
-    """Serve until SIGTERM or SIGINT (exit 0); exit 2 when the upstream's certificate is refused.
+    """Serve until SIGTERM or SIGINT (exit 0); exit 2 when TLS with the upstream cannot work.
 
     Args:
         tls: the listening side's context (HTTPS), or None (HTTP).
         upstream_tls: verifies an ``https://`` upstream; None for ``http://``.
     """
     if upstream_tls is not None:
-        problem = await upstream_certificate_problem(upstream, upstream_tls)
+        problem = await check_upstream_tls(upstream, upstream_tls)
         if problem:
-            log.error("the TLS certificate of %s was rejected: %s (give its CA with --ca-file)",
-                      upstream, problem)
+            log.error("%s: %s (a private CA: give it with --ca-file; a plain HTTP dashboard: "
+                      "an http:// --upstream)", upstream, problem)
             return 2
     server = make_app(upstream, token, upstream_tls).listen(
         port, host, max_body_size=max_body_bytes, ssl_options=tls)
@@ -170,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host, port = _listen_address(args.listen)
         upstream = check_dashboard_url(args.upstream)
-        token = args.token_file.read_text().strip()
-        if not token:
-            raise ValueError(f"token file {args.token_file} is empty")
+        token = read_token(args.token_file)  # refused when group/others can read it
         tls = server_context(args.certfile, args.keyfile) if args.certfile else None
         upstream_tls = client_context(args.ca_file) if upstream.startswith("https:") else None
     except (ValueError, OSError) as exc:  # TLSFileError is a ValueError

@@ -13,7 +13,8 @@ between two of its own tiles, so the queue must last at least that long. ``cover
 :data:`WORKER_COVER_S`, clamped to a third of the lease so a claimed tile is always rendered
 well before its lease ends. Rank 0 renders its own tiles right after claiming them, so its
 queue only covers :data:`ROOT_COVER_S` (it saves claim round trips when tiles are fast). Before
-any tile is measured every rank gets two.
+any tile is measured every worker gets two and rank 0 one: a slow site's second tile would wait
+a whole first tile in its queue, which at the end of a short run is the run's last tile.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ MAX_CLAIM = 1024          # the dashboard's bound on max_tiles
 WORKER_COVER_S = 2.0      # seconds of queued work a worker keeps
 ROOT_COVER_S = 0.2        # seconds of queued work rank 0 keeps for itself
 RATE_WINDOW_TILES = 32    # finished tiles the rate is measured over
-START_TILES_PER_RANK = 2  # before the first measurement
+START_TILES_PER_WORKER = 2  # before the first measurement (rank 0: one)
 
 
 class ClaimSizer:
@@ -62,7 +63,7 @@ class ClaimSizer:
         """Tiles ``rank`` should hold, counting the one it is rendering (rank 0: its queue)."""
         rate = self.rate_per_rank()
         if rate is None:
-            return START_TILES_PER_RANK
+            return 1 if rank == 0 else START_TILES_PER_WORKER
         if rank == 0:
             return max(1, math.ceil(rate * ROOT_COVER_S))
         cover_s = min(WORKER_COVER_S, self.lease_s / 3)

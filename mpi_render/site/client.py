@@ -6,32 +6,52 @@ relative to the dashboard root URL, which may carry a proxy prefix (``https://ho
 
 HTTPS is verified with one context per client (:func:`mpi_render.tls.client_context`: the CA
 file if given, else the system's CAs, host name checked, TLS 1.2+), made here and nowhere else in
-the site job. A certificate that fails verification raises :class:`CertificateRejected`, which
-is deliberately *not* one of :data:`TRANSPORT_ERRORS`: it is a verdict about the server, so
-nobody retries it, and nothing was sent (verification ends the handshake before the request).
+the site job. A TLS connection that cannot work raises :class:`TLSRefused`, which is deliberately
+*not* one of :data:`TRANSPORT_ERRORS`: it is a verdict about the configuration, so nobody
+retries it, and nothing was sent (the handshake ends before the request). That is a certificate
+that fails verification (:class:`CertificateRejected`), a handshake that fails for another
+lasting reason (an ``https://`` URL for a server that speaks plain HTTP), or the relay's 502
+saying that *its* TLS connection to the dashboard failed so (``UPSTREAM_TLS_FIELD`` in the
+body; a 502 without it is an outage, retried like any 5xx).
 """
 from __future__ import annotations
 
 import http.client
 import json
 import logging
-import ssl
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from ..tls import certificate_problem, client_context
+from ..tls import (
+    answers_plain_http,
+    certificate_problem,
+    client_context,
+    handshake_problem,
+    not_tls,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 30.0
+# For https, TCP connect and TLS handshake take at most this long, whatever the request's own
+# timeout (a long poll's is for the answer): a plain HTTP server behind an https:// URL waits for
+# the rest of the "request" instead of answering, and that must not take a long poll's time to
+# find out.
+CONNECT_TIMEOUT_S = 5.0
 # Errors that mean "no usable answer from the server": worth retrying, never a verdict.
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+# The relay's 502 names a TLS verdict about its upstream (the dashboard) in this body field.
+UPSTREAM_TLS_FIELD = "upstream_tls"
 
 
-class CertificateRejected(Exception):
-    """The dashboard's TLS certificate failed verification (untrusted, expired, wrong name).
+class TLSRefused(Exception):
+    """A TLS connection to the dashboard cannot work; the message names the problem.
 
     Not an ``OSError``: it must not be caught as a transport error and retried.
     """
+
+
+class CertificateRejected(TLSRefused):
+    """The dashboard's TLS certificate failed verification (untrusted, expired, wrong name)."""
 
 
 def check_dashboard_url(url: str) -> str:
@@ -83,6 +103,7 @@ class DashboardClient:
         self.url = check_dashboard_url(url)
         parts = urlsplit(self.url)
         self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._where = f"{self._host}:{self._port or (443 if self._scheme == 'https' else 80)}"
         self._prefix = parts.path
         self.token = token
         self.timeout_s = timeout_s
@@ -121,7 +142,9 @@ class DashboardClient:
 
         Raises:
             OSError, http.client.HTTPException: no answer (refused, reset, timed out).
-            CertificateRejected: the server's certificate failed verification.
+            TLSRefused: the TLS handshake failed for good (:class:`CertificateRejected`: the
+                server's certificate failed verification), here or, by the relay's word,
+                between the relay and the dashboard.
         """
         headers = {"Accept": "application/json"}
         if isinstance(body, dict):
@@ -137,15 +160,11 @@ class DashboardClient:
             if conn.sock is not None:
                 conn.sock.settimeout(conn.timeout)
             try:
+                if conn.sock is None:
+                    self._connect(conn)
                 conn.request(method, self._prefix + path, body=body, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()
-            except ssl.SSLCertVerificationError as exc:
-                self.close()
-                raise CertificateRejected(
-                    f"the TLS certificate of {self._host}:{self._port or 443} was rejected: "
-                    f"{certificate_problem(exc)}; nothing was sent (a private CA: give its "
-                    f"certificate with --ca-file)") from None
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 self.close()
                 if reused and attempt == 1:
@@ -156,8 +175,44 @@ class DashboardClient:
                 raise
             if resp.getheader("Connection", "").lower() == "close":
                 self.close()
-            return Answer(resp.status, _json_or_none(raw), _retry_after(resp))
+            answer = Answer(resp.status, _json_or_none(raw), _retry_after(resp))
+            if answer.status == 502 and isinstance(answer.body, dict) \
+                    and answer.body.get(UPSTREAM_TLS_FIELD):
+                raise TLSRefused(f"the relay {self._where} cannot reach the dashboard "
+                                 f"over TLS: {answer.body[UPSTREAM_TLS_FIELD]}; nothing was stored")
+            return answer
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _connect(self, conn: http.client.HTTPConnection) -> None:
+        """Open ``conn``: TCP, and for https the TLS handshake, whose lasting failures (and only
+        those: an error in an established connection is a transport error) raise TLSRefused."""
+        request_timeout_s = conn.timeout
+        if self._tls is not None:
+            conn.timeout = min(request_timeout_s, CONNECT_TIMEOUT_S)
+        try:
+            conn.connect()
+        except OSError as exc:
+            handshaking = self._tls is not None and conn.sock is not None  # TCP was up
+            self.close()
+            if handshaking:
+                self._tls_verdict(exc)
+            raise
+        conn.timeout = request_timeout_s
+        conn.sock.settimeout(request_timeout_s)
+
+    def _tls_verdict(self, exc: OSError) -> None:
+        """Raise TLSRefused if the failed handshake ``exc`` is a verdict; else return."""
+        problem = certificate_problem(exc)
+        if problem:
+            raise CertificateRejected(
+                f"the TLS certificate of {self._where} was rejected: {problem}; nothing was sent "
+                f"(a private CA: give its certificate with --ca-file)") from None
+        problem = handshake_problem(exc)
+        if problem is None and answers_plain_http(self._host, self._port or 443,
+                                                  CONNECT_TIMEOUT_S):
+            problem = not_tls("it answers plain HTTP")
+        if problem:
+            raise TLSRefused(f"TLS with {self._where} failed: {problem}; nothing was sent") from None
 
     def put_run(self, run_id: str, run_json: dict, timeout_s: float | None = None) -> Answer:
         """``PUT api/runs/{id}``: create the run or confirm its config (201/200, 409 differs)."""

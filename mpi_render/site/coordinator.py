@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ..config import RenderConfig
 from ..tiling import tile_position
 from .claims import ClaimRetry, ClaimSizer, RunCancelled, RunUnknown, claim
-from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
+from .client import TRANSPORT_ERRORS, DashboardClient, TLSRefused
 from .courier import Backoff, Permanent
 from .phases import PhaseReporter
 from .poster import Poster
@@ -227,7 +227,7 @@ class Coordinator:
         except (ClaimRetry, *TRANSPORT_ERRORS) as exc:
             self._retry_later(work, None, f"claim failed ({exc})")
             return []
-        except (Permanent, CertificateRejected) as exc:
+        except (Permanent, TLSRefused) as exc:
             log.error("%s", exc)
             work.failed = str(exc)
             return []
@@ -236,6 +236,7 @@ class Coordinator:
         work.complete = claimed.complete
         if not claimed.tiles:
             work.drained, work.claim_at = True, time.monotonic() + CLAIM_RETRY_S
+            work.poster.hurry()  # the end game: the last tiles must not wait for a batch
         return claimed.tiles
 
     def _retry_later(self, work: RunWork, action, reason: str | None = None) -> None:

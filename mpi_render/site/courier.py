@@ -11,7 +11,9 @@ Contract (the sending half of the poster, ``docs/CLI.md``):
 * Connection errors, 5xx and 429 are retried with exponential backoff and jitter (``Retry-After``
   is honoured); 404 on a POST means the dashboard lost the run, which is created again; any other
   4xx is permanent: sending stops and the reason is kept (the batches stay spooled). So is a
-  TLS certificate that fails verification (``certificate_rejected``): never retried.
+  TLS connection that cannot work (``tls_refused``: a certificate that fails verification, an
+  ``https://`` URL for a plain HTTP server, the relay's word that its TLS to the dashboard
+  failed so): never retried.
 * Backoff is a "not before" time, not a sleep, so the caller keeps batching and spooling while
   the dashboard is down. A send that fails after the deadline (monotonic seconds) stops all
   sending.
@@ -24,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 from ..config import RenderConfig
-from .client import TRANSPORT_ERRORS, Answer, CertificateRejected, DashboardClient, is_cancelled
+from .client import TRANSPORT_ERRORS, Answer, DashboardClient, TLSRefused, is_cancelled
 from .spool import Spool, SpooledBatch
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ class Courier:
         stopped: why sending stopped (deadline or a permanent refusal), or None.
         permanent: whether ``stopped`` is a permanent refusal.
         cancelled: whether ``stopped`` is the dashboard's 410 (the run was cancelled).
-        certificate_rejected: whether that refusal is the dashboard's TLS certificate.
+        tls_refused: whether that refusal is a TLS verdict (:class:`~.client.TLSRefused`).
     """
 
     def __init__(self, client: DashboardClient, run_id: str, config: RenderConfig, spool: Spool,
@@ -84,7 +86,7 @@ class Courier:
         self.stopped: str | None = None
         self.permanent = False
         self.cancelled = False
-        self.certificate_rejected = False
+        self.tls_refused = False
         self._refusal = "dashboard answered with a retryable error"  # why the last send failed
         self._attempt = 0
         self._next_try_at = 0.0
@@ -128,11 +130,11 @@ class Courier:
                 reason = self._refusal
             except TRANSPORT_ERRORS as exc:
                 reason = f"dashboard unreachable ({exc})"
-            except (Permanent, CertificateRejected) as exc:
+            except (Permanent, TLSRefused) as exc:
                 log.error("%s; no more batches are sent", exc)
                 self.stopped, self.permanent = str(exc), True
                 self.cancelled = isinstance(exc, Cancelled)
-                self.certificate_rejected = isinstance(exc, CertificateRejected)
+                self.tls_refused = isinstance(exc, TLSRefused)
                 return
             self._schedule_retry(reason)
 

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 
-from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
+from .client import TRANSPORT_ERRORS, DashboardClient, TLSRefused
 
 log = logging.getLogger(__name__)
 QUIET_S = 1.0        # a phase shorter than this is not announced
@@ -107,7 +107,7 @@ class PhaseReporter:
             try:
                 answer = self.client.request("POST", f"api/runs/{self.run_id}/phase", report,
                                              timeout_s=POST_TIMEOUT_S)
-            except (*TRANSPORT_ERRORS, CertificateRejected) as exc:
+            except (*TRANSPORT_ERRORS, TLSRefused) as exc:
                 answer, problem = None, str(exc)
             else:
                 problem = None if answer.status == 200 else f"HTTP {answer.status} {answer.error}"

@@ -4,12 +4,13 @@ Contract (see also ``docs/CLI.md``):
 
 * Tiles are grouped into batches flushed by count, bytes or age (default 32 tiles / 4 MB /
   250 ms after the batch's first tile) and encoded with :func:`mpi_render.protocol.encode_batch`.
+  After :meth:`Poster.hurry` (a claiming job's end game) every tile is sent as it comes.
 * Every batch is written to the :class:`~mpi_render.site.spool.Spool` *before* it is sent; the
   :class:`~mpi_render.site.courier.Courier` sends it and unspools it once confirmed. Batches
   left in the spool by an earlier job of the same run and site are sent first.
-* Before rendering, the run is created or confirmed (a 409 or a rejected TLS certificate ends
-  the job with exit 2, nothing rendered or sent); an unreachable dashboard only delays that to
-  the first send.
+* Before rendering, the run is created or confirmed (a 409 or a TLS connection that cannot work,
+  :class:`~mpi_render.site.client.TLSRefused`, ends the job with exit 2, nothing rendered or
+  sent); an unreachable dashboard only delays that to the first send.
 * :meth:`Poster.close` reports how many tiles are stored, or spooled with the command that
   resends them (exit 3), or why the dashboard refused them (exit 1). A run cancelled on the
   dashboard (410) drops its spooled batches (exit 1).
@@ -29,13 +30,14 @@ from dataclasses import dataclass
 from ..config import RenderConfig
 from ..protocol import encode_batch
 from ..tiling import tile_index, tile_position
-from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
+from .client import TRANSPORT_ERRORS, DashboardClient, TLSRefused
 from .courier import Backoff, Courier, Permanent, retryable
 from .sinks import EXIT_FAILED, EXIT_OK, EXIT_SPOOLED, EXIT_USAGE, Delivery, SetupError
 from .spool import Spool
 
 log = logging.getLogger(__name__)
 _END = object()
+_HURRY = object()
 SETUP_TIMEOUT_S = 10.0
 
 
@@ -73,6 +75,8 @@ class Poster:
         self._thread = threading.Thread(target=self._run, name="poster", daemon=True)
         self._expected: set[tuple[int, int]] = set()
         self._run_written = False
+        self._hurried = False  # the caller's side: hurry() was called
+        self._age_s = limits.age_s  # the thread's side: the batch age limit in force
 
     @property
     def stored(self) -> int:
@@ -114,6 +118,14 @@ class Poster:
         self._expected.add((meta["row"], meta["col"]))
         self._queue.put((meta, png))
 
+    def hurry(self) -> None:
+        """Send every tile at once from now on, and the batch being filled now: the run's end
+        game (nothing left to claim), where a tile that waits for its batch to age holds up the
+        run's completion. Idempotent."""
+        if not self._hurried:
+            self._hurried = True
+            self._queue.put(_HURRY)
+
     def close(self) -> Delivery:
         """Flush, deliver or spool everything, stop the thread and report."""
         self._queue.put(_END)
@@ -134,7 +146,7 @@ class Poster:
                 f"{self.spool.directory}")
         hint = f"; resend them with: {self.resend_hint}" if self.resend_hint and spooled else ""
         if courier.permanent:
-            code = EXIT_USAGE if courier.certificate_rejected else EXIT_FAILED
+            code = EXIT_USAGE if courier.tls_refused else EXIT_FAILED
             reason = courier.stopped
         elif spooled:
             code, reason = EXIT_SPOOLED, courier.stopped or "not every tile was delivered"
@@ -151,7 +163,7 @@ class Poster:
         except TRANSPORT_ERRORS as exc:
             log.warning("dashboard %s unreachable (%s); rendering anyway, tiles are spooled "
                         "until it answers", self.client.url, exc)
-        except (Permanent, CertificateRejected) as exc:
+        except (Permanent, TLSRefused) as exc:
             raise SetupError(str(exc), EXIT_USAGE) from None
 
     def _missing(self, tiles: Sequence[int]) -> list[int]:
@@ -168,7 +180,7 @@ class Poster:
                                          f"({answer.error})", EXIT_FAILED)
             except TRANSPORT_ERRORS as exc:
                 log.warning("--only-missing: dashboard unreachable (%s)", exc)
-            except (Permanent, CertificateRejected) as exc:
+            except (Permanent, TLSRefused) as exc:
                 raise SetupError(str(exc), EXIT_USAGE) from None
             if time.monotonic() >= self.deadline_at:
                 raise SetupError(f"--only-missing: no answer from {self.client.url} before the "
@@ -197,6 +209,8 @@ class Poster:
                 item = None
             if item is _END:
                 ended = True
+            elif item is _HURRY:
+                self._age_s = 0.0
             elif item is not None:
                 if not batch:
                     first_at = time.monotonic()
@@ -204,14 +218,14 @@ class Poster:
                 batch_bytes += len(item[1])
             if batch and (ended or len(batch) >= self.limits.tiles
                           or batch_bytes >= self.limits.bytes
-                          or time.monotonic() - first_at >= self.limits.age_s):
+                          or time.monotonic() - first_at >= self._age_s):
                 self._spool(batch)
                 batch, batch_bytes = [], 0
             courier.send_ready()
 
     def _wait_s(self, batch: list, first_at: float, ended: bool) -> float | None:
         """How long the thread may block on its queue before it has something to do."""
-        waits = [first_at + self.limits.age_s - time.monotonic()] if batch else []
+        waits = [first_at + self._age_s - time.monotonic()] if batch else []
         send_in_s = self._courier.wait_s()
         if send_in_s is not None:
             waits.append(send_in_s)

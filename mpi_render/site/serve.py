@@ -22,7 +22,7 @@ from typing import Callable
 
 from ..config import RenderConfig
 from ..tile import KernelChoice
-from .client import TRANSPORT_ERRORS, CertificateRejected, DashboardClient
+from .client import TRANSPORT_ERRORS, DashboardClient, TLSRefused
 from .coordinator import Coordinator, RunWork
 from .dynamic import claiming_job
 from .poster import Poster
@@ -140,7 +140,7 @@ class _Server:
         except TRANSPORT_ERRORS as exc:
             self._unreachable(f"dashboard unreachable ({exc})")
             return
-        except CertificateRejected as exc:  # a verdict, not an outage: the job ends (exit 2)
+        except TLSRefused as exc:  # a verdict, not an outage: the job ends (exit 2)
             self.refused = str(exc)
             return
         if answer.status >= 500 or answer.status == 429:

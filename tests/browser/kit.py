@@ -8,12 +8,12 @@ pixel says exactly which tile was drawn where) or real Mandelbrot tiles from
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import sync_playwright
-from support import REPO, Dashboard, http_json, wait_for
+from support import REPO, http_json, wait_for
 
 from mpi_render.config import RenderConfig
 from mpi_render.protocol import encode_batch
@@ -23,6 +23,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update"]
 ARTIFACTS = REPO / "test-artifacts"
 BACKGROUND_RGB = (0x0B, 0x0E, 0x14)  # the empty overview canvas (mosaic.js)
+SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)  # 16 tiles, quick to draw
+_run_ids = itertools.count()
 
 
 def launch_chromium(playwright, *extra_args: str):
@@ -32,45 +34,6 @@ def launch_chromium(playwright, *extra_args: str):
                     "or `apt-get install -y chromium`")
     return playwright.chromium.launch(executable_path=str(CHROMIUM),
                                       args=CHROMIUM_ARGS + list(extra_args))
-
-
-# Fixtures for the browser test modules, which import them (`from browser.kit import
-# browser_fixture, ...`); each is registered under its short name (`browser`, `server`, `page`).
-@pytest.fixture(scope="module", name="browser")
-def browser_fixture():
-    """One Chromium per test module."""
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module", name="server")
-def server_fixture(tmp_path_factory):
-    """One real dashboard subprocess per test module (each test makes its own runs)."""
-    with Dashboard(tmp_path_factory.mktemp("browser") / "dashboard") as dashboard:
-        yield dashboard
-
-
-# What Chromium logs as a console error when a request or socket finds no server: expected only
-# in a test that stops the dashboard on purpose (it sets `page.dashboard_goes_away = True`).
-_NETWORK_ERRORS = ("WebSocket connection to ", "Failed to load resource: net::ERR_CONNECTION_REFUSED")
-
-
-@pytest.fixture(name="page")
-def page_fixture(browser):
-    """A fresh page; any uncaught script error or console error fails the test."""
-    context = browser.new_context(viewport={"width": 1440, "height": 960})
-    tab = context.new_page()
-    tab.dashboard_goes_away = False
-    errors = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    yield tab
-    context.close()
-    if tab.dashboard_goes_away:
-        errors = [text for text in errors if not text.startswith(_NETWORK_ERRORS)]
-    assert not errors, f"script errors on the page: {errors}"
 
 
 def tile_rgb(row: int, col: int) -> tuple[int, int, int]:
@@ -144,6 +107,16 @@ def striped_tiles(config: RenderConfig, cells, first=tile_rgb, second=stripe_rgb
         entries.append(({"row": row, "col": col, "site": owner.get((row, col), config.sites[0]),
                          "rank": 0, "host": "test-host", "render_ms": 5.0, **meta}, pngs[key]))
     return entries
+
+
+def all_cells(config: RenderConfig) -> list[tuple[int, int]]:
+    """Every ``(row, col)`` of the run's grid, row by row."""
+    return [(row, col) for row in range(config.grid) for col in range(config.grid)]
+
+
+def new_run_id(label: str) -> str:
+    """A run id no other browser test of this session uses: ``LABEL-N``."""
+    return f"{label}-{next(_run_ids)}"
 
 
 def create_run(server, run_id: str, config: RenderConfig) -> None:

@@ -58,7 +58,7 @@ class HttpProxyHandler(tornado.web.RequestHandler):
         for name, value in response.headers.get_all():
             if name.lower() not in HOP_BY_HOP:
                 self.add_header(name, value)
-        self.finish(response.body or b"")
+        self.finish(response.body or None)  # finish(b"") would be a body, refused for a 304
 
     get = head = post = put = forward
 

@@ -7,16 +7,13 @@ Tiles are posted through the real API with the metadata a site job sends (``rank
 """
 from __future__ import annotations
 
-import itertools
 import time
 
 import pytest
-from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
-    browser_fixture,
+from browser.kit import (
     create_run,
-    page_fixture,
+    new_run_id,
     post_tiles,
-    server_fixture,
     solid_png,
     tile_rgb,
     wait_text,
@@ -29,7 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 SITE_RGB = {"cloud": (0x4C, 0x9A, 0xFF), "onprem": (0xFF, 0x9F, 0x43)}
 ZEBRA_RGB = (0x16, 0x1C, 0x27)  # every other lane's background
-_run_ids = itertools.count()
 
 
 def timed_tiles(config: RenderConfig, lanes, start_s: float, render_ms: float = 40.0, timed=True):
@@ -70,7 +66,7 @@ def close_to(rgba, rgb, tolerance=12) -> bool:
 
 def test_two_sites_of_two_ranks_show_four_lanes_with_their_tiles(server, page):
     config = RenderConfig(grid=8, tile_px=16, palette="fire", max_iter=64, split="dynamic")
-    run_id = f"activity-{next(_run_ids)}"
+    run_id = new_run_id("activity")
     create_run(server, run_id, config)
     lanes = [("cloud", "cloud-node", 0), ("cloud", "cloud-node", 1),
              ("onprem", "onprem-server", 0), ("onprem", "onprem-server", 1)]
@@ -116,7 +112,7 @@ def test_two_sites_of_two_ranks_show_four_lanes_with_their_tiles(server, page):
 
 def test_1024_tiles_on_64_ranks_stay_readable(server, page):
     config = RenderConfig(grid=32, tile_px=16, palette="fire", max_iter=64, split="dynamic")
-    run_id = f"activity-{next(_run_ids)}"
+    run_id = new_run_id("activity")
     create_run(server, run_id, config)
     lanes = [(site, f"{site}-node{node}", rank) for site in ("cloud", "onprem") for node in (1, 2)
              for rank in range(16)]

@@ -8,15 +8,12 @@ overview blurs the stripes into one colour, so stripes on the stage prove a full
 """
 from __future__ import annotations
 
-import itertools
-
 import pytest
-from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
-    browser_fixture,
+from browser.kit import (
+    all_cells,
     create_run,
-    page_fixture,
+    new_run_id,
     post_tiles,
-    server_fixture,
     solid_tiles,
     stage_box,
     stage_colours,
@@ -34,16 +31,7 @@ from mpi_render.config import RenderConfig
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-_run_ids = itertools.count()
 TILE_URL_PART = "/tiles/"
-
-
-def new_run_id(label: str) -> str:
-    return f"{label}-{next(_run_ids)}"
-
-
-def all_cells(config: RenderConfig):
-    return [(row, col) for row in range(config.grid) for col in range(config.grid)]
 
 
 def stage_data(page, name: str) -> str:

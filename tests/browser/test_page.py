@@ -8,19 +8,19 @@ makes its own run, so the tests do not depend on one another.
 from __future__ import annotations
 
 import base64
-import itertools
 import signal
+import urllib.request
 
 import pytest
-from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
+from browser.kit import (
     ARTIFACTS,
     BACKGROUND_RGB,
-    browser_fixture,
+    SMALL,
+    all_cells,
     cell_colours,
     create_run,
-    page_fixture,
+    new_run_id,
     post_tiles,
-    server_fixture,
     solid_png,
     solid_tiles,
     text,
@@ -29,25 +29,13 @@ from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
     wait_text,
 )
 from browser.prefix_proxy import PrefixProxy
-from support import Dashboard, wait_for
+from support import Dashboard, http, wait_for
 
 from mpi_render.config import RenderConfig
 from mpi_render.encode import PNG_SIGNATURE
 from mpi_render.protocol import encode_frame
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-
-SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)
-_run_ids = itertools.count()
-
-
-def new_run_id(label: str) -> str:
-    return f"{label}-{next(_run_ids)}"
-
-
-def all_cells(config: RenderConfig):
-    return [(row, col) for row in range(config.grid) for col in range(config.grid)]
-
 
 def test_live_tiles_appear_while_they_are_posted(server, page):
     run_id = new_run_id("live")
@@ -232,6 +220,18 @@ def test_late_joiner_of_large_tiles_draws_the_overview_image(server, page):
     page.click("#mosaic", position={"x": 5, "y": 5})  # still the full-resolution tile
     page.wait_for_function("document.getElementById('tile-image').complete")
     assert page.evaluate("document.getElementById('tile-image').naturalWidth") == 512
+
+
+def test_the_prefix_proxy_passes_a_304_through(server, port):
+    """Chromium revalidates api/runs with If-None-Match; the dashboard's 304 must reach it as a
+    304 (the proxy used to answer 500 there, failing whichever browser test hit it)."""
+    with PrefixProxy(server.port, port) as proxy:
+        request = urllib.request.Request(f"{proxy.url}api/runs")
+        with urllib.request.urlopen(request, timeout=10) as first:
+            etag = first.headers["Etag"]
+        assert etag
+        status, body = http("GET", f"{proxy.url}api/runs", headers={"If-None-Match": etag})
+    assert (status, body) == (304, b"")
 
 
 def test_page_works_under_a_path_prefix_behind_a_host_rewriting_proxy(server, page, port):

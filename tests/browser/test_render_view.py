@@ -7,20 +7,10 @@ test_deep_explorer.py); a read-only page has no button; and end to end, two serv
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
-from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
-    browser_fixture,
-    create_run,
-    page_fixture,
-    post_tiles,
-    server_fixture,
-    solid_tiles,
-    text,
-    wait_text,
-)
+from browser.kit import SMALL, all_cells, create_run, new_run_id, post_tiles, solid_tiles, text, wait_text
 from browser.serving import ServingSite
 from support import Dashboard, http_json, wait_for
 
@@ -28,9 +18,7 @@ from mpi_render.config import RenderConfig
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)
 BUTTON = "Render this view"
-_run_ids = itertools.count()
 
 
 def control_key(server) -> str:
@@ -39,10 +27,9 @@ def control_key(server) -> str:
 
 def stored_run(server, config=SMALL, label="parent") -> str:
     """A complete run of solid tiles (the page opens it and zooms in)."""
-    run_id = f"{label}{next(_run_ids)}"
+    run_id = new_run_id(label)
     create_run(server, run_id, config)
-    cells = [(row, col) for row in range(config.grid) for col in range(config.grid)]
-    post_tiles(server, run_id, solid_tiles(config, cells))
+    post_tiles(server, run_id, solid_tiles(config, all_cells(config)))
     return run_id
 
 

@@ -81,14 +81,29 @@ def test_a_backup_goes_to_a_site_that_would_finish_first(leases, clock):
 
 
 def test_no_backup_when_it_would_not_finish_first_or_speeds_are_unknown(leases, clock):
+    similar = {"fast": 5.0, "slow": 8.0}  # less than twice as fast
     leases.claim("r", "slow", [3], 1)
-    clock.now = 57.6  # fast would finish at 58.1, slow at 58.0
-    assert not leases.has_backup("r", "fast", [3], SPEEDS)
+    clock.now = 53.1  # fast would finish at 58.1, slow at 58.0
+    assert not leases.has_backup("r", "fast", [3], similar)
+    clock.now = 57.6  # past the slow site's mean: a heavy tile, but fast is not 2x faster
+    assert not leases.has_backup("r", "fast", [3], similar)
     clock.now = 52.0
     assert leases.claim_backups("r", "slow", [3], 1, SPEEDS) == []  # never to the holder
     assert leases.claim_backups("r", "fast", [3], 1, {"slow": 8.0}) == []  # own speed unknown
     assert leases.claim_backups("r", "fast", [4], 1, SPEEDS) == []  # not leased: claim it instead
-    assert leases.has_backup("r", "fast", [3], SPEEDS)
+    assert leases.has_backup("r", "fast", [3], similar)
+
+
+def test_a_tile_past_half_its_holders_mean_goes_to_a_site_more_than_twice_as_fast(leases, clock):
+    """Tile costs vary tenfold: a tile the slow site has rendered for longer than its mean is
+    a heavy one, and a much faster site finishes it first even so (bench_elastic's end game)."""
+    leases.claim("r", "slow", [3, 5], 2)  # leased at 50; slow's mean says done at 58
+    clock.now = 59.5  # still rendering, 1.5 s past its mean
+    assert leases.claim_backups("r", "fast", [3, 5], 2, SPEEDS) == [3, 5]
+    leases.claim("r", "slow", [7], 1)
+    clock.now = 64.0  # tile 7 past half the slow site's mean
+    assert leases.has_backup("r", "fast", [7], {"fast": 3.9, "slow": 8.0})  # 2.05x
+    assert not leases.has_backup("r", "fast", [7], {"fast": 4.1, "slow": 8.0})  # 1.95x
 
 
 def test_a_holder_that_stored_nothing_yet_is_backed_up(leases, clock):

@@ -67,8 +67,8 @@ class WorkListTest(DashboardTestCase):
             assert status == 400 and reason in doc["error"], (query, doc)
 
 
-class LongPollTest(DashboardTestCase):
-    app_options = {"lease_s": 0.4}
+class LongPollClient(DashboardTestCase):
+    """Asynchronous requests from inside a test's own event loop."""
 
     async def fetch_work(self, query: str) -> tuple[float, dict]:
         """GET api/work?query; returns (seconds it took, answer)."""
@@ -84,6 +84,10 @@ class LongPollTest(DashboardTestCase):
             headers={"Authorization": f"Bearer {self.token}"})
         assert response.code == 201
         return time.monotonic()
+
+
+class LongPollTest(LongPollClient):
+    app_options = {"lease_s": 0.4}
 
     @gen_test(timeout=10)
     async def test_a_new_run_wakes_the_waiter_within_a_fraction_of_a_second(self):
@@ -125,3 +129,29 @@ class LongPollTest(DashboardTestCase):
         busy, so no blocking request can be made from here)."""
         candidates = self.store.unstored_tiles(run_id, site)
         assert self.services.leases.claim(run_id, site, candidates, 1024) == candidates
+
+
+class BackupWakeTest(LongPollClient):
+    """Leases of 30 s: no lease expiry wakes the waiter during the test."""
+
+    @gen_test(timeout=15)
+    async def test_a_store_that_makes_a_backup_worthwhile_wakes_the_waiter(self):
+        """cloud has no mean yet, so the tiles onprem holds are no work for it; once cloud's
+        first tile is stored they are (onprem, with no stored tile, counts as slower)."""
+        await self.put_run("tail")
+        candidates = self.store.unstored_tiles("tail", "onprem")
+        assert self.services.leases.claim("tail", "onprem", candidates[1:], 1024)
+        assert self.services.leases.claim("tail", "cloud", candidates[:1], 1) == [0]
+        waiter = asyncio.ensure_future(self.fetch_work("site=cloud&wait_s=8"))
+        await asyncio.sleep(0.3)
+        assert not waiter.done()
+        content_type, body = encode_batch([(tile_meta(0, 0, "cloud", render_ms=50.0),
+                                            tile_png(32))])
+        response = await self.http_client.fetch(
+            self.get_url("/api/runs/tail/tiles"), method="POST", body=body,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type})
+        stored = time.monotonic()
+        assert json.loads(response.body)["accepted"] == 1
+        _, doc = await waiter
+        assert [r["id"] for r in doc["runs"]] == ["tail"]
+        assert time.monotonic() - stored < 1.0

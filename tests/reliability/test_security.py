@@ -1,7 +1,7 @@
 """Security review checks that can run (the findings are in docs/RELIABILITY.md).
 
-Covered elsewhere and not repeated here: token file refused when group/other-accessible and
-generated with mode 0600 (tests/dashboard/test_server.py), foreign WebSocket origins refused and
+Covered elsewhere and not repeated here: the dashboard's token file generated with mode 0600
+(tests/dashboard/test_server.py), foreign WebSocket origins refused and
 the page's own origin behind a Host-rewriting proxy accepted (tests/dashboard/test_socket.py),
 the relay's token check (tests/workflow/test_relay.py), markup from the network shown as text
 in Chromium (tests/browser/test_page.py).
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from reliability.feeds import create_run, post_tiles, site_tiles
-from support import REPO, VENV_BIN, Dashboard, http, mpi_env
+from support import REPO, VENV_BIN, Dashboard, free_port, http, mpi_env
 
 from mpi_render.config import RenderConfig
 from mpi_render.launch.processes import descendants
@@ -95,6 +95,38 @@ def test_demo_keeps_the_token_out_of_arguments_and_logs(tmp_path):
     leaked = [p for p in data_dir.rglob("*") if p.is_file() and p != control_file
               and control.encode() in p.read_bytes()]
     assert not leaked, leaked
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=["0644", "0640", "0604"])
+def test_every_program_refuses_a_token_file_others_can_read_with_one_error(tmp_path, mode):
+    """The dashboard, a site job (one-shot and --serve) and the relay: exit 2, the same line."""
+    token_file = tmp_path / "token"
+    token_file.write_text("secret-value\n")
+    token_file.chmod(mode)
+    url = f"http://127.0.0.1:{free_port()}/"
+    commands = {
+        "mpi-render-dashboard": [str(VENV_BIN / "mpi-render-dashboard"), "--port", str(free_port()),
+                                 "--data-dir", str(tmp_path / "data")],
+        "mpi-render": [str(VENV_BIN / "mpi-render"), "--grid", "2", "--tile", "16", "--site",
+                       "onprem", "--dashboard", url, "--spool", str(tmp_path / "spool"),
+                       "--deadline", "5"],
+        "mpi-render --serve": [str(VENV_BIN / "mpi-render"), "--serve", "--site", "onprem",
+                               "--dashboard", url, "--spool", str(tmp_path / "spool"),
+                               "--idle-exit", "5"],
+        "python -m mpi_render.launch.relay": [str(VENV_BIN / "python"), "-m",
+                                              "mpi_render.launch.relay", "--listen",
+                                              f"127.0.0.1:{free_port()}", "--upstream", url],
+    }
+    expected = (f"error: token file {token_file} is accessible by group/others (mode "
+                f"{mode:04o}); run: chmod 600 {token_file}")
+    for name, cmd in commands.items():
+        proc = subprocess.run([*cmd, "--token-file", str(token_file)], capture_output=True,
+                              text=True, timeout=60, env=mpi_env(), stdin=subprocess.DEVNULL)
+        assert proc.returncode == 2, (name, proc.stdout, proc.stderr)
+        assert proc.stderr.strip().splitlines() == [f"{name.split(' --')[0]}: {expected}"], (
+            name, proc.stderr)
+        assert "secret-value" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "spool").exists() and not (tmp_path / "data").exists()
 
 
 def _comparisons_of_tokens(path: Path) -> list[str]:

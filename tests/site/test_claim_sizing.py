@@ -1,5 +1,5 @@
 """Claim-ahead sizing: every rank's queue covers a few seconds of work, never a lease's worth."""
-from mpi_render.site.claims import START_TILES_PER_RANK, ClaimSizer
+from mpi_render.site.claims import START_TILES_PER_WORKER, ClaimSizer
 
 
 class Clock:
@@ -19,10 +19,13 @@ def measured(ranks: int, tiles_per_s: float, lease_s: float = 30.0) -> ClaimSize
     return sizer
 
 
-def test_before_any_tile_every_rank_gets_two():
+def test_before_any_tile_every_worker_gets_two_and_rank_0_only_the_one_it_renders():
+    """A one-rank slow site must not hold a second tile for a whole first tile's time: at the
+    end of a short run that tile is the run's last."""
     sizer = ClaimSizer(3)
     assert sizer.rate_per_rank() is None
-    assert [sizer.target(rank) for rank in range(3)] == [START_TILES_PER_RANK] * 3 == [2, 2, 2]
+    assert [sizer.target(rank) for rank in range(3)] == [1, 2, 2]
+    assert START_TILES_PER_WORKER == 2
 
 
 def test_the_rate_is_per_rank_over_the_last_tiles():

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -52,6 +53,19 @@ def test_a_cancelled_dynamic_run_stops_the_job_with_exit_1(tmp_path, dashboard):
     assert "run dyn-cancel was cancelled on the dashboard" in output, output[-4000:]
     assert not job.spool.exists(), list(job.spool.rglob("*"))
     assert run_doc(dashboard, "dyn-cancel")["stored"] < DYNAMIC_CONFIG.total_tiles
+
+
+def test_a_drained_dynamic_job_sends_its_last_tiles_at_once(tmp_path, dashboard):
+    """Once nothing is left to claim (the end game) the poster sends every tile at once: batches
+    that would wait a minute for their age do not hold the run's completion up (nor the job,
+    which ends once the run is complete)."""
+    config = dataclasses.replace(DYNAMIC_CONFIG, grid=3)  # 9 tiles: one batch, never full
+    job = SiteJob(tmp_path, SITES[0], dashboard.url, "dyn-hurry", dashboard.token_file,
+                  config=config, ranks=1, pace_s=0.0, extra_args=("--batch-age-ms", "60000"))
+    with job:
+        wait_run_stored(dashboard, "dyn-hurry", at_least=9, timeout_s=30)
+        assert job.wait(timeout_s=30) == 0, job.output()[-3000:]
+    assert run_doc(dashboard, "dyn-hurry")["sites"][SITES[0]]["stored"] == 9
 
 
 def put_run(dashboard, run_id: str, config) -> float:

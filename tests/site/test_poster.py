@@ -92,6 +92,7 @@ def test_past_the_deadline_tiles_stay_spooled_and_resend_delivers_them(tmp_path)
     port = free_port()
     token_file = tmp_path / "token"
     token_file.write_text("tok\n")
+    token_file.chmod(0o600)
     spool_dir = tmp_path / "spool"
     poster = make_poster(f"http://127.0.0.1:{port}/", spool_dir, deadline_s=0.5,
                          resend_hint="mpi-render --resend ...")

@@ -18,6 +18,7 @@ BASE = ["--grid", "4", "--tile", "64", "--site", "onprem", "--sites", "onprem,cl
 def token_file(tmp_path):
     path = tmp_path / "token"
     path.write_text("  secret-token \n")
+    path.chmod(0o600)
     return str(path)
 
 

@@ -1,141 +1,32 @@
 """A local stand-in for the ACTIVATE runner: runs ``workflow.yaml`` on this machine.
 
-What it does as the platform would: fills input defaults (inside groups and in each item of a
-``list`` input, after its ``template``) and resolves ``pw://user/NAME`` resources to resource
-objects; substitutes ``${{ inputs.* }}``, ``${{ needs.JOB.outputs.* }}`` and ``${{ sessions.* }}``
-(an unknown reference is an error, never an empty string; a whole list or object becomes its
-JSON text and an absent optional input an empty string: an assumption about the platform that
-the workflow's scripts are written to accept either way); starts each
-job when every job in its ``needs`` succeeded (independent jobs run in parallel, a job whose need
-failed is skipped); runs ``run:`` steps with bash in the job directory (``working-directory`` is
-relative to it) with ``PW_USER``, ``PW_JOB_ID``, ``PW_PLATFORM_HOST`` and ``OUTPUTS`` set, and
-publishes every ``KEY=value`` line a job writes to ``$OUTPUTS`` as its outputs; ``early-cancel:
-any-job-failed`` stops a waiting step when another job fails; every step's ``cleanup`` runs at
-the end (:meth:`Executor.finish`), newest first.
-
-What it fakes: ``ssh:`` jobs run here with ``HOME`` set to the resource's directory (the two
-resources are two directories); ``parallelworks/checkout`` copies this repository's working
-tree; ``parallelworks/update-session`` records its ``with:``; ``ssh`` and ``pw`` on the steps'
-PATH are the stand-ins in ``fakes/``. Everything else (bash, python3, pip, Slurm) is real.
+What it does as the platform would: reads the document and its inputs and expressions
+(:mod:`workflow.document`); starts each job when every job in its ``needs`` succeeded
+(independent jobs run in parallel, a job whose need failed is skipped); runs ``run:`` steps with
+bash in the job directory (``working-directory`` is relative to it) with ``PW_USER``,
+``PW_JOB_ID``, ``PW_PLATFORM_HOST`` and ``OUTPUTS`` set, and publishes every ``KEY=value`` line a
+job writes to ``$OUTPUTS`` as its outputs; ``early-cancel: any-job-failed`` stops a waiting step
+when another job fails; every step's ``cleanup`` runs at the end (:meth:`Executor.finish`),
+newest first. ``parallelworks/update-session`` records its ``with:``. What it fakes (resources,
+the step environment, the checkout action, a cancel): :mod:`workflow.platform_fakes`.
 """
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-FAKES = Path(__file__).resolve().parent / "fakes"
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@dataclass
-class Resource:
-    """One compute resource: ``uri`` as the CLI names it, the object the form would send."""
-
-    uri: str
-    id: str
-    ip: str
-    home: Path
-    scheduler: str = ""
-    provider: str = "existing"
-    env: dict = field(default_factory=dict)
-
-    def as_input(self) -> dict:
-        # CLI launches may leave the name empty (a field lesson): the workflow must not need it.
-        return {"id": self.id, "ip": self.ip, "name": "", "schedulerType": self.scheduler,
-                "provider": self.provider}
-
-
-def load_workflow(path: Path) -> dict:
-    """The workflow document; ``"on"`` must be a string key (quoted in the file)."""
-    doc = yaml.safe_load(Path(path).read_text())
-    if True in doc:
-        raise ValueError("workflow.yaml has a bare `on:` key (YAML 1.1 reads it as true)")
-    return doc
-
-
-def input_values(spec: dict, given: dict, resources: dict[str, Resource]) -> dict:
-    """Inputs as jobs see them: defaults filled in (inside groups too), resources resolved."""
-    values = {}
-    for name, field_spec in spec.items():
-        value = given.get(name, field_spec.get("default"))
-        if field_spec["type"] == "group":
-            value = input_values(field_spec["items"], value or {}, resources)
-        elif field_spec["type"] == "list" and value is not None:
-            template = field_spec["template"]
-            value = [input_values(template["items"], item, resources)
-                     if template.get("type") == "group" else item for item in value]
-        elif field_spec["type"] == "compute-clusters" and isinstance(value, str):
-            value = resources[value].as_input()
-        values[name] = value
-    unknown = set(given) - set(spec)
-    if unknown:
-        raise ValueError(f"inputs not declared by the workflow: {sorted(unknown)}")
-    return values
-
-
-def evaluate(expr: str, context: dict):
-    """Value of a dotted reference such as ``needs.prepare.outputs.port`` (KeyError if absent)."""
-    value = context
-    for part in expr.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise KeyError(f"${{{{ {expr} }}}} does not resolve (no {part!r})")
-        value = value[part]
-    return value
-
-
-def substitute(value, context: dict):
-    """``value`` with every ``${{ ... }}`` replaced (recursively through lists and dicts)."""
-    if isinstance(value, dict):
-        return {k: substitute(v, context) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, context) for v in value]
-    if isinstance(value, str):
-        return EXPR.sub(lambda m: _text(evaluate(m.group(1), context)), value)
-    return value
-
-
-def _text(value) -> str:
-    """How a substituted value reads in a step: objects and lists as JSON, absent as empty."""
-    if value is None:
-        return ""
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-
-
-def pip_settings() -> dict:
-    """This machine's pip setup (index, wheel dirs, cache) for steps whose HOME is elsewhere."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
-    user_config = Path.home() / ".config" / "pip" / "pip.conf"
-    if "PIP_CONFIG_FILE" not in env and user_config.exists():
-        env["PIP_CONFIG_FILE"] = str(user_config)
-    env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
-    return env
-
-
-def needs_of(job: dict) -> list[str]:
-    needs = job.get("needs", [])
-    return [needs] if isinstance(needs, str) else list(needs)
-
-
-def copy_checkout(repo: Path, dest: Path) -> None:
-    """``parallelworks/checkout``: the repository's tracked and new files, as in the work tree."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=repo, capture_output=True, check=True).stdout
-    for name in filter(None, listed.decode().split("\0")):
-        source = repo / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
+from workflow.document import input_values, needs_of, substitute
+from workflow.platform_fakes import (
+    FAKES,
+    SYSTEM_PATH,
+    Resource,
+    copy_checkout,
+    pip_settings,
+    stop_group,
+)
 
 
 class Executor:
@@ -292,7 +183,7 @@ class Executor:
         for job, (proc, early) in self.running.items():
             if early:
                 self.status[job] = "cancelling"
-                _stop_group(proc)
+                stop_group(proc)
 
     def finish(self, timeout_s: float = 60) -> list[str]:
         """Cancel what still runs (as a user cancelling the run), then run every cleanup.
@@ -303,7 +194,7 @@ class Executor:
         with self.lock:
             for job, (proc, _) in list(self.running.items()):
                 self.status[job] = "cancelling"
-                _stop_group(proc)
+                stop_group(proc)
             cleanups = list(reversed(self.cleanups))
             deadline = time.monotonic() + timeout_s
             while "cancelling" in self.status.values() and time.monotonic() < deadline:
@@ -315,17 +206,3 @@ class Executor:
             if done.returncode != 0:
                 failures.append(f"{command}: exit {done.returncode}: {done.stderr.strip()}")
         return failures
-
-
-def _stop_group(proc: subprocess.Popen, timeout_s: float = 10) -> None:
-    """SIGTERM the step's process group (what a platform cancel does), SIGKILL if it lingers."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout_s
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if proc.poll() is not None:
-            return

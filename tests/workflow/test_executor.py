@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 from support import REPO, http_json, wait_for
-from workflow.executor import Executor, Resource, load_workflow
+from workflow.document import load_workflow
+from workflow.executor import Executor
+from workflow.platform_fakes import Resource
 
 from mpi_render.config import RenderConfig
 from mpi_render.launch.processes import alive

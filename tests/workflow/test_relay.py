@@ -114,14 +114,63 @@ def test_a_relay_that_cannot_verify_its_https_upstream_exits_2_naming_it(tls_das
     assert "unable to get local issuer certificate" in proc.stderr
 
 
-def test_an_upstream_certificate_rejected_later_is_a_502_naming_it(private_ca, tmp_path):
-    """The dashboard's certificate changes under a running relay (it expired, say)."""
+@contextlib.contextmanager
+def relay_to_an_expired_certificate(private_ca, tmp_path):
+    """A relay started against a verified https dashboard, whose certificate is then replaced
+    by an expired one (a new dashboard on the same port); yields ``(relay URL, first dashboard
+    (stopped: its token is the relay's), new dashboard)``."""
     expired = private_ca.with_server(private_ca.expired(tmp_path))
     with Dashboard(tmp_path / "d", tls=private_ca) as server:
         with running_relay(tmp_path, server.url, server.token_file, "--ca-file",
                            str(private_ca.ca_file)) as url:
             server.stop()
             with Dashboard(tmp_path / "d2", port=server.port, tls=expired,
-                           context=unverified_context()):
-                status, body = http_json("GET", url + "api/runs", token=server.token)
+                           context=unverified_context()) as replaced:
+                yield url, server, replaced
+
+
+def test_an_upstream_certificate_rejected_later_is_a_502_naming_it(private_ca, tmp_path):
+    """The dashboard's certificate changes under a running relay (it expired, say)."""
+    with relay_to_an_expired_certificate(private_ca, tmp_path) as (url, server, _):
+        status, body = http_json("GET", url + "api/runs", token=server.token)
     assert status == 502 and "certificate has expired" in body["error"], body
+    assert body["upstream_tls"] == body["error"]  # what tells a site job it is a verdict
+
+
+def site_job_through(url: str, token_file, cwd, *extra: str):
+    """A one-rank static site job posting through the relay at ``url``."""
+    return run([mpiexec(), "-n", "1", sys.executable, "-m", "mpi4py", "-m", "mpi_render",
+                "--grid", "2", "--tile", "16", "--site", "cloud", "--run", "relayed",
+                "--dashboard", url, "--token-file", str(token_file), *extra], timeout=120,
+               cwd=cwd, check=False)
+
+
+def test_a_site_gets_the_relays_certificate_verdict_as_exit_2_not_a_retry(private_ca, tmp_path):
+    """The relay's 502 for a rejected upstream certificate is a verdict for the site job: exit 2
+    at the first request, the problem named, nothing rendered or spooled (not exit 3 after the
+    deadline, retrying it like an outage)."""
+    with relay_to_an_expired_certificate(private_ca, tmp_path) as (url, server, replaced):
+        proc = site_job_through(url, server.token_file, tmp_path, "--deadline", "60")
+        assert replaced.api("GET", "api/runs")[1]["runs"] == []
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot reach the dashboard over TLS: the dashboard's TLS certificate was rejected: " \
+           "certificate has expired; nothing was stored" in proc.stderr, proc.stderr
+    assert "retry" not in proc.stderr and not (tmp_path / "mpi-render-spool").exists()
+
+
+def test_an_upstream_outage_behind_the_relay_stays_retryable(relay, dashboard, tmp_path):
+    dashboard.stop()
+    proc = site_job_through(relay, dashboard.token_file, tmp_path, "--deadline", "3")
+    assert proc.returncode == 3, proc.stderr  # retried until the deadline, then spooled
+    assert "unreachable through the tunnel" in proc.stderr and "retry" in proc.stderr
+    assert (tmp_path / "mpi-render-spool").exists()
+
+
+def test_a_relay_whose_https_upstream_speaks_plain_http_exits_2_naming_it(dashboard):
+    upstream = "https://" + dashboard.url.removeprefix("http://")
+    proc = subprocess.run([sys.executable, "-m", "mpi_render.launch.relay", "--listen",
+                           f"127.0.0.1:{free_port()}", "--upstream", upstream,
+                           "--token-file", str(dashboard.token_file)],
+                          capture_output=True, text=True, timeout=60, env=mpi_env())
+    assert proc.returncode == 2, proc.stderr
+    assert "TLS with the dashboard failed: the server does not speak TLS" in proc.stderr

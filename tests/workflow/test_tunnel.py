@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from support import REPO, Dashboard, http, wait_for
-from workflow.executor import FAKES, SYSTEM_PATH
+from workflow.platform_fakes import FAKES, SYSTEM_PATH
 
 from dashboard.testing import site_batch, small_config
 from mpi_render.launch.processes import alive, free_port

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from support import REPO
-from workflow.executor import EXPR, Resource, input_values, load_workflow, needs_of
+from workflow.document import EXPR, input_values, load_workflow, needs_of
+from workflow.platform_fakes import Resource
 
 WORKFLOW = REPO / "workflow.yaml"
 # The platform's JSON Schema is the platform's, not ours to copy: CI hands its path in
