@@ -11,7 +11,9 @@
 # Outputs (to $OUTPUTS): workdir, and
 #   onprem: port (the dashboard's), run_id, sites and split (the run's sites: cloud,onprem and
 #           one per extra cluster, from $EXTRA_CLUSTERS; the split: $SPLIT, where auto means
-#           dynamic for more than two sites); it also writes the dashboard token (mode 0600)
+#           dynamic for more than two sites), view_flags (the image flags of the view input:
+#           $VIEW_LOCATION, $VIEW_CENTER_RE, $VIEW_CENTER_IM, $VIEW_WIDTH, $VIEW_MAX_ITER, and
+#           $MAX_ITER; mpi_render/launch/viewflags.py); it also writes the dashboard token (0600)
 #   others: tunnel_port (the reverse tunnel's end on this login node), relay_port
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
@@ -73,6 +75,10 @@ if [ "$site" = onprem ]; then
   echo "sites=$sites" >> "$OUTPUTS"
   echo "split=$split" >> "$OUTPUTS"
   say "sites $sites, split $split"
+  view_flags=$("$python" -m mpi_render.launch.viewflags) \
+    || die "the view input is not usable (see the error above)"
+  echo "view_flags=$view_flags" >> "$OUTPUTS"
+  say "view: $view_flags"
 else
   read -r tunnel_port relay_port < <(free_ports 2)
   echo "tunnel_port=$tunnel_port" >> "$OUTPUTS"

@@ -26,6 +26,7 @@ from workflow.platform_fakes import Resource
 
 from mpi_render.config import RenderConfig
 from mpi_render.launch.processes import alive
+from mpi_render.locations import LOCATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slurm]
 SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://user/cloud_cluster",
@@ -33,6 +34,11 @@ SEED = {"onprem_resource": "pw://user/onprem_resource", "cloud_resource": "pw://
         "render_settings": {"grid_size": "4", "image_size": "128", "palette": "electric"}}
 EXTRA = "pw://user/extra_cluster"
 INPUTS = dict(SEED, extra_clusters=[{"resource": EXTRA, "scheduler": True, "ranks": 2}])
+FLAKE = LOCATIONS["flake"]
+# The first render is a deep view typed in the form's advanced group: 160-digit decimals that must
+# reach every site's run config as typed (rendered by perturbation).
+DEEP_VIEW = {"location": "custom", "center_re": FLAKE.cx, "center_im": FLAKE.cy,
+             "width": "1.7e-157", "max_iter": "50000"}
 
 
 def processes_with_env(key: str, value: str) -> dict[int, str]:
@@ -98,13 +104,16 @@ def dynamic_run(port: int, run_id: str) -> dict:
 def test_three_sites_render_every_tile_then_serve_a_run_made_with_the_control_token(tmp_path,
                                                                                     slurm):
     # 0.2 idle minutes: the serving sites stop by themselves 12 s after their last work.
-    run = start_workflow(tmp_path, slurm, dict(INPUTS, advanced={"serve_minutes": 0.2}))
+    run = start_workflow(tmp_path, slurm, dict(INPUTS, advanced={"serve_minutes": 0.2},
+                                               view=DEEP_VIEW))
     try:
         run.wait(["render_onprem", "render_cloud"], timeout_s=1000)
         onprem = run.outputs["prepare_onprem"]
         run_id, port = onprem["run_id"], int(onprem["port"])
         doc = dynamic_run(port, run_id)  # split dynamic: the default for more than two sites
         assert doc["config"]["tile_px"] == 128 and doc["config"]["palette"] == "electric"
+        assert doc["config"]["view"] == {"cx": FLAKE.cx, "cy": FLAKE.cy, "width": "1.7e-157"}
+        assert doc["config"]["max_iter"] == 50_000
 
         # What the page's "Render this view" does with the control link's token; the serving
         # sites (each started once its first render ended) claim its tiles.

@@ -223,3 +223,16 @@ def test_every_started_process_has_a_cleanup(workflow):
             run = step.get("run", "")
             if any(s in run for s in ("dashboard.sh", "tunnel.sh", "render.sh", "render-cloud.sh")):
                 assert "cleanup.sh" in step.get("cleanup", ""), f"job {name} has no cleanup"
+
+
+def test_the_view_input_offers_every_place_and_every_site_renders_its_flags(workflow):
+    from mpi_render.launch.viewflags import CHOICES
+
+    view = workflow["on"]["execute"]["inputs"]["view"]
+    assert [o["value"] for o in view["items"]["location"]["options"]] != []
+    assert {o["value"] for o in view["items"]["location"]["options"]} == set(CHOICES)
+    assert view["items"]["location"]["default"] == "default"  # the seed's picture unchanged
+    for job in ("render_onprem", "render_cloud", "render_extra"):
+        run_text = workflow["jobs"][job]["steps"][0]["run"]
+        assert "${{ needs.prepare_onprem.outputs.view_flags }}" in run_text, job
+        assert "--max-iter" not in run_text, job  # the cap comes with the view
