@@ -6,7 +6,8 @@ setup(
     version="0.1.0",
     description="MPI parallel Mandelbrot renderer that bursts one render across sites, live in a browser",
     python_requires=">=3.9",
-    packages=["mpi_render", "mpi_render.kernels", "mpi_render.site", "mpi_render.launch", "dashboard"],
+    packages=["mpi_render", "mpi_render.kernels", "mpi_render.deep", "mpi_render.site", "mpi_render.launch",
+              "dashboard"],
     package_data={"dashboard": ["static/*", "static/*/*", "templates/*"], "mpi_render.kernels": ["*.c"]},
     install_requires=[
         "gmpy2>=2.2",  # MPFR: the reference orbit of deep views (manylinux wheels, MPFR inside)

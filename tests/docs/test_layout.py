@@ -60,3 +60,14 @@ def test_no_tracked_file_outside_docs_reaches_beside_the_repository():
                  and (REPO / f).is_file() and not f.endswith(".png")
                  and outside.search((REPO / f).read_text(errors="replace"))]
     assert not offenders, f"files that need a folder beside the checkout (a clone has none): {offenders}"
+
+
+def test_setup_installs_every_package():
+    """A non-editable install (the workflow's venvs) must carry every package of the tree."""
+    tree = ast.parse((REPO / "setup.py").read_text())
+    call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "setup")
+    listed = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "packages"))
+    found = {str(init.parent.relative_to(REPO)).replace("/", ".")
+             for top in ("mpi_render", "dashboard") for init in (REPO / top).rglob("__init__.py")}
+    assert set(listed) == found
