@@ -266,8 +266,9 @@ def test_mapping_equals_the_python_oracle_bit_for_bit():
 
 
 def test_mapping_equals_the_oracle_on_a_rendered_tile_in_any_layout():
-    """A real tile (interior, counts 1..1000), whole, transposed (strided) and cut at odd
-    widths: numpy's vector loops and their scalar tails give the oracle's bits alike."""
+    """A real tile (interior, counts 1..1000), whole, transposed (strided), cut at odd widths
+    and stacked taller than one band of BLOCK_PX pixels: numpy's vector loops and their scalar
+    tails give the oracle's bits alike, band by band."""
     escape = escape_data(-0.8, 0.2, 0.001, 0.001, 77, 61, 1000, backend="numpy")
     want = np.array([[colour_oracle.index(c, x, v, 1000) for c, x, v in zip(*row)]
                      for row in zip(escape.counts.tolist(), escape.extra.tolist(),
@@ -278,6 +279,9 @@ def test_mapping_equals_the_oracle_on_a_rendered_tile_in_any_layout():
     assert (smooth_indices(transposed, 1000) == want.T).all()
     odd = Escape(escape.counts[3:, 1:30], escape.extra[3:, 1:30], escape.r2[3:, 1:30])
     assert (smooth_indices(odd, 1000) == want[3:, 1:30]).all()
+    tall = Escape(*(np.tile(getattr(escape, name), (30, 1)) for name in ("counts", "extra", "r2")))
+    assert tall.r2.size > 2 * palettes.BLOCK_PX  # coloured in three bands
+    assert (smooth_indices(tall, 1000) == np.tile(want, (30, 1))).all()
 
 
 def test_mapping_is_the_smooth_colour_within_its_error_bound():
