@@ -169,7 +169,7 @@ def smooth_indices(escape: Escape, max_iter: int) -> np.ndarray:
     3. ``index = int((cycles - floor(cycles)) * 255)``; 255 where ``count >= max_iter``.
 
     ``cycles`` is within 3e-13 of the exact formula (the last logarithm's error times
-    ``1 / COLOUR_STRETCH``), so an index differs from the exact one only where the exact
+    ``LN2 / COLOUR_STRETCH``), so an index differs from the exact one only where the exact
     position lies that close to the border of two colours. In bands of ``BLOCK_PX`` pixels, in
     scratch arrays kept per thread (:func:`.kernels.workspace.held`): about 1 ms for a 256 px
     tile, 3.8x the float32 mapping with numpy's logarithms that it replaced
