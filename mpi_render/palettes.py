@@ -172,7 +172,7 @@ def smooth_indices(escape: Escape, max_iter: int) -> np.ndarray:
     ``LN2 / COLOUR_STRETCH``), so an index differs from the exact one only where the exact
     position lies that close to the border of two colours. In bands of ``BLOCK_PX`` pixels, in
     scratch arrays kept per thread (:func:`.kernels.workspace.held`): about 1 ms for a 256 px
-    tile, 3.8x the float32 mapping with numpy's logarithms that it replaced
+    tile, 3.4-3.9x the float32 mapping with numpy's logarithms that it replaced
     (``docs/PERFORMANCE.md``, "Smooth colour").
 
     >>> escape = Escape(np.array([[1, 24, 99]], np.uint32), np.array([[3, 3, 0]], np.uint8),
