@@ -17,12 +17,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from browser.kit import (  # noqa: F401 (the *_fixture names are fixtures)
-    browser_fixture,
+from browser.kit import (
     create_run,
-    page_fixture,
     post_tiles,
-    server_fixture,
     solid_png,
     solid_tiles,
     stage_box,
