@@ -21,6 +21,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 SCRIPTS = {
     "kernel": "bench_kernel.py",
     "deep": "bench_deep.py",
+    "share": "bench_share.py",
+    "flake": "bench_flake.py",
     "tile": "bench_tile.py",
     "e2e": "bench_e2e.py",
     "scaling": "bench_scaling.py",

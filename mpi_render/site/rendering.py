@@ -129,21 +129,32 @@ def adopt_message(renderer: TileRenderer, config: RenderConfig, meta: dict,
 
 def share(comm, renderer: TileRenderer, config: RenderConfig, run_id: str,
           reporter: PhaseReporter | None = None) -> None:
-    """Collective: rank 0 prepares ``config``'s reference and every rank gets it.
-
-    One ``bcast`` of the metadata (array names, dtypes, shapes), then one ``Bcast`` per array
-    straight into each rank's own buffer (no pickling of the arrays).
+    """Collective: rank 0 prepares ``config``'s reference and every rank gets it
+    (:func:`broadcast`).
 
     Raises:
         ReferenceFailed: on every rank, when rank 0 could not prepare it (the message says why).
     """
-    meta, arrays = None, None
+    message = None
     if comm.Get_rank() == 0:
         try:
-            meta, arrays = reference_message(renderer.prepare(config, run_id, reporter))
+            message = reference_message(renderer.prepare(config, run_id, reporter))
         except Exception as exc:  # tell every rank instead of leaving them in the broadcast
             log.exception("run %s: preparing the reference failed", run_id)
-            meta = {"error": repr(exc)}
+            message = ({"error": repr(exc)}, {})
+    broadcast(comm, renderer, config, message, run_id)
+
+
+def broadcast(comm, renderer: TileRenderer, config: RenderConfig,
+              message: tuple[dict, dict[str, np.ndarray]] | None, run_id: str) -> None:
+    """Collective: rank 0's ``message`` (:func:`reference_message`, or ``({"error": why}, {})``)
+    kept by every other rank's ``renderer``. One ``bcast`` of the metadata (array names, dtypes,
+    shapes), then one ``Bcast`` per array straight into each rank's own buffer (no pickling).
+
+    Raises:
+        ReferenceFailed: on every rank, when rank 0 sent an error.
+    """
+    meta, arrays = message if comm.Get_rank() == 0 else (None, None)
     started = time.perf_counter()
     meta = comm.bcast(meta, root=0)
     if "error" in meta:
