@@ -11,10 +11,10 @@
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 MPIEXEC   := $(VENV)/bin/mpiexec
-# The default demo is sized to be watched: a seahorse-valley zoom, 32 x 32 tiles of 256 px at
-# max_iter 4096, under 10 s on 2 quiet cores (the full view at the CLI defaults is done in ~2 s).
-DEMO_ARGS ?= --grid 32 --tile 256 --max-iter 4096 --palette cosmic \
-	--center=-0.7436438870,0.1318259043 --width 0.02
+# The default demo is a deep view sized to be watched: Dinkydau's flake (width 1.7e-157, max_iter
+# 50,000, rendered by perturbation), 16 x 16 tiles of 256 px, 30-31 s on 2 quiet cores (the full
+# view at the CLI defaults is done in ~2 s; --location seahorse is the previous default).
+DEMO_ARGS ?= --location flake --grid 16 --tile 256 --palette cosmic
 # Wall-clock cap for one MPI stage (a hung rank must not hang CI); pytest-timeout caps each test.
 MPI_STAGE_TIMEOUT_S ?= 900
 FAILED    := $(VENV)/.make-test-failed
