@@ -101,8 +101,9 @@ class Sites:
 
 
 def unequal_sites(sites: Sites, base: RenderConfig, rounds: int, ideal_goal: float,
-                  name: str) -> str:
-    """Part (a) on ``base`` (sites ``fast``, ``slow``), ``rounds`` rounds; a markdown section."""
+                  name: str, prefix: str = "") -> str:
+    """Part (a) on ``base`` (sites ``fast``, ``slow``), ``rounds`` rounds; a markdown section.
+    Run ids start with ``prefix`` (each part's runs are its own)."""
     backends = {"fast": "numba", "slow": "numpy"}
     tiles = base.total_tiles
     walls: dict[str, list[float]] = {}
@@ -110,13 +111,14 @@ def unequal_sites(sites: Sites, base: RenderConfig, rounds: int, ideal_goal: flo
     for n in range(rounds):  # every round measures all four, so the ratios are within a round
         for site in base.sites:
             walls.setdefault(f"alone {site}", []).append(sites.one_shot(
-                f"alone-{site}-{n}", dataclasses.replace(base, sites=(site,)), backends))
+                f"{prefix}alone-{site}-{n}", dataclasses.replace(base, sites=(site,)), backends))
         walls.setdefault("ideal", []).append(
             tiles / sum(tiles / walls[f"alone {site}"][-1] for site in base.sites))
-        walls.setdefault("static", []).append(sites.one_shot(f"static-{n}", base, backends))
+        walls.setdefault("static", []).append(sites.one_shot(f"{prefix}static-{n}", base,
+                                                             backends))
         walls.setdefault("dynamic", []).append(sites.one_shot(
-            f"dynamic-{n}", dataclasses.replace(base, split="dynamic"), backends))
-        _, doc = sites.dash.api("GET", f"api/runs/dynamic-{n}")
+            f"{prefix}dynamic-{n}", dataclasses.replace(base, split="dynamic"), backends))
+        _, doc = sites.dash.api("GET", f"api/runs/{prefix}dynamic-{n}")
         shares.append("/".join(str(doc["sites"][s]["stored"]) for s in base.sites))
     ratios = {over: [d / o for d, o in zip(walls["dynamic"], walls[over])]
               for over in ("static", "ideal")}
@@ -194,8 +196,8 @@ def main(argv=None) -> int:
             deep = RenderConfig(grid=4 if args.quick else 8, tile_px=64, max_iter=flake.max_iter,
                                 center=(flake.cx, flake.cy), width=flake.width,
                                 sites=("fast", "slow"))
-            print(unequal_sites(sites, deep, args.rounds, 1.2, "the Flake (perturbation)")
-                  + "\n", flush=True)
+            print(unequal_sites(sites, deep, args.rounds, 1.2, "the Flake (perturbation)",
+                                "deep-") + "\n", flush=True)
             print(serving(sites, args.quick, args.rounds) + "\n", flush=True)
         finally:
             sites.stop()
