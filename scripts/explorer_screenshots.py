@@ -1,13 +1,11 @@
 """The explorer's screenshots in docs/: a zoomed view, the activity panel, a view rendered with
 "Render this view", and a deep view with its coordinates (the Flake, chosen from the famous
-locations, zoomed 25.6x more and rendered), all from a real dashboard, two real serving sites
+locations, zoomed 3.4x more and rendered), all from a real dashboard, two real serving sites
 (``mpi-render --serve``, 2 ranks each) and Debian Chromium.
 
 Run: ``.venv/bin/python scripts/explorer_screenshots.py [--out docs]``. Writes
 ``explorer-zoomed.png``, ``explorer-activity.png``, ``explorer-render-view.png`` and
-``explorer-deep.png``. The deep view is only as good as the sites' renderer: shoot it again once
-the serving sites render deep views by perturbation (before that they render it from the view
-rounded to doubles: one flat colour).
+``explorer-deep.png`` (the serving sites render it by perturbation, as any deep view).
 """
 from __future__ import annotations
 
@@ -42,14 +40,14 @@ def wait_drawn(page, run_id: str, total: int, timeout_ms: int = TIMEOUT_MS) -> N
 
 
 def shoot_deep(page, out: Path, total: int) -> None:
-    """The Flake from the famous locations, 8 key presses (25.6x) deeper, rendered: the stage and
+    """The Flake from the famous locations, 3 key presses (3.4x) deeper, rendered: the stage and
     the "Where" panel with its coordinates."""
     page.uncheck("#show-ranks")
     page.click("#famous-list button:text-is('flake')")
     page.wait_for_function("document.getElementById('run-id').textContent.startsWith('flake')")
     flake = page.locator("#run-id").text_content()
     wait_drawn(page, flake, total, DEEP_TIMEOUT_MS)
-    for _ in range(8):
+    for _ in range(3):
         page.keyboard.press("+")
     page.wait_for_timeout(500)
     page.click("#render-view")
