@@ -149,6 +149,11 @@ class View:
         """The width for ``--width`` (as given, or ``repr`` of the float)."""
         return text(self.width)
 
+    def describe(self) -> str:
+        """``centre CX, CY, width W`` with the values as given, digit for digit (logs and
+        summaries: a deep view's coordinates must be copyable from them)."""
+        return f"centre {text(self.cx)}, {text(self.cy)}, width {text(self.width)}"
+
 
 def _checked_type(name: str, value):
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):

@@ -10,6 +10,7 @@ import sys
 
 from ..config import check_run_id
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
+from ..view import View
 
 
 def site_tiles(doc: dict, name: str, unit: str = "") -> str:
@@ -62,7 +63,9 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
 
     Returns:
         Lines like ``site cloud: 8/8 tiles in 1.20 s (6.7 tiles/s), mean render 11.3 ms``; in a
-        dynamic run the site's achieved share instead: ``site cloud: 9 tiles (56%) in ...``.
+        dynamic run the site's achieved share instead: ``site cloud: 9 tiles (56%) in ...``;
+        the missing tiles; last the view, exactly as the run config gives it (``view: centre
+        CX, CY, width W, max_iter M``), when the document has the config.
     """
     lines = [f"tiles: {doc['stored']}/{doc['total']}"]
     for name, site in doc["sites"].items():
@@ -79,6 +82,10 @@ def summary_lines(doc: dict, site_seconds: dict[str, float] | None = None) -> li
         if tiles:
             where = f"from site {name}" if name is not None else "(dynamic split, no owner)"
             lines.append(f"missing {where}: {tile_names(tiles)}")
+    if "config" in doc:
+        view = doc["config"]["view"]
+        lines.append(f"view: {View(view['cx'], view['cy'], view['width']).describe()}, "
+                     f"max_iter {doc['config']['max_iter']}")
     return lines
 
 

@@ -87,6 +87,8 @@ def run(config: RenderConfig, site: str, *, kernels: KernelChoice = KernelChoice
     mine = rank_tiles(plan[1], rank, size)
     host = socket.gethostname()
     renderer = TileRenderer(kernels)  # a failure aborts the job (python -m mpi4py): no hang
+    if rank == 0:
+        log.info("view: %s", renderer.describe(config))
     failed = _share_reference(comm, renderer, config, reporter) if plan[1] else None
     if rank == 0:
         progress = Progress(len(plan[1]), lambda: sink.stored, progress_stream)

@@ -91,6 +91,7 @@ def run_dynamic(config: RenderConfig, site: str, poster: Poster, client: Dashboa
         return None
 
     def root(coordinator: Coordinator) -> int:
+        log.info("run %s: view %s", poster.run_id, coordinator.renderer.describe(config))
         work = RunWork(poster.run_id, config, poster,
                        Progress(config.total_tiles, lambda: poster.stored, progress_stream))
         coordinator.add(work)

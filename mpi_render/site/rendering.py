@@ -66,6 +66,11 @@ class TileRenderer:
         """Whether ``config`` is rendered by perturbation (it needs a reference)."""
         return tile_mod.kernel_for(config, self.kernels.kernel) == "perturbation"
 
+    def describe(self, config: RenderConfig) -> str:
+        """``centre CX, CY, width W, max_iter M, the K kernel``: the view as given (for logs)."""
+        kernel = tile_mod.kernel_for(config, self.kernels.kernel)
+        return f"{config.view.describe()}, max_iter {config.max_iter}, the {kernel} kernel"
+
     def has_reference(self, config: RenderConfig) -> bool:
         return reference_key(config) in self._references
 

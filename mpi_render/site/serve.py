@@ -184,8 +184,8 @@ class _Server:
             self.skipped.add(run_id)
             return
         created_at = entry.get("created_at")
-        log.info("run %s (%s split, %d tiles): rendering", run_id, config.split,
-                 config.total_tiles)
+        log.info("run %s (%s split, %d tiles; %s): rendering", run_id, config.split,
+                 config.total_tiles, self.coordinator.renderer.describe(config))
         self.coordinator.add(RunWork(run_id, config, poster, created_at=float(
             created_at if isinstance(created_at, (int, float)) else time.time())))
 

@@ -87,6 +87,7 @@ def test_static_run_shows_stored_of_owned_and_missing_by_owner(dash):
     assert lines[1].startswith("site cloud: 8/8 tiles in ")
     assert lines[2].startswith("site onprem: 6/8 tiles in ")
     assert lines[3] == "missing from site onprem: r3c2 r3c3"
+    assert lines[4] == "view: centre -0.75, 0.0, width 3.0, max_iter 64"
 
 
 def test_shares_of_a_dynamic_run_with_nothing_stored_are_zero(dash):
@@ -95,6 +96,13 @@ def test_shares_of_a_dynamic_run_with_nothing_stored_are_zero(dash):
     doc = dash.api("GET", "api/runs/empty")[1]
     assert report.progress_line(doc) == "tiles 0/16 | cloud 0 (0%) | onprem 0 (0%)"
     assert report.summary_lines(doc)[1] == "site cloud: 0 tiles (0%) in - s (- tiles/s), mean render -"
+
+
+def test_the_summary_ends_with_the_view_exactly_as_the_run_config_gives_it():
+    cx = "-1.9999661944503703041843468850635057967553124154072485151176192294480158424234268438"
+    doc = dict(run_doc(None, None), config={"view": {"cx": cx, "cy": "3.0e-34", "width": "1.7e-157"},
+                                            "max_iter": 50_000})
+    assert report.summary_lines(doc)[-1] == f"view: centre {cx}, 3.0e-34, width 1.7e-157, max_iter 50000"
 
 
 def test_a_dynamic_summary_gives_each_sites_share_time_rate_and_mean_render():

@@ -50,6 +50,8 @@ def test_a_static_job_computes_one_reference_and_every_rank_renders_the_serial_t
                 "--site", "a", "--out", str(out)], timeout=180, cwd=tmp_path, env=mpi_env())
     assert done.stderr.count("reference orbit of 35170 iterations") == 1, done.stderr
     assert "reference broadcast to 2 ranks" in done.stderr, done.stderr
+    assert (f"view: centre {FLAKE.cx}, {FLAKE.cy}, width 1.7e-157, max_iter 50000, the "
+            f"perturbation kernel") in done.stderr, done.stderr  # the log carries it digit for digit
     reference = tile_mod.prepare_reference(config)
     for index in range(config.total_tiles):
         row, col = tile_position(config.grid, index)
