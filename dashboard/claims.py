@@ -12,12 +12,11 @@ the lists it reads are in-memory (:class:`dashboard.store.TileStore`).
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 
 from mpi_render.config import SITE_NAME_RE
 
-from .handlers import MAX_CONFIG_BYTES, STORE_ERRORS, ApiError, BaseHandler
+from .handlers import STORE_ERRORS, ApiError, BaseHandler, json_object
 from .records import StorageFull, StorageUnavailable
 
 MAX_CLAIM_TILES = 1024
@@ -56,14 +55,7 @@ def parse_claim(body: bytes, sites: tuple[str, ...]) -> tuple[str, int]:
         ApiError: 413 too big; 400 not JSON, not an object, a missing or mistyped field;
             422 a site not in ``sites`` or ``max_tiles`` outside 1..1024.
     """
-    if len(body) > MAX_CONFIG_BYTES:
-        raise ApiError(413, f"claim body must be at most {MAX_CONFIG_BYTES} bytes")
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ApiError(400, f"claim body is not JSON: {str(exc)[:200]}") from None
-    if not isinstance(doc, dict):
-        raise ApiError(400, 'claim body must be an object {"site": S, "max_tiles": K}')
+    doc = json_object(body, "claim", '{"site": S, "max_tiles": K}')
     site, max_tiles = doc.get("site"), doc.get("max_tiles")
     if not isinstance(site, str):
         raise ApiError(400, "claim field site must be a string")

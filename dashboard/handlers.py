@@ -37,6 +37,24 @@ class ApiError(tornado.web.HTTPError):
         self.extra = extra  # more fields of the JSON answer (e.g. "cancelled": true)
 
 
+def json_object(body: bytes, what: str, shape: str) -> dict:
+    """The JSON object of a small request body (a claim, a phase report).
+
+    Raises:
+        ApiError: 413 over :data:`MAX_CONFIG_BYTES`; 400 not JSON or not an object (the message
+            names ``what`` and shows the expected ``shape``).
+    """
+    if len(body) > MAX_CONFIG_BYTES:
+        raise ApiError(413, f"{what} body must be at most {MAX_CONFIG_BYTES} bytes")
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ApiError(400, f"{what} body is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(doc, dict):
+        raise ApiError(400, f"{what} body must be an object {shape}")
+    return doc
+
+
 class BaseHandler(tornado.web.RequestHandler):
     """JSON helpers, nosniff, JSON errors, token and run checks."""
 

@@ -8,11 +8,10 @@ what is stored.
 """
 from __future__ import annotations
 
-import json
 import math
 import threading
 
-from .handlers import MAX_CONFIG_BYTES, ApiError, BaseHandler
+from .handlers import ApiError, BaseHandler, json_object
 
 PHASE_NAMES = ("reference", "rendering")
 _FIELDS = {"done": int, "total": int, "elapsed_s": (int, float)}
@@ -47,15 +46,7 @@ def parse_phase(body: bytes, sites: tuple[str, ...]) -> dict:
         ApiError: 413 too big; 400 not JSON, not an object, a missing or mistyped field;
             422 a site not in ``sites``, an unknown phase, ``done`` outside ``0..total``.
     """
-    if len(body) > MAX_CONFIG_BYTES:
-        raise ApiError(413, f"phase body must be at most {MAX_CONFIG_BYTES} bytes")
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ApiError(400, f"phase body is not JSON: {str(exc)[:200]}") from None
-    if not isinstance(doc, dict):
-        raise ApiError(400, 'phase body must be an object {"site", "phase", "done", "total", '
-                            '"elapsed_s"}')
+    doc = json_object(body, "phase", '{"site", "phase", "done", "total", "elapsed_s"}')
     site, phase = doc.get("site"), doc.get("phase")
     if not isinstance(site, str) or not isinstance(phase, str):
         raise ApiError(400, "phase fields site and phase must be strings")
