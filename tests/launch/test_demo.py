@@ -50,8 +50,24 @@ def processes_mentioning(text: str) -> dict[int, str]:
 
 
 def run_demo(args: list[str], timeout_s: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(DEMO + args, capture_output=True, text=True, timeout=timeout_s,
-                          env=mpi_env())
+    """The demo run to its end; past ``timeout_s`` it is stopped the way a user stops it
+    (SIGTERM: it stops everything it started), then killed, and the test fails with its output.
+    (``subprocess.run``'s timeout kills only the demo itself and left its dashboard and sites
+    running for hours.)"""
+    proc = subprocess.Popen(DEMO + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=mpi_env(), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        raise AssertionError(f"the demo ran over {timeout_s} s and was stopped\n--- stdout\n"
+                             f"{out}\n--- stderr\n{err}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def explain(proc: subprocess.CompletedProcess) -> str:
