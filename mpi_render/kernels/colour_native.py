@@ -37,14 +37,7 @@ def library_path() -> Path | None:
 def load():
     """The library's mapping (the signature of :func:`.colour_numba.indices_flat`), or None
     when it is turned off, not built yet or does not load."""
-    path = library_path() if native.enabled() else None
-    if path is None or not path.exists():
-        return None
-    try:
-        return open_library(path)
-    except (OSError, AttributeError) as error:
-        native.log.warning("ignoring the native colour mapping %s: %s", path, error)
-        return None
+    return native.load_if_built(library_path, open_library, "the native colour mapping")
 
 
 def open_library(path: str | os.PathLike):
@@ -84,10 +77,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
 
     from .colour_numba import indices_flat
 
-    path = Path(path) if path is not None else library_path()
-    if path is None:
-        raise RuntimeError("the native colour mapping needs numba and a CPU listed in "
-                           "/proc/cpuinfo")
+    path = native.build_target(path, library_path, "the native colour mapping needs")
     u8, u32, f64 = (types.CPointer(t) for t in (types.uint8, types.uint32, types.float64))
 
     @cfunc(types.void(u32, u8, f64, types.int64, types.int64, u8), nogil=True,

@@ -3,16 +3,15 @@ its prebuilt library ``colour_native``): the numpy path's bytes and the plain-Py
 for bit, on the demanding inputs, on every kind of unusual value, and in whole tiles; no FMA in
 its machine code; ranks use the library without importing numba."""
 import hashlib
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import colour_oracle
 import numpy as np
 import pytest
 from colour_oracle import MAX_ITER, border_pixels, joined, oracle_inputs
+from native_libraries import start_process, undefined_symbols
 
 from mpi_render import palettes
 from mpi_render.config import RenderConfig
@@ -155,11 +154,7 @@ def test_the_machine_code_has_no_fma(colour_library):
 
 
 def test_library_needs_nothing_but_libc(colour_library):
-    undefined = subprocess.run(["nm", "-D", "--undefined-only", str(colour_library)],
-                               check=True, capture_output=True, text=True).stdout.split()
-    names = {word.split("@")[0] for word in undefined if word not in ("U", "w")}
-    assert names - {"memset", "memcpy", "memmove", "__cxa_finalize", "__gmon_start__",
-                    "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable"} == set()
+    assert undefined_symbols(colour_library) == set()
 
 
 def test_library_refuses_arrays_it_cannot_read(colour_library):
@@ -168,14 +163,6 @@ def test_library_refuses_arrays_it_cannot_read(colour_library):
     with pytest.raises(ValueError, match="C-contiguous arrays of one size"):
         mapping(np.zeros(16, np.uint32), np.zeros(16, np.uint8), r2.T.reshape(-1)[::2], 5,
                 np.empty(16, np.uint8))
-
-
-def test_library_name_changes_with_the_sources(tmp_path, monkeypatch):
-    monkeypatch.setenv("MPI_RENDER_CACHE_DIR", str(tmp_path))
-    path = colour_native.library_path()
-    assert path.parent == tmp_path and path.name.startswith("colour-")
-    monkeypatch.setattr(colour_native, "_SOURCES", colour_native._SOURCES[:-1])
-    assert colour_native.library_path() != path
 
 
 def test_the_numba_cache_pin_matches_the_compiled_constants():
@@ -196,24 +183,16 @@ START = ("import hashlib, sys; from mpi_render import palettes; from mpi_render.
          "hashlib.sha256(tile.png).hexdigest())")
 
 
-def start_process(cache_dir, **env):
-    done = subprocess.run([sys.executable, "-c", START], capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, MPI_RENDER_CACHE_DIR=str(cache_dir),
-                                                **env))
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()
-
-
 def test_a_rank_colours_with_the_library_without_numba(tmp_path, monkeypatch):
     """The first process colours on numba's JIT and builds the library (warm_up); the next one
     loads it and never imports numba; the tile is the same bytes either way, and the same as
     the numpy mapping's."""
-    built = start_process(tmp_path)
+    built = start_process(START, tmp_path)
     assert built[:2] == ["True", "CPUDispatcher"]
     assert [p.name for p in tmp_path.glob("colour-*.so")] != []
-    again = start_process(tmp_path)
+    again = start_process(START, tmp_path)
     assert again == ["False", "partial", built[2]]
-    jit = start_process(tmp_path, MPI_RENDER_NATIVE_KERNEL="0")
+    jit = start_process(START, tmp_path, MPI_RENDER_NATIVE_KERNEL="0")
     assert jit == ["True", "CPUDispatcher", built[2]]
     monkeypatch.setattr(palettes, "compiled_mapping", lambda: None)
     reference = render_tile(RenderConfig(grid=4, tile_px=64, max_iter=400), 1, 1)
