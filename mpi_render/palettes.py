@@ -12,7 +12,11 @@ enter, never the tile's range: adjacent tiles agree at their edges. The arithmet
 IEEE basic operations in a fixed order, logarithms included (:mod:`.exactlog`; the cycle
 position is within 3e-13 of the exact formula's), so a tile is the same bytes whichever backend
 computed its Escape and whichever machine, CPU or numpy build colours it
-(``docs/PERFORMANCE.md``, "Smooth colour").
+(``docs/PERFORMANCE.md``, "Smooth colour"). :func:`numpy_indices` is the mapping in numpy, the
+reference; where numba can run, :func:`smooth_indices` runs its compiled twin (the same
+operations in the same order, one pass per pixel: :mod:`mpi_render.kernels.colour_numba`, from
+a prebuilt library when there is one, so ranks need not import numba), ~6x faster and the same
+bytes (tests/kernels/test_colour.py).
 
 The value is placed on the palette's colour cycle at ``nu / COLOUR_PERIOD`` cycles near the
 outside of the set; deeper in, a cycle grows by ``COLOUR_STRETCH`` of the value itself
@@ -127,7 +131,7 @@ def smooth_values(escape: Escape, max_iter: int) -> np.ndarray:
 
     ``log2(log2 r2) - 1 = log2(log2 |z_m|)``, so this is ``m + 1 - log2(log2 |z_m|)``. The
     logarithms are :func:`.exactlog.log2_into` (IEEE basic operations only): the same bits on
-    every machine; the operations in order are those of :func:`smooth_indices`.
+    every machine; the operations in order are those of :func:`numpy_indices`.
 
     >>> escape = Escape(np.array([[2, 9]], np.uint32), np.array([[3, 0]], np.uint8),
     ...                 np.array([[2.0**32, 0.0]]))
@@ -156,6 +160,49 @@ def smooth_indices(escape: Escape, max_iter: int) -> np.ndarray:
     """Palette indices of a tile: 0..254 on the colour cycle by the smooth value, 255 (black)
     where ``count >= max_iter`` (uint8, the escape's shape; module docstring).
 
+    The same bytes on every IEEE-754 machine, numpy build and path: :func:`numpy_indices`
+    defines them (float64 IEEE basic operations in a fixed order); where numba can run, its
+    compiled twin computes them (:func:`compiled_mapping`: the same operations in the same
+    order, one pass per pixel, ~6x faster), and where it cannot, :func:`numpy_indices` does.
+
+    >>> escape = Escape(np.array([[1, 24, 99]], np.uint32), np.array([[3, 3, 0]], np.uint8),
+    ...                 np.array([[2.0**32, 2.0**32, 0.0]]))
+    >>> smooth_indices(escape, 99).tolist()  # values 1 and 24: 1/24 and 0.988 of a cycle
+    [[10, 251, 255]]
+    """
+    mapping = compiled_mapping()
+    if mapping is None or (escape.counts.dtype, escape.extra.dtype, escape.r2.dtype) \
+            != (np.uint32, np.uint8, np.float64):  # the Escape's types, as kernels give them
+        return numpy_indices(escape, max_iter)
+    indices = np.empty(escape.counts.shape, np.uint8)
+    mapping(*(np.ascontiguousarray(a).reshape(-1) for a in (escape.counts, escape.extra,
+                                                             escape.r2)),
+            int(max_iter), indices.reshape(-1))
+    return indices
+
+
+@functools.cache
+def compiled_mapping():
+    """The compiled colour mapping, ``mapping(counts, extra, r2, max_iter, out)`` on flat
+    C-contiguous arrays (:func:`mpi_render.kernels.colour_numba.indices_flat`): from its
+    prebuilt library when there is one for this code and CPU (no numba import,
+    :mod:`mpi_render.kernels.colour_native`), else numba's JIT; None where numba is not
+    installed."""
+    from .kernels import colour_native
+
+    mapping = colour_native.load()
+    if mapping is not None:
+        return mapping
+    try:
+        from .kernels.colour_numba import indices_flat
+    except ImportError:
+        return None
+    return indices_flat
+
+
+def numpy_indices(escape: Escape, max_iter: int) -> np.ndarray:
+    """:func:`smooth_indices` in numpy: the reference that defines the bytes.
+
     The same bytes on every IEEE-754 machine and numpy build: the arithmetic is float64 basic
     operations (add, subtract, multiply, divide, ``frexp``, ``floor``, ``fmax``, each a
     separate numpy call, so correctly rounded and never fused), in this order, with the
@@ -174,11 +221,6 @@ def smooth_indices(escape: Escape, max_iter: int) -> np.ndarray:
     scratch arrays kept per thread (:func:`.kernels.workspace.held`): about 1 ms for a 256 px
     tile, 3.4-3.9x the float32 mapping with numpy's logarithms that it replaced
     (``docs/PERFORMANCE.md``, "Smooth colour").
-
-    >>> escape = Escape(np.array([[1, 24, 99]], np.uint32), np.array([[3, 3, 0]], np.uint8),
-    ...                 np.array([[2.0**32, 2.0**32, 0.0]]))
-    >>> smooth_indices(escape, 99).tolist()  # values 1 and 24: 1/24 and 0.988 of a cycle
-    [[10, 251, 255]]
     """
     indices = np.empty(escape.counts.shape, np.uint8)
     rows = max(1, BLOCK_PX // max(1, escape.counts[:1].size))  # whole rows (first axis)
@@ -191,7 +233,7 @@ def smooth_indices(escape: Escape, max_iter: int) -> np.ndarray:
 
 
 def _indices_into(escape: Escape, out: np.ndarray) -> None:
-    """The cycle positions of :func:`smooth_indices` as indices into ``out`` (uint8, the
+    """The cycle positions of :func:`numpy_indices` as indices into ``out`` (uint8, the
     escape's shape; the interior's are of no meaning)."""
     values = _values_into(escape, held("colour values", escape.r2.size))
     cycles = held("colour levels", escape.r2.size).reshape(escape.r2.shape)

@@ -21,9 +21,9 @@ from .config import RenderConfig
 from .deep.geometry import KERNELS, choose_kernel
 from .encode import encode_png
 from .escape import Escape
-from .kernels import native
+from .kernels import colour_native, native
 from .kernels.dispatch import escape_data, resolve_backend
-from .palettes import palette_bytes, smooth_indices
+from .palettes import compiled_mapping, palette_bytes, smooth_indices
 from .tiling import tile_bounds, tile_index
 
 WARM_UP_PX = 8
@@ -196,10 +196,12 @@ def render_tile(config: RenderConfig, row: int, col: int, backend: str = "auto",
 
 
 def warm_up(backend: str = "auto") -> str:
-    """Compile or load the backend's kernels once per process, so no tile pays for it.
+    """Compile or load the backend's kernels and the colour mapping once per process, so no
+    tile pays for it.
 
-    With numba's JIT (no native library for this code and CPU yet), it then builds that library
-    so that later processes start without numba (:mod:`.kernels.native`).
+    On numba's JIT (no native library for this code and CPU yet), it then builds the library,
+    so that later processes start without numba (:mod:`.kernels.native`,
+    :mod:`.kernels.colour_native`, :mod:`.deep.native`).
 
     Returns:
         The resolved backend name (``auto`` becomes ``numba`` or ``numpy``).
@@ -209,10 +211,13 @@ def warm_up(backend: str = "auto") -> str:
     """
     name = resolve_backend(backend)
     for shortcuts in (False, True):
-        escape_data(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
-                    shortcuts=shortcuts)
+        escape = escape_data(-2.0, 1.0, 0.25, 0.25, WARM_UP_PX, WARM_UP_PX, 4, backend=name,
+                             shortcuts=shortcuts)
     if name == "numba" and native.load() is None:  # running on numba's JIT
         native.ensure_built()
+    smooth_indices(escape, 4)  # the colour mapping: compiled wherever numba can run
+    if compiled_mapping() is not None and colour_native.load() is None:  # on numba's JIT
+        colour_native.ensure_built()
     from .deep import warm_up as warm_up_deep  # the perturbation kernels, and their library
 
     warm_up_deep(name)

@@ -58,14 +58,7 @@ def library_path() -> Path | None:
 def load():
     """``(tile_plain, tile_wide)`` from the library, or None when it is turned off, not built
     yet or does not load."""
-    path = library_path() if native.enabled() else None
-    if path is None or not path.exists():
-        return None
-    try:
-        return open_library(path)
-    except (OSError, AttributeError) as error:
-        native.log.warning("ignoring the native deep kernels %s: %s", path, error)
-        return None
+    return native.load_if_built(library_path, open_library, "the native deep kernels")
 
 
 def open_library(path: str | os.PathLike):
@@ -123,9 +116,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
 
     from . import numba_backend as nb
 
-    path = Path(path) if path is not None else library_path()
-    if path is None:
-        raise RuntimeError("the native deep kernels need numba and a CPU listed in /proc/cpuinfo")
+    path = native.build_target(path, library_path, "the native deep kernels need")
     f64, i64, u8, u32 = (types.CPointer(t) for t in (types.float64, types.int64, types.uint8,
                                                        types.uint32))
     n, x, flag = types.int64, types.float64, types.boolean

@@ -17,6 +17,9 @@ backends (``lanes_ir`` emits the numba kernel's hot loop, ``trap`` is its exact 
 ``native`` runs the numba kernel from a prebuilt library without importing numba; ``workspace``
 sizes its scratch arrays); ``reference`` (plain Python) and ``reference.c`` (plain
 scalar C, loaded by ``creference``) are the exact oracles every backend must match bit for bit.
+``colour_numba`` is the tile pipeline's colour mapping compiled (the same bytes as the numpy
+mapping; :func:`mpi_render.palettes.smooth_indices` runs it where numba can run),
+``colour_native`` its prebuilt library.
 """
 from .dispatch import (
     available_backends,

@@ -131,13 +131,20 @@ def library_path() -> Path | None:
 def load() -> NativeKernel | None:
     """The kernel of the library for this code and CPU, or None when it is turned off, not
     built yet or does not load."""
-    path = library_path() if enabled() else None
+    return load_if_built(library_path, open_library, "the native kernel")
+
+
+def load_if_built(path_of, opener, what: str):
+    """``opener(path)`` for the library at ``path_of()``, or None when native libraries are
+    turned off, it is not built yet or it does not load (logged: a broken library means
+    numba's JIT, never a failed tile)."""
+    path = path_of() if enabled() else None
     if path is None or not path.exists():
         return None
     try:
-        return open_library(path)
+        return opener(path)
     except (OSError, AttributeError, ValueError) as error:
-        log.warning("ignoring the native kernel %s: %s", path, error)
+        log.warning("ignoring %s %s: %s", what, path, error)
         return None
 
 
@@ -235,6 +242,19 @@ def build_if_missing(path_of, builder, what: str) -> None:
         log.info("built %s: %s", what, path)
 
 
+def build_target(path: str | os.PathLike | None, path_of, what: str) -> Path:
+    """Where a library is built: ``path``, or ``path_of()`` when ``path`` is None.
+
+    Raises:
+        RuntimeError: ``path_of()`` has no answer (``what`` starts its message: no numba, or a
+            CPU that /proc/cpuinfo does not identify).
+    """
+    target = Path(path) if path is not None else path_of()
+    if target is None:
+        raise RuntimeError(f"{what} numba and a CPU listed in /proc/cpuinfo")
+    return target
+
+
 def build(path: str | os.PathLike | None = None) -> Path:
     """Compile the numba kernel into a library at ``path`` (default: :func:`library_path`).
 
@@ -247,9 +267,7 @@ def build(path: str | os.PathLike | None = None) -> Path:
 
     from . import numba_backend
 
-    path = Path(path) if path is not None else library_path()
-    if path is None:
-        raise RuntimeError("the native kernel needs numba and a CPU listed in /proc/cpuinfo")
+    path = build_target(path, library_path, "the native kernel needs")
     _linker()  # before compiling anything: no linker, no library
     ptr = types.CPointer
 

@@ -37,3 +37,27 @@ def backend(request, monkeypatch):
     monkeypatch.setattr(dispatch, "_kernel",
                         lambda name: implementation if name == "numba" else real(name))
     return "numba"
+
+
+@pytest.fixture(scope="session")
+def colour_library(tmp_path_factory):
+    """The colour mapping's native library, built once per session into a temporary directory."""
+    from mpi_render.kernels import colour_native
+
+    return colour_native.build(tmp_path_factory.mktemp("colour-native") / "colour.so")
+
+
+@pytest.fixture(params=["numba-jit", "numba-native"])
+def compiled(request, monkeypatch):
+    """The compiled colour mapping, as numba's JIT and as the prebuilt library; the tile
+    pipeline (``palettes.smooth_indices``) runs it."""
+    from mpi_render import palettes
+
+    if request.param == "numba-native":
+        from mpi_render.kernels import colour_native
+
+        mapping = colour_native.open_library(request.getfixturevalue("colour_library"))
+    else:
+        from mpi_render.kernels.colour_numba import indices_flat as mapping
+    monkeypatch.setattr(palettes, "compiled_mapping", lambda: mapping)
+    return mapping

@@ -5,51 +5,43 @@ here: a process builds it once, later processes start without numba, it depends 
 but libc, and a missing linker is a clear error that leaves the JIT working.
 """
 import logging
-import os
-import subprocess
-import sys
 
 import pytest
+from native_libraries import start_process, undefined_symbols
 
-from mpi_render.kernels import native
+from mpi_render.deep import native as deep_native
+from mpi_render.kernels import colour_native, native
 
 START = ("import sys; from mpi_render.tile import warm_up; from mpi_render.kernels.dispatch import "
          "escape_counts; counts = escape_counts(-2.0, 1.0, 0.05, 0.05, 60, 40, 500); "
          "print(warm_up(), 'numba' in sys.modules, int(counts.sum()))")
 
 
-def start_process(cache_dir, **env):
-    done = subprocess.run([sys.executable, "-c", START], capture_output=True, text=True,
-                          timeout=300, check=True,
-                          env=dict(os.environ, MPI_RENDER_CACHE_DIR=str(cache_dir), **env))
-    return done.stdout.split()
-
-
 def test_first_process_builds_the_library_and_later_ones_skip_numba(tmp_path):
-    built = start_process(tmp_path)
+    built = start_process(START, tmp_path)
     assert built[:2] == ["numba", "True"]  # JIT this time, then builds the library
     assert [p.name for p in tmp_path.glob("escape_counts-*.so")] != []
-    again = start_process(tmp_path)
+    again = start_process(START, tmp_path)
     assert again[:2] == ["numba", "False"]  # numba never imported
     assert again[2] == built[2]
-    jit = start_process(tmp_path, MPI_RENDER_NATIVE_KERNEL="0")
+    jit = start_process(START, tmp_path, MPI_RENDER_NATIVE_KERNEL="0")
     assert jit == built
 
 
 def test_library_needs_nothing_but_libc(native_library_path):
-    undefined = subprocess.run(["nm", "-D", "--undefined-only", str(native_library_path)],
-                               check=True, capture_output=True, text=True).stdout.split()
-    names = {word.split("@")[0] for word in undefined if word not in ("U", "w")}
-    assert names - {"memset", "memcpy", "memmove", "__cxa_finalize", "__gmon_start__",
-                    "_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable"} == set()
+    assert undefined_symbols(native_library_path) == set()
 
 
-def test_library_name_depends_on_the_cache_dir_and_sources(tmp_path, monkeypatch):
+@pytest.mark.parametrize("library, stem", [(native, "escape_counts"), (deep_native, "deep"),
+                                           (colour_native, "colour")])
+def test_library_name_depends_on_the_cache_dir_and_sources(library, stem, tmp_path,
+                                                           monkeypatch):
+    """Each library's file is keyed by its sources: an edit to any of them names a new one."""
     monkeypatch.setenv("MPI_RENDER_CACHE_DIR", str(tmp_path))
-    path = native.library_path()
-    assert path.parent == tmp_path and path.name.startswith("escape_counts-")
-    monkeypatch.setattr(native, "_SOURCES", native._SOURCES[:-1])
-    assert native.library_path() != path
+    path = library.library_path()
+    assert path.parent == tmp_path and path.name.startswith(stem + "-")
+    monkeypatch.setattr(library, "_SOURCES", library._SOURCES[:-1])
+    assert library.library_path() != path
 
 
 def test_missing_linker_is_a_clear_error_and_the_jit_keeps_working(tmp_path, monkeypatch,

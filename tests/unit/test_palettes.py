@@ -7,9 +7,10 @@ import math
 import colour_oracle
 import numpy as np
 import pytest
+from colour_oracle import MAX_ITER, border_pixels, joined, oracle_inputs
 
 from mpi_render import palettes
-from mpi_render.escape import SMOOTH_MAX_EXTRA, SMOOTH_R2, Escape
+from mpi_render.escape import Escape
 from mpi_render.kernels import escape_data
 from mpi_render.palettes import (
     INTERIOR_INDEX,
@@ -185,79 +186,39 @@ def test_the_outside_of_the_full_view_is_one_gradient():
                                              10**9)) <= 15
 
 
-MAX_ITER = 10**8  # the largest max_iter a run may ask for (DESIGN.md)
+# the mapping in numpy (the reference) and the tile pipeline's (its compiled twin where numba runs)
+MAPPINGS = pytest.mark.parametrize("mapping", [palettes.numpy_indices, smooth_indices],
+                                   ids=["numpy", "pipeline"])
 
 
-def oracle_inputs(n: int, seed: int) -> Escape:
-    """A row of ``n`` random pixels and every edge case, as an Escape: counts from 0 to just
-    below MAX_ITER (and the interior, count == MAX_ITER with r2 = 0), extra 0..64, r2 just
-    above SMOOTH_R2, far above it, overflowed (inf), and between 4 and SMOOTH_R2 where the
-    tail hit its cap."""
-    rng = np.random.default_rng(seed)
-    counts = np.concatenate([
-        rng.integers(0, 64, n // 4), np.exp(rng.uniform(0, math.log(MAX_ITER), n // 2)),
-        rng.integers(MAX_ITER - 1000, MAX_ITER, n // 4)]).astype(np.uint32)
-    extra = rng.integers(0, SMOOTH_MAX_EXTRA + 1, counts.size).astype(np.uint8)
-    r2 = np.exp(rng.uniform(math.log(SMOOTH_R2), math.log(SMOOTH_R2 ** 2), counts.size))
-    above = np.nextafter(SMOOTH_R2, np.inf)
-    edges = [  # (count, extra, r2)
-        *[(c, x, v) for c in (0, 1, 2, 3, 7, 8, 24, 255, 10**6, MAX_ITER - 1)
-          for x in (0, 1, SMOOTH_MAX_EXTRA)
-          for v in (above, np.nextafter(above, np.inf), SMOOTH_R2 * 1.5, SMOOTH_R2 ** 2,
-                    2.0**64, 1e100, 1e300, np.finfo(np.float64).max, np.inf)],
-        *[(c, SMOOTH_MAX_EXTRA, v) for c in (1, 50, 99_999) for v in (4.000001, 17.0, SMOOTH_R2)],
-        *[(MAX_ITER, 0, 0.0)] * 5, (MAX_ITER + 7, 0, 0.0)]
-    counts = np.concatenate([counts, np.array([e[0] for e in edges], np.uint32)])
-    extra = np.concatenate([extra, np.array([e[1] for e in edges], np.uint8)])
-    r2 = np.concatenate([r2, [e[2] for e in edges]])
-    return Escape(counts[None, :], extra[None, :], r2[None, :])
-
-
-def border_pixels(values: int = 40, steps: int = 20) -> Escape:
-    """Pixels on the borders between two colours: for smooth values from 3 to 9e7, the r2 where
-    the oracle's index changes (bisection), and the r2 around it in steps that move the cycle
-    position by about half a unit in its last place. An operation rounded otherwise than the
-    oracle's moves that change to another pixel, which among random pixels would show in about
-    one pixel of 1e12."""
-    a, b = palettes.COLOUR_STRETCH / palettes.COLOUR_PERIOD, palettes.COLOUR_STRETCH
-    rows = []
-    for value in np.geomspace(3.0, 9e7, values).tolist():
-        position = math.log1p(a * value) / b
-        value = math.expm1((math.floor(position * 255) + 1) / 255 * b) / a  # a border's value
-        count = math.floor(value) + 2  # extra 1: log2(log2 r2) = count + 3 - value, in (4, 5]
-        r2 = 2.0 ** 2.0 ** (count + 3 - value)
-        low, high = r2 * (1 - 1e-6), r2 * (1 + 1e-6)  # indices differ at the two ends
-        for _ in range(80):
-            middle = (low + high) / 2
-            same = colour_oracle.index(count, 1, middle, MAX_ITER) == \
-                colour_oracle.index(count, 1, low, MAX_ITER)
-            low, high = (middle, high) if same else (low, middle)
-        # r2 (1 + d) moves the position by d / (ln 2^2 log2 r2 PERIOD (1 + a value)) cycles
-        ulps = 0.5 * position * math.log(2) ** 2 * math.log2(r2) * b * (1 + a * value) / a
-        bits = np.float64(high).view(np.int64) + max(1, round(ulps)) * np.arange(-steps, steps)
-        rows += [(count, 1, r) for r in bits.view(np.float64).tolist()]
-    counts, extra, r2 = (np.array(column) for column in zip(*rows))
-    return Escape(counts.astype(np.uint32)[None, :], extra.astype(np.uint8)[None, :],
-                  r2[None, :])
-
-
-def test_mapping_equals_the_python_oracle_bit_for_bit():
-    """Every index, and every smooth value, is what the plain-Python evaluation of the same
-    operations gives: the mapping is a fixed function of the Escape's bits on any IEEE-754
-    machine and numpy build (the whole point: sites on different CPUs store the same tile)."""
+@pytest.fixture(scope="module")
+def demanding():
+    """60,000 random pixels with every edge case, and the pixels on colour borders, with the
+    oracle's indices."""
     random, borders = oracle_inputs(60_000, seed=5), border_pixels()
-    escape = Escape(*(np.hstack([getattr(random, name), getattr(borders, name)])
-                      for name in ("counts", "extra", "r2")))
-    pixels = list(zip(escape.counts[0].tolist(), escape.extra[0].tolist(),
-                      escape.r2[0].tolist()))
-    want = np.array([colour_oracle.index(c, x, v, MAX_ITER) for c, x, v in pixels], np.uint8)
-    got = smooth_indices(escape, MAX_ITER)
+    escape = joined(random, borders)
+    return escape, colour_oracle.indices(escape, MAX_ITER), borders.r2.size
+
+
+@MAPPINGS
+def test_mapping_equals_the_python_oracle_bit_for_bit(mapping, demanding):
+    """Every index is what the plain-Python evaluation of the same operations gives: the
+    mapping is a fixed function of the Escape's bits on any IEEE-754 machine and numpy build
+    (the whole point: sites on different CPUs store the same tile)."""
+    escape, want, n_borders = demanding
+    got = mapping(escape, MAX_ITER)
     assert got.dtype == np.uint8 and got.shape == escape.counts.shape
-    mismatched = np.flatnonzero(got[0] != want)
-    assert mismatched.size == 0, [pixels[i] for i in mismatched[:5]]
+    mismatched = np.flatnonzero(got[0] != want[0])
+    assert mismatched.size == 0, [(escape.counts[0, i], escape.extra[0, i], escape.r2[0, i])
+                                  for i in mismatched[:5]]
     assert len(np.unique(want)) == 256  # every colour and the interior occur
-    on_borders = want[-borders.r2.size:].reshape(40, -1)
+    on_borders = want[0, -n_borders:].reshape(40, -1)
     assert (on_borders[:, 0] != on_borders[:, -1]).all()  # each sweep crosses its border
+
+
+def test_smooth_values_equal_the_python_oracle_bit_for_bit(demanding):
+    escape = demanding[0]
+    pixels = zip(escape.counts[0].tolist(), escape.extra[0].tolist(), escape.r2[0].tolist())
     values = smooth_values(escape, MAX_ITER)[0]
     escaped = escape.counts[0] < MAX_ITER
     assert np.isnan(values[~escaped]).all()
@@ -265,23 +226,22 @@ def test_mapping_equals_the_python_oracle_bit_for_bit():
                                         for (c, x, v), e in zip(pixels, escaped) if e]
 
 
-def test_mapping_equals_the_oracle_on_a_rendered_tile_in_any_layout():
+@MAPPINGS
+def test_mapping_equals_the_oracle_on_a_rendered_tile_in_any_layout(mapping):
     """A real tile (interior, counts 1..1000), whole, transposed (strided), cut at odd widths
     and stacked taller than one band of BLOCK_PX pixels: numpy's vector loops and their scalar
-    tails give the oracle's bits alike, band by band."""
+    tails give the oracle's bits alike, band by band, and so does the compiled mapping."""
     escape = escape_data(-0.8, 0.2, 0.001, 0.001, 77, 61, 1000, backend="numpy")
-    want = np.array([[colour_oracle.index(c, x, v, 1000) for c, x, v in zip(*row)]
-                     for row in zip(escape.counts.tolist(), escape.extra.tolist(),
-                                    escape.r2.tolist())], np.uint8)
+    want = colour_oracle.indices(escape, 1000)
     assert (want == INTERIOR_INDEX).any() and (want != INTERIOR_INDEX).any()
-    assert smooth_indices(escape, 1000).tobytes() == want.tobytes()
+    assert mapping(escape, 1000).tobytes() == want.tobytes()
     transposed = Escape(escape.counts.T, escape.extra.T, escape.r2.T)
-    assert (smooth_indices(transposed, 1000) == want.T).all()
+    assert (mapping(transposed, 1000) == want.T).all()
     odd = Escape(escape.counts[3:, 1:30], escape.extra[3:, 1:30], escape.r2[3:, 1:30])
-    assert (smooth_indices(odd, 1000) == want[3:, 1:30]).all()
+    assert (mapping(odd, 1000) == want[3:, 1:30]).all()
     tall = Escape(*(np.tile(getattr(escape, name), (30, 1)) for name in ("counts", "extra", "r2")))
     assert tall.r2.size > 2 * palettes.BLOCK_PX  # coloured in three bands
-    assert (smooth_indices(tall, 1000) == np.tile(want, (30, 1))).all()
+    assert (mapping(tall, 1000) == np.tile(want, (30, 1))).all()
 
 
 def test_mapping_is_the_smooth_colour_within_its_error_bound():
