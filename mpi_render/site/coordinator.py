@@ -180,9 +180,10 @@ class Coordinator:
         ranks = ([0] if self.root_error is None else []) + self.crew.live()
         needs = {}
         for rank in ranks:
-            held = len(self.own) if rank == 0 else self.crew.holding(rank)
-            if self.sizer.target(rank) > held:
-                needs[rank] = self.sizer.target(rank) - held
+            wanted = self.sizer.wanted(rank, len(self.own) if rank == 0 else
+                                       self.crew.holding(rank))
+            if wanted > 0:
+                needs[rank] = wanted
         return needs
 
     def _top_up(self) -> None:

@@ -45,3 +45,23 @@ def test_a_slow_site_holds_one_tile_beyond_the_one_it_renders():
 def test_a_short_lease_caps_the_queue_at_a_third_of_it():
     sizer = measured(2, 20.0, lease_s=1.5)  # 0.5 s of work queued, not 2 s
     assert sizer.target(1) == 1 + 5
+
+
+def test_a_fast_rank_is_refilled_by_halves_not_after_every_tile():
+    """Each claim is a round trip rank 0 waits for: a queue is topped up to its target once
+    half of it is used, not one tile per finished tile."""
+    sizer = measured(1, 70.0)  # one fast rank: 14 tiles cover a fifth of a second
+    assert sizer.target(0) == 14
+    assert [sizer.wanted(0, held) for held in (14, 13, 8, 7, 1, 0)] == [0, 0, 0, 7, 13, 14]
+    workers = measured(2, 20.0)  # 10 tiles/s per rank: a worker holds 1 + 20
+    assert [workers.wanted(1, held) for held in (21, 12, 11, 1, 0)] == [0, 0, 10, 20, 21]
+
+
+def test_small_targets_are_refilled_as_soon_as_a_tile_is_done():
+    """A slow site's queue (target 1-3) still gets its next tile at once."""
+    fresh = ClaimSizer(2)  # rank 0: 1, worker: 2
+    assert [fresh.wanted(0, 0), fresh.wanted(0, 1)] == [1, 0]
+    assert [fresh.wanted(1, held) for held in (2, 1, 0)] == [0, 1, 2]
+    slow = measured(2, 2.0)  # 1 tile/s per rank: the worker's target 3
+    assert slow.target(1) == 3
+    assert [slow.wanted(1, held) for held in (3, 2, 1)] == [0, 1, 2]
