@@ -132,6 +132,26 @@ def post_tiles(server, run_id: str, tiles: list[tuple[dict, bytes]]) -> dict:
     return doc
 
 
+def stored_run(server, config: RenderConfig = SMALL, label: str = "parent") -> str:
+    """A new run whose tiles are all stored (solid colours): a page opens it and zooms in."""
+    run_id = new_run_id(label)
+    create_run(server, run_id, config)
+    post_tiles(server, run_id, solid_tiles(config, all_cells(config)))
+    return run_id
+
+
+def run_doc(server, run_id: str) -> dict:
+    """GET api/runs/{run_id} (it must exist)."""
+    status, doc = http_json("GET", f"{server.url}api/runs/{run_id}", context=server.context)
+    assert status == 200, (status, doc)
+    return doc
+
+
+def control_key(server) -> str:
+    """The dashboard's control token: what a control link carries as ``#key=``."""
+    return (server.data_dir / "control-token").read_text().strip()
+
+
 # Centre pixel of each listed tile on the overview canvas (the canvas may be downscaled).
 _READ_CELLS_JS = """([grid, cells]) => {
   const canvas = document.getElementById("mosaic");

@@ -10,7 +10,6 @@ need; the views are chosen so that the pixels escape within a few hundred iterat
 """
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from decimal import Decimal
@@ -18,11 +17,14 @@ from fractions import Fraction
 
 import pytest
 from browser.kit import (
+    control_key,
     create_run,
+    new_run_id,
     post_tiles,
+    run_doc,
     solid_png,
-    solid_tiles,
     stage_box,
+    stored_run,
     text,
     wait_text,
 )
@@ -37,7 +39,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 STRICT_DECIMAL = re.compile(r"^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$")  # the dashboard's syntax
 WHEEL_ZOOM = 1.5  # one notch of the wheel (viewer.js)
-_run_ids = itertools.count()
 
 
 # -- the exact arithmetic the page must do, in Python ----------------------------------------
@@ -80,16 +81,6 @@ def is_multiple(value: Fraction, k: int) -> bool:
 
 
 # -- page helpers ------------------------------------------------------------------------------
-
-def control_key(server) -> str:
-    return (server.data_dir / "control-token").read_text().strip()
-
-
-def run_doc(server, run_id: str) -> dict:
-    status, doc = http_json("GET", f"{server.url}api/runs/{run_id}", context=server.context)
-    assert status == 200, (status, doc)
-    return doc
-
 
 def stage(page, name: str) -> str:
     return page.locator("#mosaic").get_attribute(f"data-{name}") or ""
@@ -134,10 +125,6 @@ def serving(tmp_path_factory):
     with Dashboard(work / "dashboard") as server, ServingSite(work, "cloud", server), \
             ServingSite(work, "onprem", server):
         yield server
-
-
-def new_id(label: str) -> str:
-    return f"{label}{next(_run_ids)}"
 
 
 # -- the page's pure modules against the Python oracle ----------------------------------------
@@ -253,7 +240,7 @@ def check_child_view(parent_view: dict, camera: dict, image_px: int, child_view:
 
 def open_new_run(server, page, config: RenderConfig, label: str) -> str:
     """Create a run and open it on the page with the control key; returns its id."""
-    run_id = new_id(label)
+    run_id = new_run_id(label)
     create_run(server, run_id, config)
     page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
     wait_hello(page, run_id)
@@ -324,15 +311,6 @@ def test_the_flake_zoomed_8_times_more_renders_the_view_the_arithmetic_gives(ser
 
 
 # -- the coordinates, Go to, lineage and limits (no sites needed: the runs stay empty) ----------
-
-def stored_run(server, config: RenderConfig, label: str) -> str:
-    """A run whose tiles are all stored (solid colours): the page opens it and zooms in."""
-    run_id = new_id(label)
-    create_run(server, run_id, config)
-    cells = [divmod(index, config.grid) for index in range(config.total_tiles)]
-    post_tiles(server, run_id, solid_tiles(config, cells))
-    return run_id
-
 
 SMALL = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=64)
 
@@ -494,7 +472,7 @@ def test_a_view_needing_more_than_5000_characters_is_refused_with_a_message(serv
 def test_the_site_panel_shows_reference_orbit_progress_and_kernels(server, page, browser):
     config = RenderConfig(grid=2, tile_px=32, palette="fire", max_iter=50_000, split="dynamic",
                           center=(LOCATIONS["flake"].cx, LOCATIONS["flake"].cy), width="1.7e-157")
-    run_id = new_id("phases")
+    run_id = new_run_id("phases")
     create_run(server, run_id, config)
     page.goto(f"{server.url}?run={run_id}")
     wait_hello(page, run_id)
