@@ -199,6 +199,11 @@ def stage_colours(page, points) -> list[tuple[int, int, int]]:
     return [tuple(rgb) for rgb in page.evaluate(_READ_POINTS_JS, [list(p) for p in points])]
 
 
+def stage_data(page, name: str) -> str:
+    """The stage canvas's ``data-NAME`` ("" when unset): what the viewer painted (viewer.js)."""
+    return page.locator("#mosaic").get_attribute(f"data-{name}") or ""
+
+
 def stage_box(page) -> dict:
     """The stage canvas's box in page CSS px: {x, y, width, height}."""
     return page.locator("#mosaic").bounding_box()

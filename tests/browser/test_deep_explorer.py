@@ -24,6 +24,7 @@ from browser.kit import (
     run_doc,
     solid_png,
     stage_box,
+    stage_data,
     stored_run,
     text,
     wait_text,
@@ -82,13 +83,9 @@ def is_multiple(value: Fraction, k: int) -> bool:
 
 # -- page helpers ------------------------------------------------------------------------------
 
-def stage(page, name: str) -> str:
-    return page.locator("#mosaic").get_attribute(f"data-{name}") or ""
-
-
 def camera_of(page) -> dict:
     """The camera's doubles as the stage painted them (String() of a double reads back exactly)."""
-    return {name: float(stage(page, name)) for name in ("x0", "y0", "span")}
+    return {name: float(stage_data(page, name)) for name in ("x0", "y0", "span")}
 
 
 def coordinates(page) -> dict:
@@ -97,18 +94,18 @@ def coordinates(page) -> dict:
 
 def wait_hello(page, run_id: str, timeout_s: float = 20) -> None:
     """Wait until the stage belongs to `run_id` (its hello reset it)."""
-    wait_for(lambda: stage(page, "run") == run_id, timeout_s, f"the hello of {run_id}")
+    wait_for(lambda: stage_data(page, "run") == run_id, timeout_s, f"the hello of {run_id}")
 
 
 def wheel_zoom(page, notches: int, fx: float, fy: float) -> None:
     """Wheel `notches` times in at the stage point (fx, fy) (fractions of its side)."""
     box = stage_box(page)
     page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-    before = float(stage(page, "zoom"))
+    before = float(stage_data(page, "zoom"))
     for _ in range(notches):
         page.mouse.wheel(0, -100)
     want = before * WHEEL_ZOOM ** notches
-    wait_for(lambda: abs(float(stage(page, "zoom")) - want) < 1e-3 * want, 5, f"zoom {want:.3f}")
+    wait_for(lambda: abs(float(stage_data(page, "zoom")) - want) < 1e-3 * want, 5, f"zoom {want:.3f}")
 
 
 def click_render(page, parent: str) -> str:
@@ -269,7 +266,7 @@ def test_zoom_from_the_full_view_past_1e_minus_20_and_render_it(serving, page):
     # The point under the pointer (c0 to the pixel the mouse landed on) stayed put all the way.
     assert abs(parse_decimal("cx", view["cx"]) - Fraction(3, 10)) < Fraction(1, 100)
     assert abs(parse_decimal("cy", view["cy"]) - Fraction(6, 10)) < Fraction(1, 100)
-    wait_for(lambda: stage(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {run_id} drawn")
+    wait_for(lambda: stage_data(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {run_id} drawn")
     wait_text(page, "#run-state", "complete")
     assert coordinates(page)["cx"] == view["cx"] and coordinates(page)["width"] == view["width"]
     assert len(page.locator("#lineage li").all_text_contents()) == 6  # root, "…", the last 4
@@ -306,7 +303,7 @@ def test_the_flake_zoomed_8_times_more_renders_the_view_the_arithmetic_gives(ser
     check_child_view(doc["config"]["view"], camera, start.image_px, child_doc["config"]["view"])
     assert child_doc["config"]["max_iter"] == int(shown["max-iter"]) > flake.max_iter
     wait_for(lambda: coordinates(page)["cx"] == child_doc["config"]["view"]["cx"], 5, "the new coordinates")
-    wait_for(lambda: stage(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {child} drawn")
+    wait_for(lambda: stage_data(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {child} drawn")
     assert page.locator("#lineage li").all_text_contents() == [run_id, flake_id, child]
 
 
@@ -383,7 +380,7 @@ def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_jo
     for _ in range(2):
         page.keyboard.press("+")
         page.keyboard.press("+")
-        wait_for(lambda: stage(page, "zoom") == "2.250", 5, "zoom 2.25")
+        wait_for(lambda: stage_data(page, "zoom") == "2.250", 5, "zoom 2.25")
         chain.append(click_render(page, chain[-1]))
         wait_hello(page, chain[-1])
     crumbs = lambda tab: tab.locator("#lineage li").all_text_contents()  # noqa: E731
@@ -457,7 +454,7 @@ def test_a_view_needing_more_than_5000_characters_is_refused_with_a_message(serv
     assert refused, "no view past 5,000 characters"
     for _ in range(4):
         page.mouse.wheel(0, 100)
-    wait_for(lambda: stage(page, "zoom") == "2.250", 5, f"back to 2.25x, at {stage(page, 'zoom')}")
+    wait_for(lambda: stage_data(page, "zoom") == "2.250", 5, f"back to 2.25x, at {stage_data(page, 'zoom')}")
     wait_for(matches, 5, "the page agrees with the exact arithmetic")
     spelled, message = expected()
     assert message is None
