@@ -4,9 +4,9 @@ Flake with "Render this view" on two serving sites, the coordinates text, a past
 rendered with the control key, lineage kept by the dashboard (after a reload, in a new tab), the
 5,000-character limit, and the sites' reference-orbit phases and kernels in the site panel.
 
-Until the deep renderer is merged, serving sites render a deep view with the double kernel from
-the view rounded to doubles (flat pictures), but every tile arrives, which is what these tests
-need; the views are chosen so that the pixels escape within a few hundred iterations.
+The serving sites render a view deeper than doubles resolve by perturbation (mpi_render.deep,
+after a reference orbit); these tests need every tile to arrive, not the picture, and the views
+are chosen so that the pixels escape within a few hundred iterations.
 """
 from __future__ import annotations
 
