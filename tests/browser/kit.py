@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update"]
 ARTIFACTS = REPO / "test-artifacts"
 BACKGROUND_RGB = (0x0B, 0x0E, 0x14)  # the empty overview canvas (mosaic.js)
+VIEWPORT = {"width": 1440, "height": 960}  # every test tab's window, in CSS px
 SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)  # 16 tiles, quick to draw
 _run_ids = itertools.count()
 
@@ -34,6 +35,11 @@ def launch_chromium(playwright, *extra_args: str):
                     "or `apt-get install -y chromium`")
     return playwright.chromium.launch(executable_path=str(CHROMIUM),
                                       args=CHROMIUM_ARGS + list(extra_args))
+
+
+def new_tab(browser):
+    """A page in a browser context of its own (no cookies or storage shared), VIEWPORT sized."""
+    return browser.new_context(viewport=VIEWPORT).new_page()
 
 
 def tile_rgb(row: int, col: int) -> tuple[int, int, int]:

@@ -20,6 +20,7 @@ from browser.kit import (
     control_key,
     create_run,
     new_run_id,
+    new_tab,
     post_tiles,
     run_doc,
     solid_png,
@@ -369,7 +370,7 @@ def test_a_pasted_location_renders_and_copy_gives_the_coordinates(server, page):
 
 def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_joiner(server, page, browser):
     run_id = stored_run(server, SMALL, "tree")
-    follower = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()
+    follower = new_tab(browser)
     errors = []
     follower.on("pageerror", lambda exc: errors.append(str(exc)))
     follower.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -393,7 +394,7 @@ def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_jo
     wait_for(lambda: crumbs(page) == chain, 10, "the breadcrumb after a reload")
     assert page.evaluate("Object.keys(sessionStorage).length") == 1
 
-    late = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()  # a new tab, no key
+    late = new_tab(browser)  # a new tab, no key
     late.on("pageerror", lambda exc: errors.append(str(exc)))
     late.goto(f"{server.url}?run={chain[-1]}")
     wait_for(lambda: crumbs(late) == chain, 10, "the breadcrumb in a new tab")
@@ -487,7 +488,7 @@ def test_the_site_panel_shows_reference_orbit_progress_and_kernels(server, page,
         == "reference orbit 12,000 / 50,000 iterations (24 %) · 1.2 s"
     assert phase_of(page, 1).is_hidden(), "onprem reported nothing"
     assert text(page, "#stage-note") == "cloud: reference orbit 12,000 / 50,000 iterations (24 %) · 1.2 s"
-    late = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()  # from the hello
+    late = new_tab(browser)  # from the hello
     late.goto(f"{server.url}?run={run_id}")
     wait_text(late, "#run-state", "reference orbit")
     wait_text(late, "#site-list .site-phase >> nth=0",
