@@ -6,7 +6,7 @@ overrides this one for that module.
 from __future__ import annotations
 
 import pytest
-from browser.kit import launch_chromium
+from browser.kit import launch_chromium, new_tab
 from playwright.sync_api import sync_playwright
 from support import Dashboard
 
@@ -35,14 +35,13 @@ _NETWORK_ERRORS = ("WebSocket connection to ", "Failed to load resource: net::ER
 @pytest.fixture(name="page")
 def page_fixture(browser):
     """A fresh page; any uncaught script error or console error fails the test."""
-    context = browser.new_context(viewport={"width": 1440, "height": 960})
-    tab = context.new_page()
+    tab = new_tab(browser)
     tab.dashboard_goes_away = False
     errors = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     yield tab
-    context.close()
+    tab.context.close()
     if tab.dashboard_goes_away:
         errors = [text for text in errors if not text.startswith(_NETWORK_ERRORS)]
     assert not errors, f"script errors on the page: {errors}"

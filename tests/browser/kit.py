@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update"]
 ARTIFACTS = REPO / "test-artifacts"
 BACKGROUND_RGB = (0x0B, 0x0E, 0x14)  # the empty overview canvas (mosaic.js)
+VIEWPORT = {"width": 1440, "height": 960}  # every test tab's window, in CSS px
 SMALL = RenderConfig(grid=4, tile_px=32, palette="fire", max_iter=64)  # 16 tiles, quick to draw
 _run_ids = itertools.count()
 
@@ -34,6 +35,11 @@ def launch_chromium(playwright, *extra_args: str):
                     "or `apt-get install -y chromium`")
     return playwright.chromium.launch(executable_path=str(CHROMIUM),
                                       args=CHROMIUM_ARGS + list(extra_args))
+
+
+def new_tab(browser):
+    """A page in a browser context of its own (no cookies or storage shared), VIEWPORT sized."""
+    return browser.new_context(viewport=VIEWPORT).new_page()
 
 
 def tile_rgb(row: int, col: int) -> tuple[int, int, int]:
@@ -132,6 +138,26 @@ def post_tiles(server, run_id: str, tiles: list[tuple[dict, bytes]]) -> dict:
     return doc
 
 
+def stored_run(server, config: RenderConfig = SMALL, label: str = "parent") -> str:
+    """A new run whose tiles are all stored (solid colours): a page opens it and zooms in."""
+    run_id = new_run_id(label)
+    create_run(server, run_id, config)
+    post_tiles(server, run_id, solid_tiles(config, all_cells(config)))
+    return run_id
+
+
+def run_doc(server, run_id: str) -> dict:
+    """GET api/runs/{run_id} (it must exist)."""
+    status, doc = http_json("GET", f"{server.url}api/runs/{run_id}", context=server.context)
+    assert status == 200, (status, doc)
+    return doc
+
+
+def control_key(server) -> str:
+    """The dashboard's control token: what a control link carries as ``#key=``."""
+    return (server.data_dir / "control-token").read_text().strip()
+
+
 # Centre pixel of each listed tile on the overview canvas (the canvas may be downscaled).
 _READ_CELLS_JS = """([grid, cells]) => {
   const canvas = document.getElementById("mosaic");
@@ -177,6 +203,11 @@ _READ_POINTS_JS = """(points) => {
 def stage_colours(page, points) -> list[tuple[int, int, int]]:
     """RGB at stage points ``(x, y)`` in CSS px relative to the canvas's top-left corner."""
     return [tuple(rgb) for rgb in page.evaluate(_READ_POINTS_JS, [list(p) for p in points])]
+
+
+def stage_data(page, name: str) -> str:
+    """The stage canvas's ``data-NAME`` ("" when unset): what the viewer painted (viewer.js)."""
+    return page.locator("#mosaic").get_attribute(f"data-{name}") or ""
 
 
 def stage_box(page) -> dict:

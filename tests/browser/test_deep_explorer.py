@@ -4,13 +4,12 @@ Flake with "Render this view" on two serving sites, the coordinates text, a past
 rendered with the control key, lineage kept by the dashboard (after a reload, in a new tab), the
 5,000-character limit, and the sites' reference-orbit phases and kernels in the site panel.
 
-Until the deep renderer is merged, serving sites render a deep view with the double kernel from
-the view rounded to doubles (flat pictures), but every tile arrives, which is what these tests
-need; the views are chosen so that the pixels escape within a few hundred iterations.
+The serving sites render a view deeper than doubles resolve by perturbation (mpi_render.deep,
+after a reference orbit); these tests need every tile to arrive, not the picture, and the views
+are chosen so that the pixels escape within a few hundred iterations.
 """
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from decimal import Decimal
@@ -18,11 +17,16 @@ from fractions import Fraction
 
 import pytest
 from browser.kit import (
+    control_key,
     create_run,
+    new_run_id,
+    new_tab,
     post_tiles,
+    run_doc,
     solid_png,
-    solid_tiles,
     stage_box,
+    stage_data,
+    stored_run,
     text,
     wait_text,
 )
@@ -37,7 +41,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 STRICT_DECIMAL = re.compile(r"^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$")  # the dashboard's syntax
 WHEEL_ZOOM = 1.5  # one notch of the wheel (viewer.js)
-_run_ids = itertools.count()
 
 
 # -- the exact arithmetic the page must do, in Python ----------------------------------------
@@ -81,23 +84,9 @@ def is_multiple(value: Fraction, k: int) -> bool:
 
 # -- page helpers ------------------------------------------------------------------------------
 
-def control_key(server) -> str:
-    return (server.data_dir / "control-token").read_text().strip()
-
-
-def run_doc(server, run_id: str) -> dict:
-    status, doc = http_json("GET", f"{server.url}api/runs/{run_id}", context=server.context)
-    assert status == 200, (status, doc)
-    return doc
-
-
-def stage(page, name: str) -> str:
-    return page.locator("#mosaic").get_attribute(f"data-{name}") or ""
-
-
 def camera_of(page) -> dict:
     """The camera's doubles as the stage painted them (String() of a double reads back exactly)."""
-    return {name: float(stage(page, name)) for name in ("x0", "y0", "span")}
+    return {name: float(stage_data(page, name)) for name in ("x0", "y0", "span")}
 
 
 def coordinates(page) -> dict:
@@ -106,18 +95,18 @@ def coordinates(page) -> dict:
 
 def wait_hello(page, run_id: str, timeout_s: float = 20) -> None:
     """Wait until the stage belongs to `run_id` (its hello reset it)."""
-    wait_for(lambda: stage(page, "run") == run_id, timeout_s, f"the hello of {run_id}")
+    wait_for(lambda: stage_data(page, "run") == run_id, timeout_s, f"the hello of {run_id}")
 
 
 def wheel_zoom(page, notches: int, fx: float, fy: float) -> None:
     """Wheel `notches` times in at the stage point (fx, fy) (fractions of its side)."""
     box = stage_box(page)
     page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-    before = float(stage(page, "zoom"))
+    before = float(stage_data(page, "zoom"))
     for _ in range(notches):
         page.mouse.wheel(0, -100)
     want = before * WHEEL_ZOOM ** notches
-    wait_for(lambda: abs(float(stage(page, "zoom")) - want) < 1e-3 * want, 5, f"zoom {want:.3f}")
+    wait_for(lambda: abs(float(stage_data(page, "zoom")) - want) < 1e-3 * want, 5, f"zoom {want:.3f}")
 
 
 def click_render(page, parent: str) -> str:
@@ -134,10 +123,6 @@ def serving(tmp_path_factory):
     with Dashboard(work / "dashboard") as server, ServingSite(work, "cloud", server), \
             ServingSite(work, "onprem", server):
         yield server
-
-
-def new_id(label: str) -> str:
-    return f"{label}{next(_run_ids)}"
 
 
 # -- the page's pure modules against the Python oracle ----------------------------------------
@@ -253,7 +238,7 @@ def check_child_view(parent_view: dict, camera: dict, image_px: int, child_view:
 
 def open_new_run(server, page, config: RenderConfig, label: str) -> str:
     """Create a run and open it on the page with the control key; returns its id."""
-    run_id = new_id(label)
+    run_id = new_run_id(label)
     create_run(server, run_id, config)
     page.goto(f"{server.url}?run={run_id}#key={control_key(server)}")
     wait_hello(page, run_id)
@@ -282,7 +267,7 @@ def test_zoom_from_the_full_view_past_1e_minus_20_and_render_it(serving, page):
     # The point under the pointer (c0 to the pixel the mouse landed on) stayed put all the way.
     assert abs(parse_decimal("cx", view["cx"]) - Fraction(3, 10)) < Fraction(1, 100)
     assert abs(parse_decimal("cy", view["cy"]) - Fraction(6, 10)) < Fraction(1, 100)
-    wait_for(lambda: stage(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {run_id} drawn")
+    wait_for(lambda: stage_data(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {run_id} drawn")
     wait_text(page, "#run-state", "complete")
     assert coordinates(page)["cx"] == view["cx"] and coordinates(page)["width"] == view["width"]
     assert len(page.locator("#lineage li").all_text_contents()) == 6  # root, "…", the last 4
@@ -319,20 +304,11 @@ def test_the_flake_zoomed_8_times_more_renders_the_view_the_arithmetic_gives(ser
     check_child_view(doc["config"]["view"], camera, start.image_px, child_doc["config"]["view"])
     assert child_doc["config"]["max_iter"] == int(shown["max-iter"]) > flake.max_iter
     wait_for(lambda: coordinates(page)["cx"] == child_doc["config"]["view"]["cx"], 5, "the new coordinates")
-    wait_for(lambda: stage(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {child} drawn")
+    wait_for(lambda: stage_data(page, "tiles-drawn") == "16", 120, f"the 16 tiles of {child} drawn")
     assert page.locator("#lineage li").all_text_contents() == [run_id, flake_id, child]
 
 
 # -- the coordinates, Go to, lineage and limits (no sites needed: the runs stay empty) ----------
-
-def stored_run(server, config: RenderConfig, label: str) -> str:
-    """A run whose tiles are all stored (solid colours): the page opens it and zooms in."""
-    run_id = new_id(label)
-    create_run(server, run_id, config)
-    cells = [divmod(index, config.grid) for index in range(config.total_tiles)]
-    post_tiles(server, run_id, solid_tiles(config, cells))
-    return run_id
-
 
 SMALL = RenderConfig(grid=4, tile_px=32, palette="ocean", max_iter=64)
 
@@ -394,7 +370,7 @@ def test_a_pasted_location_renders_and_copy_gives_the_coordinates(server, page):
 
 def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_joiner(server, page, browser):
     run_id = stored_run(server, SMALL, "tree")
-    follower = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()
+    follower = new_tab(browser)
     errors = []
     follower.on("pageerror", lambda exc: errors.append(str(exc)))
     follower.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -405,7 +381,7 @@ def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_jo
     for _ in range(2):
         page.keyboard.press("+")
         page.keyboard.press("+")
-        wait_for(lambda: stage(page, "zoom") == "2.250", 5, "zoom 2.25")
+        wait_for(lambda: stage_data(page, "zoom") == "2.250", 5, "zoom 2.25")
         chain.append(click_render(page, chain[-1]))
         wait_hello(page, chain[-1])
     crumbs = lambda tab: tab.locator("#lineage li").all_text_contents()  # noqa: E731
@@ -418,7 +394,7 @@ def test_lineage_is_the_dashboards_after_a_reload_in_a_new_tab_and_for_a_late_jo
     wait_for(lambda: crumbs(page) == chain, 10, "the breadcrumb after a reload")
     assert page.evaluate("Object.keys(sessionStorage).length") == 1
 
-    late = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()  # a new tab, no key
+    late = new_tab(browser)  # a new tab, no key
     late.on("pageerror", lambda exc: errors.append(str(exc)))
     late.goto(f"{server.url}?run={chain[-1]}")
     wait_for(lambda: crumbs(late) == chain, 10, "the breadcrumb in a new tab")
@@ -479,7 +455,7 @@ def test_a_view_needing_more_than_5000_characters_is_refused_with_a_message(serv
     assert refused, "no view past 5,000 characters"
     for _ in range(4):
         page.mouse.wheel(0, 100)
-    wait_for(lambda: stage(page, "zoom") == "2.250", 5, f"back to 2.25x, at {stage(page, 'zoom')}")
+    wait_for(lambda: stage_data(page, "zoom") == "2.250", 5, f"back to 2.25x, at {stage_data(page, 'zoom')}")
     wait_for(matches, 5, "the page agrees with the exact arithmetic")
     spelled, message = expected()
     assert message is None
@@ -494,7 +470,7 @@ def test_a_view_needing_more_than_5000_characters_is_refused_with_a_message(serv
 def test_the_site_panel_shows_reference_orbit_progress_and_kernels(server, page, browser):
     config = RenderConfig(grid=2, tile_px=32, palette="fire", max_iter=50_000, split="dynamic",
                           center=(LOCATIONS["flake"].cx, LOCATIONS["flake"].cy), width="1.7e-157")
-    run_id = new_id("phases")
+    run_id = new_run_id("phases")
     create_run(server, run_id, config)
     page.goto(f"{server.url}?run={run_id}")
     wait_hello(page, run_id)
@@ -512,7 +488,7 @@ def test_the_site_panel_shows_reference_orbit_progress_and_kernels(server, page,
         == "reference orbit 12,000 / 50,000 iterations (24 %) · 1.2 s"
     assert phase_of(page, 1).is_hidden(), "onprem reported nothing"
     assert text(page, "#stage-note") == "cloud: reference orbit 12,000 / 50,000 iterations (24 %) · 1.2 s"
-    late = browser.new_context(viewport={"width": 1440, "height": 960}).new_page()  # from the hello
+    late = new_tab(browser)  # from the hello
     late.goto(f"{server.url}?run={run_id}")
     wait_text(late, "#run-state", "reference orbit")
     wait_text(late, "#site-list .site-phase >> nth=0",

@@ -17,6 +17,7 @@ from browser.kit import (
     solid_tiles,
     stage_box,
     stage_colours,
+    stage_data,
     stripe_rgb,
     striped_tiles,
     tile_rgb,
@@ -32,10 +33,6 @@ from mpi_render.config import RenderConfig
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 TILE_URL_PART = "/tiles/"
-
-
-def stage_data(page, name: str) -> str:
-    return page.locator("#mosaic").get_attribute(f"data-{name}") or ""
 
 
 def wait_stage(page, name: str, predicate, what: str, timeout_s: float = 20):

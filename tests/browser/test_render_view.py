@@ -10,27 +10,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from browser.kit import SMALL, all_cells, create_run, new_run_id, post_tiles, solid_tiles, text, wait_text
+from browser.kit import control_key, create_run, run_doc, stored_run, text, wait_text
 from browser.serving import ServingSite
-from support import Dashboard, http_json, wait_for
+from support import Dashboard, wait_for
 
 from mpi_render.config import RenderConfig
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 BUTTON = "Render this view"
-
-
-def control_key(server) -> str:
-    return (server.data_dir / "control-token").read_text().strip()
-
-
-def stored_run(server, config=SMALL, label="parent") -> str:
-    """A complete run of solid tiles (the page opens it and zooms in)."""
-    run_id = new_run_id(label)
-    create_run(server, run_id, config)
-    post_tiles(server, run_id, solid_tiles(config, all_cells(config)))
-    return run_id
 
 
 def zoom_in(page, presses: int, before: int = 0) -> None:
@@ -45,12 +33,6 @@ def zoom_in(page, presses: int, before: int = 0) -> None:
 def location(page) -> str:
     """The address bar as the page sees it (page.url can lag behind history.pushState)."""
     return page.evaluate("location.href")
-
-
-def run_doc(server, run_id: str) -> dict:
-    status, doc = http_json("GET", f"{server.url}api/runs/{run_id}")
-    assert status == 200, (status, doc)
-    return doc
 
 
 def test_a_read_only_page_has_no_render_button(server, page):

@@ -4,7 +4,7 @@
 // is a finite binary fraction, hence a finite decimal). Pure, no DOM.
 //
 // Only what the page needs: parse, add, subtract, multiply, divide to a chosen digit, round to a
-// multiple of 10**k, compare, format. Values are kept normalised (no trailing zeros in `n`), so two
+// multiple of 10**k, sign, format. Values are kept normalised (no trailing zeros in `n`), so two
 // equal values have equal fields.
 
 /** What parse() reads: a sign, digits with an optional point, an optional exponent. */
@@ -105,11 +105,6 @@ export class Decimal {
     return new Decimal(this.n * other.n, this.e + other.e);
   }
 
-  /** -1, 0 or 1 as this is below, equal to or above `other`. */
-  cmp(other) {
-    return this.sub(other).sign();
-  }
-
   /** floor(log10(|value|)): the position of the leading digit (the value must not be 0). */
   lead() {
     return abs(this.n).toString().length - 1 + this.e;
@@ -138,11 +133,6 @@ export class Decimal {
     }
     const q = (abs(num) * 2n + den) / (2n * den); // rounded half away from zero
     return new Decimal(num < 0n ? -q : q, k);
-  }
-
-  /** A double near the value (for display only: never fed back into coordinates). */
-  toNumber() {
-    return Number(this.toString());
   }
 
   /**

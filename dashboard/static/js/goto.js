@@ -15,7 +15,7 @@
 // colour settings) are ignored. Values keep their digits: nothing goes through a double.
 
 import { Decimal } from "./decimal.js";
-import { MAX_ITER_LIMIT, limitProblem, quantumExponent } from "./region.js";
+import { limitProblem, maxIterProblem, quantumExponent } from "./region.js";
 
 /** The dashboard's decimal syntax (mpi_render/view.py): values in it are sent as typed. */
 const STRICT_RE = /^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -116,8 +116,7 @@ function widthOf(fields, imagePx) {
 
 function maxIterOf(raw) {
   const value = Number(String(raw).replace(/[_,]/g, ""));
-  if (!Number.isInteger(value) || value < 1 || value > MAX_ITER_LIMIT) {
-    throw new Error(`max_iter must be a whole number from 1 to ${MAX_ITER_LIMIT.toLocaleString("en-US")}, got ${JSON.stringify(String(raw)).slice(0, 40)}.`);
-  }
+  const problem = maxIterProblem(value);
+  if (problem) throw new Error(`${problem}, got ${JSON.stringify(String(raw)).slice(0, 40)}.`);
   return value;
 }

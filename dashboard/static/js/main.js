@@ -124,7 +124,7 @@ function receiveHello(hello) {
     page.stats.helloSeq = hello.seq;
     page.stats.cancelled = Boolean(hello.cancelled);
     for (const [name, site] of page.stats.sites) site.owned = hello.sites?.[name]?.owned ?? site.owned;
-    for (const report of Object.values(hello.phases ?? {})) page.stats.setPhase(report);
+    page.stats.setPhases(hello.phases);
     return;
   }
   if (page.stats) {

@@ -3,7 +3,7 @@
 // breadcrumb works in any tab). Shared by "Render this view", "Go to" and the famous locations.
 
 import { dropControlKey, putRun } from "./control.js";
-import { MAX_ITER_LIMIT } from "./region.js";
+import { maxIterProblem } from "./region.js";
 
 const MAX_ID_TRIES = 50; // ids already taken before the page gives up
 
@@ -18,10 +18,8 @@ export function childConfig(base, view, maxIter) {
 /** A max_iter typed by a person as {value}, or {error: message}. */
 export function checkedMaxIter(text) {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_ITER_LIMIT) {
-    return { error: `max_iter must be a whole number from 1 to ${MAX_ITER_LIMIT.toLocaleString("en-US")}.` };
-  }
-  return { value };
+  const problem = maxIterProblem(value);
+  return problem ? { error: `${problem}.` } : { value };
 }
 
 /** The ids of the dashboard's runs (empty when it cannot say: a PUT then answers 409). */

@@ -6,7 +6,7 @@ import { Decimal } from "./decimal.js";
 import { FORMS_HINT, parseLocation } from "./goto.js";
 import { checkedMaxIter, childConfig, startRun } from "./newrun.js";
 import { numberedIds, suggestMaxIter } from "./region.js";
-import { $, el } from "./view.js";
+import { $, el, showNote } from "./view.js";
 
 const COPIED_SHOWN_MS = 2000;
 
@@ -94,8 +94,7 @@ export class PositionPanel {
   }
 
   say(text, isError = false) {
-    $.gotoNote.textContent = text;
-    $.gotoNote.dataset.error = isError ? "true" : "false";
+    showNote($.gotoNote, text, isError);
   }
 
   async loadLocations() {

@@ -28,6 +28,15 @@ const RUN_ID_MAX = 64;
 const HALF = new Decimal(5n, -1);
 
 /**
+ * Why `value` cannot be a run's max_iter (a sentence without its full stop), or null when it can:
+ * a whole number from 1 to MAX_ITER_LIMIT.
+ */
+export function maxIterProblem(value) {
+  if (Number.isInteger(value) && value >= 1 && value <= MAX_ITER_LIMIT) return null;
+  return `max_iter must be a whole number from 1 to ${MAX_ITER_LIMIT.toLocaleString("en-US")}`;
+}
+
+/**
  * A run's view as exact decimals. JSON numbers mean the decimal they print as (JavaScript and
  * Python both print the shortest text that reads back as the same double).
  * @param {{cx: number|string, cy: number|string, width: number|string}} view

@@ -5,7 +5,7 @@
 
 import { checkedMaxIter, childConfig, startRun } from "./newrun.js";
 import { MAX_ITER_LIMIT, childRunIds } from "./region.js";
-import { $ } from "./view.js";
+import { $, showNote } from "./view.js";
 
 export class RenderView {
   /**
@@ -57,8 +57,7 @@ export class RenderView {
   }
 
   say(text, isError = false) {
-    $.renderNote.textContent = text;
-    $.renderNote.dataset.error = isError ? "true" : "false";
+    showNote($.renderNote, text, isError);
   }
 
   async render() {

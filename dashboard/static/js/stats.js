@@ -43,7 +43,12 @@ export class RunStats {
       stored: 0, renderMsSum: 0, storedAt: [], hosts: new Set(), kernels: new Map(), phase: null,
       reference: null,
     }));
-    for (const report of Object.values(hello.phases ?? {})) this.setPhase(report);
+    this.setPhases(hello.phases);
+  }
+
+  /** setPhase for each report of a hello's `phases` ({site: its latest report}; may be absent). */
+  setPhases(phases) {
+    for (const report of Object.values(phases ?? {})) this.setPhase(report);
   }
 
   /**

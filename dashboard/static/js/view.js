@@ -180,6 +180,12 @@ export function showStarting(runId) {
   showStageNote(`starting ${runId} …`);
 }
 
+/** A status line (class render-note): its text, in the warning colour when isError. */
+export function showNote(node, text, isError = false) {
+  node.textContent = text;
+  node.dataset.error = isError ? "true" : "false";
+}
+
 /** A line over the stage (null: none). */
 export function showStageNote(text) {
   $.stageNote.hidden = text === null;
