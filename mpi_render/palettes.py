@@ -138,7 +138,7 @@ def smooth_values(escape: Escape, max_iter: int) -> np.ndarray:
     >>> smooth_values(escape, 9).round(12).tolist()  # m = 5, log2(log2 2**32) = 5 (to 7e-15)
     [[2.0, nan]]
     """
-    values = _values_into(escape, held("colour values", escape.r2.size)).copy()
+    values = _values_into(escape, np.empty(escape.r2.shape))
     values[escape.counts >= max_iter] = np.nan
     return values
 

@@ -15,7 +15,7 @@ Both are bit-identical across backends and with the shortcuts on or off: counts,
 ``dispatch`` checks arguments and picks a backend; ``numpy_backend`` and ``numba_backend`` are the
 backends (``lanes_ir`` emits the numba kernel's hot loop, ``trap`` is its exact trap test;
 ``native`` runs the numba kernel from a prebuilt library without importing numba; ``workspace``
-sizes its scratch arrays); ``reference`` (plain Python) and ``reference.c`` (plain
+sizes its scratch and output arrays); ``reference`` (plain Python) and ``reference.c`` (plain
 scalar C, loaded by ``creference``) are the exact oracles every backend must match bit for bit.
 ``colour_numba`` is the tile pipeline's colour mapping compiled (the same bytes as the numpy
 mapping; :func:`mpi_render.palettes.smooth_indices` runs it where numba can run),

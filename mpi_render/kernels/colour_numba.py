@@ -47,7 +47,7 @@ from ..palettes import COLOUR_PERIOD, COLOUR_STRETCH, CYCLE, INTERIOR_INDEX, LN2
 
 # sha256 of ../exactlog.py and ../palettes.py (numba's cache watches only this file; a test
 # checks it)
-PINNED_SOURCES = "66c3d9237ebeb3d6"
+PINNED_SOURCES = "a8d38773c356e857"
 Q0, Q1, Q2, Q3, Q4, Q5 = COEFFICIENTS
 PER_VALUE = COLOUR_STRETCH / COLOUR_PERIOD  # the quotients of smooth_indices, divided as it
 PER_LOG2 = LN2 / COLOUR_STRETCH  # divides them: once, in Python

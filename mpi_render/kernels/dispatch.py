@@ -152,20 +152,8 @@ def escape_data(xmin: float, ymax: float, dx: float, dy: float, width: int, heig
     >>> escape.counts.tolist(), escape.extra.tolist(), escape.r2.tolist()
     ([[3, 20, 5]], [[3, 0, 3]], [[126458.77312359982, 0.0, 993327669.4335848]])
     """
-    return escape_data_and_work(xmin, ymax, dx, dy, width, height, max_iter, backend,
-                                shortcuts)[0]
-
-
-def escape_data_and_work(xmin: float, ymax: float, dx: float, dy: float, width: int,
-                         height: int, max_iter: int, backend: str = "auto",
-                         shortcuts: bool = True) -> tuple[Escape, int]:
-    """:func:`escape_data` and the iterations the backend ran (as :func:`escape_counts_and_work`;
-    the smooth tails are not counted).
-
-    Raises:
-        ValueError: as :func:`escape_counts`.
-    """
-    return _run("escape_data", xmin, ymax, dx, dy, width, height, max_iter, backend, shortcuts)
+    return _run("escape_data", xmin, ymax, dx, dy, width, height, max_iter, backend,
+                shortcuts)[0]
 
 
 def _run(entry: str, xmin, ymax, dx, dy, width, height, max_iter, backend, shortcuts):

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..escape import Escape
-from .workspace import held, workspace
+from .workspace import escape_outputs, workspace
 
 SYMBOL = "mpi_render_escape"
 LANES_SYMBOL = "mpi_render_lanes"
@@ -181,18 +181,14 @@ class NativeKernel:
     def _run(self, cr, ci, max_iter: int, shortcuts: bool, smooth: bool) -> tuple[Escape, int]:
         cr = np.ascontiguousarray(cr, dtype=np.float64)
         ci = np.ascontiguousarray(ci, dtype=np.float64)
-        size = cr.size * ci.size if smooth else 0
-        out = np.empty(cr.size * ci.size, dtype=np.uint32)
-        extra, r2 = np.empty(size, dtype=np.uint8), np.empty(size)
-        z_y = held("escape states", size)  # the escape states' y: scratch
+        escape, z_y = escape_outputs(cr.size, ci.size, smooth)
         floats, ints, skip = workspace(cr.size, self._lanes)
         work = self._kernel(cr.ctypes.data, cr.size, ci.ctypes.data, ci.size, max_iter,
-                            shortcuts, out.ctypes.data, extra.ctypes.data, r2.ctypes.data,
-                            z_y.ctypes.data, size, floats.ctypes.data, floats.size,
-                            ints.ctypes.data, ints.size, skip.ctypes.data, skip.size)
-        shape = (ci.size, cr.size) if smooth else (0, 0)
-        return Escape(out.reshape(ci.size, cr.size), extra.reshape(shape),
-                      r2.reshape(shape)), work
+                            shortcuts, escape.counts.ctypes.data, escape.extra.ctypes.data,
+                            escape.r2.ctypes.data, z_y.ctypes.data, z_y.size,
+                            floats.ctypes.data, floats.size, ints.ctypes.data, ints.size,
+                            skip.ctypes.data, skip.size)
+        return escape, work
 
 
 def _linker() -> str:

@@ -60,7 +60,7 @@ from numba.extending import intrinsic
 from ..escape import SMOOTH_MAX_EXTRA, SMOOTH_R2, Escape
 from .lanes_ir import ESCAPE_R2, LANES, emit_lanes
 from .trap import trap_due
-from .workspace import held, workspace
+from .workspace import escape_outputs, workspace
 
 # sha256 of lanes_ir.py, trap.py and ../escape.py (numba's cache watches only this file; a test
 # checks it)
@@ -434,12 +434,9 @@ def escape_data(cr: np.ndarray, ci: np.ndarray, max_iter: int,
 
 def _run(cr, ci, max_iter: int, shortcuts: bool, smooth: bool) -> tuple[Escape, int]:
     """Run the kernel; without ``smooth`` the Escape's extra and r2 are empty."""
-    size = cr.size * ci.size if smooth else 0
-    out = np.empty(cr.size * ci.size, dtype=np.uint32)
-    extra, r2 = np.empty(size, dtype=np.uint8), np.empty(size)
-    z_y = held("escape states", size)  # the escape states' y: scratch
+    escape, z_y = escape_outputs(cr.size, ci.size, smooth)
+    out, extra, r2 = (a.reshape(-1) for a in (escape.counts, escape.extra, escape.r2))
     work = escape_counts_flat(np.ascontiguousarray(cr, dtype=np.float64),
                               np.ascontiguousarray(ci, dtype=np.float64), max_iter, shortcuts,
                               out, *workspace(cr.size, LANES), (extra, r2, z_y) if smooth else None)
-    shape = (ci.size, cr.size) if smooth else (0, 0)
-    return Escape(out.reshape(ci.size, cr.size), extra.reshape(shape), r2.reshape(shape)), int(work)
+    return escape, int(work)

@@ -296,8 +296,9 @@ def _escape_counts(cr: np.ndarray, ci: np.ndarray, max_iter: int, shortcuts: boo
             counts[ws.idx[hit]] = hit_counts
             if smooth is not None:
                 escaped = hit_counts < max_iter
-                _smooth_tails(ws.idx[hit[escaped]], escape_z[0][escaped], escape_z[1][escaped],
-                              ws.cr[hit[escaped]], ws.ci[hit[escaped]], smooth)
+                at = hit[escaped]
+                _smooth_tails(ws.idx[at], escape_z[0][escaped], escape_z[1][escaped], ws.cr[at],
+                              ws.ci[at], smooth)
         cycled = _cycled(ws, finished) if shortcuts else None
         if cycled is not None:  # a pixel that finished in this block has its count from the replay
             counts[ws.idx[cycled]] = max_iter
@@ -327,14 +328,13 @@ def _enter(take: np.ndarray, cr: np.ndarray, ci: np.ndarray, max_iter: int,
     alive = np.empty(take.size, dtype=bool)
     escape_z = (np.empty(take.size), np.empty(take.size)) if smooth is not None else None
     before = _iterate_tested(x, y, pcr, pci, steps, alive, escape_z)
+    escaped = ~alive
     if smooth is not None:
-        escaped = ~alive
         _smooth_tails(take[escaped], escape_z[0][escaped], escape_z[1][escaped], pcr[escaped],
                       pci[escaped], smooth)
     if max_iter <= BLOCK_ITERS:  # every pixel is done: "before" is max_iter - 1 if none escaped
         counts[take] = before + np.uint32(1)
     else:
-        escaped = ~alive
         counts[take[escaped]] = before[escaped] + np.uint32(1)
         ws.add(take[alive], pcr[alive], pci[alive], x[alive], y[alive], block - 1)
     return take.size * steps

@@ -13,12 +13,12 @@
  *     count = n            (= min(escape iteration, max_iter))
  *
  * The brute force, with no shortcut: it is the oracle the kernels' exact shortcuts are checked
- * against.
+ * against.  Note the NaN behaviour this order implies: a NaN |z|^2 is not "> 4", so it does not
+ * escape.
  *
  * Smooth-colour data (mpi_render/escape.py): after an escape at count < max_iter the same loop
  * goes on from the escape state until x*x + y*y > SMOOTH_R2 or SMOOTH_MAX_EXTRA more iterations;
- * extra is how many it ran and r2 = x*x + y*y there.  A pixel at max_iter gets extra 0, r2 0.0.  Note the NaN behaviour this order implies: a NaN |z|^2 is not "> 4", so it does not
- * escape.
+ * extra is how many it ran and r2 = x*x + y*y there.  A pixel at max_iter gets extra 0, r2 0.0.
  *
  * Build with -ffp-contract=off (and never -ffast-math): gcc must not fuse a*b+c into an FMA, which
  * rounds once instead of twice and changes boundary pixels.  creference.py builds it as

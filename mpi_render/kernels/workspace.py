@@ -1,4 +1,5 @@
-"""Scratch arrays of the SIMD kernel, sized without importing numba, and scratch kept per thread.
+"""Scratch and output arrays of the SIMD kernel, sized without importing numba, and scratch kept
+per thread.
 
 Shared by :mod:`.numba_backend` (numba's JIT) and :mod:`.native` (the same compiled
 code from a prebuilt library), so both hand the kernel the same layout. The lane count is a
@@ -16,6 +17,8 @@ import threading
 
 import numpy as np
 
+from ..escape import Escape
+
 _held = threading.local()
 
 
@@ -30,6 +33,22 @@ def workspace(width: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     padded = -(-width // lanes) * lanes
     return (np.empty(2 * padded + 11 * lanes + 4 * width),
             np.empty(padded + 9 * lanes + 2 * width, np.int64), np.empty(padded, np.bool_))
+
+
+def escape_outputs(width: int, height: int, smooth: bool) -> tuple[Escape, np.ndarray]:
+    """The arrays the kernel fills for ``height`` rows of ``width`` pixels.
+
+    Returns:
+        ``(escape, z_y)``: an :class:`~mpi_render.escape.Escape` of uninitialised C-contiguous
+        arrays, which the kernel fills through their flat views (``a.reshape(-1)``): counts
+        ``(height, width)``; with ``smooth`` ``extra`` and ``r2`` of that shape too and ``z_y``
+        the float64 scratch of the escape states' y (``width * height``, kept per thread:
+        :func:`held`); without ``smooth`` (the counts-only kernel) those three are empty,
+        ``extra`` and ``r2`` of shape ``(0, 0)``.
+    """
+    shape = (height, width) if smooth else (0, 0)
+    return (Escape(np.empty((height, width), np.uint32), np.empty(shape, np.uint8),
+                   np.empty(shape)), held("escape states", shape[0] * shape[1]))
 
 
 def held(name: str, size: int, dtype: type = np.float64) -> np.ndarray:
