@@ -194,7 +194,6 @@ class RunHandler(BaseHandler):
             self.services.work.notify()
         self.write_json(run_doc, 201 if created else 200)
 
-
     def checked_parent(self, run_id: str, parent) -> str | None:
         """The optional ``parent`` of a PUT body: None, or an existing run other than this one.
 

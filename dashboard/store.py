@@ -34,6 +34,7 @@ from .records import (
     TileConflict,
 )
 from .runstate import RunState
+from .validate import OPTIONAL_META
 
 
 class TileStore:
@@ -282,9 +283,6 @@ class TileStore:
         self.db.close()
 
 
-_OPTIONAL_META = ("rank", "host", "render_ms", "encode_ms", "iterations", "rendered_at", "kernel")
-
-
 def _extra_meta(meta: dict) -> dict:
     """The optional manifest fields kept with a tile (row/col/site live in their own columns)."""
-    return {key: meta[key] for key in _OPTIONAL_META if key in meta}
+    return {key: meta[key] for key in OPTIONAL_META if key in meta}

@@ -20,9 +20,10 @@ MAX_HOST_CHARS = 255
 # bits per pixel = channels * bit depth; allowed depths per PNG colour type (PNG spec 11.2.2)
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
-_META_TYPES = {"rank": (int,), "host": (str,), "render_ms": (int, float),
-               "encode_ms": (int, float), "iterations": (int,), "rendered_at": (int, float),
-               "kernel": (str,)}
+# The optional manifest fields and their types: what check_meta checks and the store keeps.
+OPTIONAL_META = {"rank": (int,), "host": (str,), "render_ms": (int, float),
+                 "encode_ms": (int, float), "iterations": (int,), "rendered_at": (int, float),
+                 "kernel": (str,)}
 KERNEL_NAMES = ("double", "perturbation")  # which kernel rendered the tile (DESIGN.md)
 
 
@@ -36,7 +37,7 @@ def check_meta(meta: dict) -> None:
     Raises:
         ValueError: a mistyped optional field (a malformed manifest: answer 400).
     """
-    for key, types in _META_TYPES.items():
+    for key, types in OPTIONAL_META.items():
         if key not in meta:
             continue
         value = meta[key]

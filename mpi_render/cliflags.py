@@ -96,5 +96,4 @@ FLAGS = (
 )
 # What a serving job takes from each run instead of its command line.
 RUN_FLAGS = ("--grid", "--tile", "--palette", "--max-iter", "--center", "--width", "--location",
-             "--split",
-             "--weights", "--run", "--out", "--only-missing", "--resend")
+             "--split", "--weights", "--run", "--out", "--only-missing", "--resend")

@@ -17,6 +17,7 @@ from .view import View, ViewValue
 GRID_RANGE = (1, 64)
 TILE_PX_RANGE = (16, 2048)
 MAX_ITER_RANGE = (1, 100_000_000)
+DEFAULT_MAX_ITER = 256
 DEFAULT_CENTER = (-0.75, 0.0)
 DEFAULT_WIDTH = 3.0
 DEFAULT_SITES = ("cloud", "onprem")
@@ -61,7 +62,7 @@ class RenderConfig:
     grid: int = 8
     tile_px: int = 256
     palette: str = "electric"
-    max_iter: int = 256
+    max_iter: int = DEFAULT_MAX_ITER
     center: tuple[ViewValue, ViewValue] = DEFAULT_CENTER
     width: ViewValue = DEFAULT_WIDTH
     sites: tuple[str, ...] = DEFAULT_SITES

@@ -109,29 +109,32 @@ def handshake_problem(exc: BaseException) -> str | None:
             reason = getattr(error, "reason", None)  # OpenSSL's name, set by the ssl module
             text = reason.lower().replace("_", " ") if reason else error.strerror or str(error)
             if reason == "WRONG_VERSION_NUMBER":  # the answer was not a TLS record
-                return not_tls(text)
+                return _not_tls(text)
             return f"the TLS handshake failed ({text})"
     return None
 
 
-def not_tls(evidence: str) -> str:
-    """The problem of a server that does not speak TLS, as :func:`handshake_problem` names it."""
+def _not_tls(evidence: str) -> str:
+    """The problem of a server that does not speak TLS (:func:`handshake_problem`,
+    :func:`plain_http_problem`)."""
     return f"the server does not speak TLS ({evidence}): is it an http:// server?"
 
 
-def answers_plain_http(host: str, port: int, timeout_s: float) -> bool:
-    """Whether ``host:port`` answers a plain HTTP request (``HEAD /``, nothing secret in it).
+def plain_http_problem(host: str, port: int, timeout_s: float) -> str | None:
+    """The problem, named as :func:`handshake_problem` names it, if ``host:port`` answers a
+    plain HTTP request (``HEAD /``, nothing secret in it); else None.
 
     For a handshake that failed without a verdict (a timeout, the connection closed): a server
     that answers plain HTTP will never speak TLS, so an ``https://`` URL for it is a mistake.
-    Any error is False (the server is down or slow: an outage).
+    Any error is None (the server is down or slow: an outage).
     """
     try:
         with socket.create_connection((host, port), timeout=timeout_s) as sock:
             sock.sendall(f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode("ascii", "replace"))
-            return sock.recv(5) == b"HTTP/"
+            answered = sock.recv(5) == b"HTTP/"
     except OSError:
-        return False
+        return None
+    return _not_tls("it answers plain HTTP") if answered else None
 
 
 def _causes(exc: BaseException | None):

@@ -35,7 +35,14 @@ import time
 import webbrowser
 from pathlib import Path
 
-from ..config import DEFAULT_CENTER, DEFAULT_SITES, DEFAULT_WIDTH, RenderConfig, check_run_id
+from ..config import (
+    DEFAULT_CENTER,
+    DEFAULT_MAX_ITER,
+    DEFAULT_SITES,
+    DEFAULT_WIDTH,
+    RenderConfig,
+    check_run_id,
+)
 from ..locations import LOCATIONS
 from ..site.client import TRANSPORT_ERRORS, DashboardClient
 from ..tiling import SPLITS
@@ -56,9 +63,6 @@ class Interrupted(Exception):
 
 def _interrupt(signum, _frame):
     raise Interrupted(signum)
-
-
-DEFAULT_MAX_ITER = 256
 
 
 def _floats(text: str, count: int | None, what: str) -> tuple[float, ...]:
@@ -87,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tile", type=int, default=256, help="pixels per tile side (default 256)")
     p.add_argument("--palette", default="electric", help="electric, fire, ocean or cosmic")
     p.add_argument("--max-iter", type=int, default=None,
-                   help="iteration cap per pixel (default: the location's, else 256)")
+                   help=f"iteration cap per pixel (default: the location's, else {DEFAULT_MAX_ITER})")
     p.add_argument("--location", type=str.lower, choices=list(LOCATIONS), default=None,
                    help="a famous view: " + "; ".join(f"{place.name}: {place.description}"
                                                       for place in LOCATIONS.values()))

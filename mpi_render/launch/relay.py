@@ -35,11 +35,10 @@ import tornado.web
 from ..site.client import CONNECT_TIMEOUT_S, UPSTREAM_TLS_FIELD, check_dashboard_url
 from ..tls import (
     CA_FILE_ENV,
-    answers_plain_http,
     certificate_problem,
     client_context,
     handshake_problem,
-    not_tls,
+    plain_http_problem,
     server_context,
 )
 from ..tokens import read_token
@@ -135,7 +134,7 @@ async def check_upstream_tls(upstream: str, upstream_tls: ssl.SSLContext) -> str
     """Why TLS with the upstream cannot work, or None (also when it is unreachable now).
 
     A handshake that fails without a verdict (it timed out, the connection closed) is one when
-    the upstream answers plain HTTP (:func:`mpi_render.tls.answers_plain_http`).
+    the upstream answers plain HTTP (:func:`mpi_render.tls.plain_http_problem`).
     """
     try:
         await tornado.httpclient.AsyncHTTPClient().fetch(
@@ -143,10 +142,11 @@ async def check_upstream_tls(upstream: str, upstream_tls: ssl.SSLContext) -> str
             request_timeout=10, raise_error=False)
     except (OSError, tornado.httpclient.HTTPClientError) as exc:
         problem = upstream_tls_problem(exc)
-        parts = urlsplit(upstream)
-        if problem is None and await asyncio.to_thread(answers_plain_http, parts.hostname,
-                                                       parts.port or 443, CONNECT_TIMEOUT_S):
-            problem = f"TLS with the dashboard failed: {not_tls('it answers plain HTTP')}"
+        if problem is None:
+            parts = urlsplit(upstream)
+            plain = await asyncio.to_thread(plain_http_problem, parts.hostname, parts.port or 443,
+                                            CONNECT_TIMEOUT_S)
+            problem = plain and f"TLS with the dashboard failed: {plain}"
         return problem
     return None
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..config import MAX_ITER_RANGE
+from ..config import DEFAULT_MAX_ITER, MAX_ITER_RANGE
 from ..locations import LOCATIONS
 from ..view import View
 
@@ -44,6 +44,12 @@ def _max_iter(text: str, field: str) -> int:
     return value
 
 
+def _advanced_cap(environ) -> list[str]:
+    """``--max-iter`` with the advanced group's cap (``MAX_ITER``, else the config's default)."""
+    return ["--max-iter", str(_max_iter(environ.get("MAX_ITER", str(DEFAULT_MAX_ITER)),
+                                        "advanced.max_iter"))]
+
+
 def view_flags(environ) -> list[str]:
     """The image flags for the view input in ``environ`` (module docstring).
 
@@ -56,7 +62,7 @@ def view_flags(environ) -> list[str]:
     if location not in CHOICES:
         raise ValueError(f"view.location must be one of {', '.join(CHOICES)}, got {location!r}")
     if location == DEFAULT:
-        return ["--max-iter", str(_max_iter(environ.get("MAX_ITER", "256"), "advanced.max_iter"))]
+        return _advanced_cap(environ)
     cap = ["--max-iter", str(_max_iter(wanted, "view.max_iter"))] if wanted else []
     if location != CUSTOM:
         return ["--location", location, *cap]
@@ -69,8 +75,7 @@ def view_flags(environ) -> list[str]:
         name = {"cx": "center_re", "cy": "center_im"}.get(field, "width")
         raise ValueError(f"view.{name}: {exc}") from None
     return [f"--center={values['center_re']},{values['center_im']}", "--width", values["width"],
-            *(cap or ["--max-iter", str(_max_iter(environ.get("MAX_ITER", "256"),
-                                                  "advanced.max_iter"))])]
+            *(cap or _advanced_cap(environ))]
 
 
 def main(environ=os.environ) -> int:

@@ -22,13 +22,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from ..tls import (
-    answers_plain_http,
-    certificate_problem,
-    client_context,
-    handshake_problem,
-    not_tls,
-)
+from ..tls import certificate_problem, client_context, handshake_problem, plain_http_problem
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 30.0
@@ -207,10 +201,8 @@ class DashboardClient:
             raise CertificateRejected(
                 f"the TLS certificate of {self._where} was rejected: {problem}; nothing was sent "
                 f"(a private CA: give its certificate with --ca-file)") from None
-        problem = handshake_problem(exc)
-        if problem is None and answers_plain_http(self._host, self._port or 443,
-                                                  CONNECT_TIMEOUT_S):
-            problem = not_tls("it answers plain HTTP")
+        problem = handshake_problem(exc) or plain_http_problem(self._host, self._port or 443,
+                                                                CONNECT_TIMEOUT_S)
         if problem:
             raise TLSRefused(f"TLS with {self._where} failed: {problem}; nothing was sent") from None
 

@@ -90,12 +90,14 @@ def run(config: RenderConfig, site: str, *, kernels: KernelChoice = KernelChoice
     if rank == 0:
         log.info("view: %s", renderer.describe(config))
     failed = _share_reference(comm, renderer, config, reporter) if plan[1] else None
+    if failed:
+        mine = []  # no rank can render: rank 0 reports why, every rank ends failed
     if rank == 0:
         progress = Progress(len(plan[1]), lambda: sink.stored, progress_stream)
-        code = _root(config, site, [] if failed else mine, comm, sink, progress, renderer, host,
+        code = _root(config, site, mine, comm, sink, progress, renderer, host,
                      [failed] if failed else [])
     else:
-        code = _worker(config, site, [] if failed else mine, comm, renderer, host)
+        code = _worker(config, site, mine, comm, renderer, host)
     idle_barrier(comm)
     return max(comm.allgather(code))
 

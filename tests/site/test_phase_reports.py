@@ -27,6 +27,13 @@ def create_run(dashboard, run_id="deep") -> None:
     assert status == 201, doc
 
 
+def reporter_on(dashboard, site: str, run_id: str = "deep") -> tuple[PhaseReporter, Clock]:
+    """A reporter of ``site``'s phase of ``run_id`` posting to ``dashboard``, on a hand clock."""
+    clock = Clock()
+    return PhaseReporter(run_id, site, DashboardClient(dashboard.url, dashboard.token),
+                         clock=clock), clock
+
+
 def phases_of(dashboard, run_id="deep") -> dict:
     status, doc = dashboard.api("GET", f"api/runs/{run_id}", auth=False)
     assert status == 200, doc
@@ -35,9 +42,7 @@ def phases_of(dashboard, run_id="deep") -> dict:
 
 def test_a_fast_phase_says_nothing(dashboard, caplog):
     create_run(dashboard)
-    clock = Clock()
-    reporter = PhaseReporter("deep", "cloud", DashboardClient(dashboard.url, dashboard.token),
-                             clock=clock)
+    reporter, clock = reporter_on(dashboard, "cloud")
     with caplog.at_level(logging.INFO, logger=phases.__name__):
         reporter.update(10, 100)
         clock.now += phases.QUIET_S / 2
@@ -50,9 +55,7 @@ def test_a_fast_phase_says_nothing(dashboard, caplog):
 
 def test_a_slow_phase_logs_percentages_and_the_dashboard_gets_the_end(dashboard, caplog):
     create_run(dashboard)
-    clock = Clock()
-    reporter = PhaseReporter("deep", "onprem", DashboardClient(dashboard.url, dashboard.token),
-                             clock=clock)
+    reporter, clock = reporter_on(dashboard, "onprem")
     with caplog.at_level(logging.INFO, logger=phases.__name__):
         for done in range(0, 50_001, 5_000):
             clock.now += 0.4
@@ -84,9 +87,7 @@ def test_an_unreachable_dashboard_is_logged_once_and_costs_the_phase_nothing(por
 
 
 def test_a_refused_report_is_named(dashboard, caplog):
-    clock = Clock()
-    reporter = PhaseReporter("no-such-run", "cloud",
-                             DashboardClient(dashboard.url, dashboard.token), clock=clock)
+    reporter, clock = reporter_on(dashboard, "cloud", "no-such-run")
     with caplog.at_level(logging.WARNING, logger=phases.__name__):
         clock.now += 2
         reporter.update(1, 2)
