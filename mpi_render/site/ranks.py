@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from ..tiling import tile_position
-from .rendering import TileRenderer, adopt_message, reference_key, reference_message
+from .rendering import TileRenderer, adopt_message, keep_newest, reference_key, reference_message
 
 log = logging.getLogger(__name__)
 MAX_BYTES_IN_FLIGHT = 64 << 20  # PNG bytes a worker may have in unfinished sends
@@ -152,7 +152,8 @@ class Crew:
         self.renderer = renderer
         self.workers = list(range(1, comm.Get_size()))
         self.held: dict[int, set[tuple[str, int]]] = {r: set() for r in self.workers}
-        self.references: dict[int, set[tuple]] = {r: set() for r in self.workers}
+        # the reference keys each worker keeps, oldest first (it forgets as keep_newest does)
+        self.references: dict[int, OrderedDict] = {r: OrderedDict() for r in self.workers}
         self._sending: list = []  # isends of references not known to be complete
         self.errors: dict[int, str] = {}
         self.done: set[int] = set()
@@ -180,7 +181,7 @@ class Crew:
         meta, arrays = reference_message(self.renderer.reference(config))
         self._sending.append(self.comm.isend(("reference", config, meta, arrays), dest=rank,
                                              tag=ORDER_TAG))
-        self.references[rank].add(reference_key(config))
+        keep_newest(self.references[rank], reference_key(config), None)
 
     def drop(self, run_id: str) -> None:
         """Tell every worker to forget its queued tiles of ``run_id``."""

@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 KEEP_REFERENCES = 4  # references a rank keeps (a serving site moves from run to run)
 
 
+def keep_newest(kept: OrderedDict, key, value) -> None:
+    """Put ``key: value`` last in ``kept`` and forget the oldest beyond :data:`KEEP_REFERENCES`:
+    how a rank keeps references, and how rank 0 keeps track of what each worker keeps
+    (:class:`~mpi_render.site.ranks.Crew`), so both forget the same ones."""
+    kept[key] = value
+    kept.move_to_end(key)
+    while len(kept) > KEEP_REFERENCES:
+        kept.popitem(last=False)
+
+
 class ReferenceFailed(RuntimeError):
     """Rank 0 could not prepare a reference; :func:`share` raises it on every rank."""
 
@@ -76,11 +86,7 @@ class TileRenderer:
 
     def adopt(self, config: RenderConfig, reference) -> None:
         """Keep ``reference`` for ``config`` (the oldest beyond :data:`KEEP_REFERENCES` goes)."""
-        key = reference_key(config)
-        self._references[key] = reference
-        self._references.move_to_end(key)
-        while len(self._references) > KEEP_REFERENCES:
-            self._references.popitem(last=False)
+        keep_newest(self._references, reference_key(config), reference)
 
     def prepare(self, config: RenderConfig, run_id: str, reporter: PhaseReporter | None = None):
         """Prepare (and keep) ``config``'s reference; rank 0's job. Returns it.
