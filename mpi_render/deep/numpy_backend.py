@@ -84,6 +84,16 @@ def _bla_rows(starts, radius, m, live_bla, less):
     return first + level - 1, level
 
 
+def _perturbed(zxr, zyr, m, zx, zy, cx, cy):
+    """Every lane's plain perturbation step ``z <- (2 Z_m + z) z + dc`` in the loop's order
+    (:func:`.loop.pixel_plain`): ``(zx, zy)`` after it."""
+    zrx = zxr[m]
+    zry = zyr[m]
+    px = (zrx + zrx) + zx
+    py = (zry + zry) + zy
+    return (px * zx - py * zy) + cx, (px * zy + py * zx) + cy
+
+
 def _below(zn, radius, rows, lanes):
     return zn[lanes] < radius[rows]
 
@@ -222,12 +232,7 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
             ax = ay = bx = by = np.zeros(m.size)
         bzx = (ax * zx - ay * zy) + (bx * cx - by * cy)
         bzy = (ax * zy + ay * zx) + (bx * cy + by * cx)
-        zrx = zxr[m]
-        zry = zyr[m]
-        px = (zrx + zrx) + zx
-        py = (zry + zry) + zy
-        pzx = (px * zx - py * zy) + cx
-        pzy = (px * zy + py * zx) + cy
+        pzx, pzy = _perturbed(zxr, zyr, m, zx, zy, cx, cy)
         perturb = live & ~bla
         zx = np.where(bla, bzx, np.where(perturb, pzx, zx))
         zy = np.where(bla, bzy, np.where(perturb, pzy, zy))
@@ -323,12 +328,7 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         wzx_ = np.where(w_stays, wzx_, wide.to_float_array(wzx_, wze_))
         wzy_ = np.where(w_stays, wzy_, wide.to_float_array(wzy_, wze_))
         # perturbation, plain lanes
-        zrx = zxr[m]
-        zry = zyr[m]
-        px = (zrx + zrx) + zx
-        py = (zry + zry) + zy
-        pzx = (px * zx - py * zy) + cxd
-        pzy = (px * zy + py * zx) + cyd
+        pzx, pzy = _perturbed(zxr, zyr, m, zx, zy, cxd, cyd)
         p_small = np.abs(pzx) + np.abs(pzy) < WIDE_LIMIT
         qx, qy, qe = wide.normalise_array(pzx, pzy, zero)
         pzx, pzy = np.where(p_small, qx, pzx), np.where(p_small, qy, pzy)
