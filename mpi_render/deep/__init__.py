@@ -13,7 +13,8 @@ Modules: ``geometry`` (exact pixel offsets, precision, the line), ``orbit`` (MPF
 ``bla`` (the BLA table), ``wide`` (the wide-exponent number), ``constants``, ``prepare``,
 ``tiles`` (the tile API), the backends ``numba_backend`` (and ``native``, its prebuilt
 library) and ``numpy_backend``, the oracles ``loop`` (the reference perturbation loop) and
-``brute`` (MPFR brute force, the truth), and ``stats`` (step counters).
+``brute`` (MPFR brute force, the truth), ``tail`` (the smooth tail after an escape, shared by
+the loop and the backends) and ``stats`` (step counters).
 """
 from .geometry import KERNELS, choose_kernel, needs_perturbation
 from .prepare import Reference, prepare

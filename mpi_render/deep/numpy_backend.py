@@ -84,6 +84,16 @@ def _bla_rows(starts, radius, m, live_bla, less):
     return first + level - 1, level
 
 
+def _perturbed(zxr, zyr, m, zx, zy, cx, cy):
+    """Every lane's plain perturbation step ``z <- (2 Z_m + z) z + dc`` in the loop's order
+    (:func:`.loop.pixel_plain`): ``(zx, zy)`` after it."""
+    zrx = zxr[m]
+    zry = zyr[m]
+    px = (zrx + zrx) + zx
+    py = (zry + zry) + zy
+    return (px * zx - py * zy) + cx, (px * zy + py * zx) + cy
+
+
 def _below(zn, radius, rows, lanes):
     return zn[lanes] < radius[rows]
 
@@ -96,20 +106,33 @@ def _below_either(is_wide, zn, zr, zre, radius, radius_wide, radius_exp, rows, l
 
 
 class _Out:
-    """The tile's output arrays and counters."""
+    """The tile's output arrays and counters, and what finishing a pixel needs (``max_iter``,
+    the reference point as doubles for the smooth tail)."""
 
-    def __init__(self, counts, extra, r2, counters, max_iter):
+    def __init__(self, counts, extra, r2, counters, reference):
         self.counts, self.extra, self.r2 = counts, extra, r2
-        self.counters, self.max_iter = counters, max_iter
+        self.counters, self.max_iter = counters, reference.max_iter
+        self.ref_cr, self.ref_ci = float(reference.orbit.point[0]), float(reference.orbit.point[1])
 
     def at_max(self, pixels) -> None:
         self.counts[pixels] = self.max_iter
         self.extra[pixels] = 0
         self.r2[pixels] = 0.0
 
-    def escaped(self, pixels, n, fx, fy, cr, ci) -> None:
-        self.counts[pixels] = n
-        self.extra[pixels], self.r2[pixels] = smooth_tail_array(fx, fy, cr, ci)
+    def escape_test(self, alive, pixel, n, fx, fy, cx, cy) -> np.ndarray:
+        """A round's escape test of the ``alive`` lanes, full values ``(fx, fy)`` and offsets
+        ``(cx, cy)`` as doubles: finish the lanes at ``max_iter`` and the escaped ones
+        (``|f|^2 > 4``: the smooth tail from ``f``, ``c`` = reference point + offset). Returns
+        the lanes that go on."""
+        f2 = fx * fx + fy * fy
+        at_max = alive & (n >= self.max_iter)
+        escaped = alive & ~at_max & (f2 > 4.0)
+        self.at_max(pixel[at_max])
+        done = pixel[escaped]
+        self.counts[done] = n[escaped]
+        self.extra[done], self.r2[done] = smooth_tail_array(
+            fx[escaped], fy[escaped], self.ref_cr + cx[escaped], self.ref_ci + cy[escaped])
+        return alive & ~(at_max | escaped)
 
 
 def _advance(bla, perturb, level, m, n, counters):
@@ -121,10 +144,10 @@ def _advance(bla, perturb, level, m, n, counters):
     return m + step, n + step
 
 
-def _after_step(out, der, pixel, live, bla, n, max_iter, factor) -> np.ndarray:
+def _after_step(out, der, pixel, live, bla, n, factor) -> np.ndarray:
     """A BLA step that reached ``max_iter`` finishes its lane; the derivative takes the step's
     factor (``(ax, ay, ae)``: A on BLA lanes, 2f on the others). Returns the live lanes."""
-    reached = bla & (n >= max_iter)
+    reached = bla & (n >= out.max_iter)
     out.at_max(pixel[reached])
     live &= ~reached
     if der is not None:
@@ -165,7 +188,7 @@ def tile(reference, dcx, dcy, counts, extra, r2, counters) -> None:
     with np.errstate(all="ignore"):
         for top in range(0, height, rows):
             part = slice(top * width, min(height, top + rows) * width)
-            out = _Out(counts[part], extra[part], r2[part], counters, reference.max_iter)
+            out = _Out(counts[part], extra[part], r2[part], counters, reference)
             if reference.wide:
                 _tile_wide(reference, dcx, tuple(a[top:top + rows] for a in dcy), out)
             else:
@@ -174,9 +197,8 @@ def tile(reference, dcx, dcy, counts, extra, r2, counters) -> None:
 
 def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
     orbit, table = reference.orbit, reference.table
-    zxr, zyr, length, max_iter = orbit.zx, orbit.zy, orbit.length, reference.max_iter
+    zxr, zyr, length = orbit.zx, orbit.zy, orbit.length
     starts, radius, coeffs = table.starts, table.radius, table.coeffs
-    ref_cr, ref_ci = float(orbit.point[0]), float(orbit.point[1])
     checkpoints = reference.checkpoints
     cx = np.tile(dcx, dcy.size)
     cy = np.repeat(dcy, dcx.size)
@@ -191,13 +213,7 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
     while pixel.size:
         fx = zxr[m] + zx
         fy = zyr[m] + zy
-        f2 = fx * fx + fy * fy
-        at_max = alive & (n >= max_iter)
-        escaped = alive & ~at_max & (f2 > 4.0)
-        out.at_max(pixel[at_max])
-        out.escaped(pixel[escaped], n[escaped], fx[escaped], fy[escaped],
-                    ref_cr + cx[escaped], ref_ci + cy[escaped])
-        live = alive & ~(at_max | escaped)
+        live = out.escape_test(alive, pixel, n, fx, fy, cx, cy)
         zn = np.abs(zx) + np.abs(zy)
         rebase = live & ((np.abs(fx) + np.abs(fy) < zn) | (m == length))
         zx = np.where(rebase, fx, zx)
@@ -216,17 +232,12 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
             ax = ay = bx = by = np.zeros(m.size)
         bzx = (ax * zx - ay * zy) + (bx * cx - by * cy)
         bzy = (ax * zy + ay * zx) + (bx * cy + by * cx)
-        zrx = zxr[m]
-        zry = zyr[m]
-        px = (zrx + zrx) + zx
-        py = (zry + zry) + zy
-        pzx = (px * zx - py * zy) + cx
-        pzy = (px * zy + py * zx) + cy
+        pzx, pzy = _perturbed(zxr, zyr, m, zx, zy, cx, cy)
         perturb = live & ~bla
         zx = np.where(bla, bzx, np.where(perturb, pzx, zx))
         zy = np.where(bla, bzy, np.where(perturb, pzy, zy))
         m, n = _advance(bla, perturb, level, m, n, counters)
-        alive = _after_step(out, der, pixel, live, bla, n, max_iter,
+        alive = _after_step(out, der, pixel, live, bla, n,
                             (np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy), 0))
         alive, (pixel, zx, zy, m, n, cx, cy) = _compacted(alive, der,
                                                          (pixel, zx, zy, m, n, cx, cy))
@@ -234,12 +245,11 @@ def _tile_plain(reference, dcx, dcy, out: _Out) -> None:
 
 def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
     orbit, table = reference.orbit, reference.table
-    zxr, zyr, length, max_iter = orbit.zx, orbit.zy, orbit.length, reference.max_iter
+    zxr, zyr, length = orbit.zx, orbit.zy, orbit.length
     wzx, wzy, wze = orbit.wide
     starts, radius, radius_wide, radius_exp = (table.starts, table.radius, table.radius_wide,
                                                table.radius_exp)
     coeffs, coeff_exps = table.coeffs, table.coeff_exps
-    ref_cr, ref_ci = float(orbit.point[0]), float(orbit.point[1])
     checkpoints = reference.checkpoints
     (mx, ex), (my, ey) = dcx, dcy
     mx, ex = np.tile(mx, my.size), np.tile(ex, my.size)
@@ -263,13 +273,7 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         zry = zyr[m]
         fx = zrx + np.where(is_wide, wide.to_float_array(zx, ze), zx)
         fy = zry + np.where(is_wide, wide.to_float_array(zy, ze), zy)
-        f2 = fx * fx + fy * fy
-        at_max = alive & (n >= max_iter)
-        escaped = alive & ~at_max & (f2 > 4.0)
-        out.at_max(pixel[at_max])
-        out.escaped(pixel[escaped], n[escaped], fx[escaped], fy[escaped],
-                    ref_cr + cxd[escaped], ref_ci + cyd[escaped])
-        live = alive & ~(at_max | escaped)
+        live = out.escape_test(alive, pixel, n, fx, fy, cxd, cyd)
         # rebase, wide lanes: only where the reference is tiny (or at its end)
         end = m == length
         maybe = live & is_wide & (end | (np.abs(zrx) + np.abs(zry) < TINY_Z))
@@ -324,12 +328,7 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         wzx_ = np.where(w_stays, wzx_, wide.to_float_array(wzx_, wze_))
         wzy_ = np.where(w_stays, wzy_, wide.to_float_array(wzy_, wze_))
         # perturbation, plain lanes
-        zrx = zxr[m]
-        zry = zyr[m]
-        px = (zrx + zrx) + zx
-        py = (zry + zry) + zy
-        pzx = (px * zx - py * zy) + cxd
-        pzy = (px * zy + py * zx) + cyd
+        pzx, pzy = _perturbed(zxr, zyr, m, zx, zy, cxd, cyd)
         p_small = np.abs(pzx) + np.abs(pzy) < WIDE_LIMIT
         qx, qy, qe = wide.normalise_array(pzx, pzy, zero)
         pzx, pzy = np.where(p_small, qx, pzx), np.where(p_small, qy, pzy)
@@ -344,7 +343,7 @@ def _tile_wide(reference, dcx, dcy, out: _Out) -> None:
         counters[st.WIDE_STEPS] += int(bla.sum()) + int((perturb & is_wide).sum())
         is_wide = np.where(bla, bla_wide, np.where(perturb, new_wide, is_wide))
         m, n = _advance(bla, perturb, level, m, n, counters)
-        alive = _after_step(out, der, pixel, live, bla, n, max_iter,
+        alive = _after_step(out, der, pixel, live, bla, n,
                             (np.where(bla, ax, fx + fx), np.where(bla, ay, fy + fy),
                              np.where(bla, ae, 0)))
         alive, lanes = _compacted(alive, der, (pixel, zx, zy, ze, is_wide, m, n, cxw, cyw, cew,

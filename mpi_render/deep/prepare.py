@@ -97,10 +97,11 @@ class Reference:
 INTERIOR_MIN_PERIODS = 200  # interior detection pays from ~200 periods of max_iter on
 
 
-def interior_detection(orbit: Orbit, max_iter: int) -> bool:
+def interior_detection(orbit: Orbit, max_iter: int, period: int) -> bool:
     """Whether a view gets interior detection (docs/PERFORMANCE.md, "Deep views"): when its
     reference does not escape but settles on an *attracting* cycle (the centre lies inside a
     minibrot), and ``max_iter`` spans at least ``INTERIOR_MIN_PERIODS`` periods of it.
+    ``period``: the orbit's :func:`reference_period` (not looked at when the orbit escaped).
 
     Measured on the period-199 minibrot: the derivative costs ~1.5x per step, and BLA already
     makes an inside pixel cheap (a few steps a period), so detection lost at 100 periods
@@ -109,7 +110,6 @@ def interior_detection(orbit: Orbit, max_iter: int) -> bool:
     """
     if orbit.escaped:
         return False
-    period = reference_period(orbit.zx, orbit.zy)
     if period == 0 or max_iter < INTERIOR_MIN_PERIODS * period:
         return False
     return cycle_attracts(orbit.zx, orbit.zy, period)
@@ -167,17 +167,17 @@ def reference_period(zx: np.ndarray, zy: np.ndarray) -> int:
     return 0
 
 
-def checkpoints(zx: np.ndarray, zy: np.ndarray) -> np.ndarray:
-    """uint8 flags of the reference indices where interior detection samples (:mod:`.loop`):
-    0 (every rebase restarts there) and the multiples of :func:`reference_period` (where a
-    reference in a minibrot passes closest to 0, once a period).
+def checkpoints(size: int, period: int) -> np.ndarray:
+    """uint8 flags of the ``size`` reference indices where interior detection samples
+    (:mod:`.loop`): 0 (every rebase restarts there) and the multiples of ``period``, the
+    orbit's :func:`reference_period` (where a reference in a minibrot passes closest to 0, once
+    a period); 0 alone when ``period`` is 0.
 
-    >>> checkpoints(np.array([0.0, 1.0] + [0.5, -0.5] * 11), np.zeros(24))[:7].tolist()
+    >>> checkpoints(24, 2)[:7].tolist()
     [1, 0, 1, 0, 1, 0, 1]
     """
-    flags = np.zeros(zx.size, dtype=np.uint8)
-    period = reference_period(zx, zy)
-    flags[:: period if period else zx.size] = 1
+    flags = np.zeros(size, dtype=np.uint8)
+    flags[:: period if period else size] = 1
     return flags
 
 
@@ -211,9 +211,13 @@ def prepare(view: View, image_px: int, max_iter: int, progress: Progress | None 
     cmax = geometry.round_wide(geometry.max_offset(view, orbit.point))
     table = bla.build_table(orbit.zx, orbit.zy, orbit.wide, cmax, wide_view)
     done = time.perf_counter()
+    # the period decides interior detection and places its checkpoints: found once, and only
+    # where one of them needs it
+    needs_period = interior or (interior is None and not orbit.escaped)
+    period = reference_period(orbit.zx, orbit.zy) if needs_period else 0
     if interior is None:
-        interior = interior_detection(orbit, max_iter)
-    flags = checkpoints(orbit.zx, orbit.zy) if interior else np.ones(1, dtype=np.uint8)
+        interior = interior_detection(orbit, max_iter, period)
+    flags = checkpoints(orbit.zx.size, period) if interior else np.ones(1, dtype=np.uint8)
     return Reference(view=view, image_px=image_px, max_iter=max_iter, prec=prec, orbit=orbit,
                      table=table, wide=wide_view, interior=bool(interior), checkpoints=flags,
                      seconds={"orbit": built - start, "bla": done - built})

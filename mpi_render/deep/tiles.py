@@ -16,9 +16,10 @@ import numpy as np
 
 from ..escape import Escape
 from ..tiling import tile_index
+from ..view import View
 from . import geometry, loop
 from . import stats as st
-from .prepare import Reference
+from .prepare import Reference, prepare
 
 BACKENDS = ("numba", "numpy", "reference")
 
@@ -46,9 +47,6 @@ def warm_up(backend: str = "numba") -> None:
     Raises:
         ValueError: unknown or unavailable backend.
     """
-    from ..view import View
-    from .prepare import prepare
-
     for width in ("1e-20", "1e-320"):
         reference = prepare(View("-0.75", "0.1", width), 8, 64)
         tile_escape(reference, 1, 8, 0, 0, backend=backend)
