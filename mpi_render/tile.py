@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import RenderConfig
-from .deep.geometry import KERNELS, choose_kernel
+from .deep.geometry import check_kernel, choose_kernel
 from .encode import encode_png
 from .escape import Escape
 from .kernels import colour_native, native
@@ -51,8 +51,7 @@ class KernelChoice:
     kernel: str = "auto"
 
     def __post_init__(self):
-        if self.kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
+        check_kernel(self.kernel)
 
     def warmed_up(self) -> KernelChoice:
         """This choice with ``backend`` resolved, its kernels compiled or loaded in this

@@ -63,6 +63,12 @@ def needs_perturbation(view: View, image_px: int) -> bool:
 KERNELS = ("auto", "double", "perturbation")
 
 
+def check_kernel(kernel: str) -> None:
+    """Raises ValueError unless ``kernel`` is one of :data:`KERNELS`."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+
+
 def choose_kernel(view: View, image_px: int, kernel: str = "auto") -> str:
     """``"double"`` or ``"perturbation"``: by the line (``kernel="auto"``) or as forced.
 
@@ -72,8 +78,7 @@ def choose_kernel(view: View, image_px: int, kernel: str = "auto") -> str:
     Raises:
         ValueError: ``kernel`` is not one of auto, double, perturbation.
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    check_kernel(kernel)
     if kernel != "auto":
         return kernel
     return "perturbation" if needs_perturbation(view, image_px) else "double"
