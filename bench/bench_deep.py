@@ -38,8 +38,9 @@ SEAHORSE = ("-0.743643887037158704752191506114774", "0.1318259042053119704931320
 
 
 def view_of(name: str) -> tuple[View, int]:
+    """The view and max_iter of the location ``name`` (:mod:`mpi_render.locations`)."""
     place = location(name)
-    return View(place.cx, place.cy, place.width), place.max_iter
+    return place.view(), place.max_iter
 
 
 def render(reference, grid: int, tile_px: int, backend: str = "numba", which=None):
