@@ -50,9 +50,9 @@ def bcast_once(renderer, config, message):
     return time.perf_counter() - start
 
 
-def shared_once(reference):
+def shared_once(message):
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
-    meta, arrays = reference_message(reference) if rank == 0 else (None, None)
+    meta, arrays = message if rank == 0 else (None, None)
     comm.Barrier()
     start = time.perf_counter()
     meta = node.bcast(meta, root=0)
@@ -84,7 +84,7 @@ for label, view in views:
     for _ in range(rounds):
         renderer = TileRenderer(KernelChoice(backend="numpy"))
         walls["bcast"].append(max(comm.allgather(bcast_once(renderer, config, message))))
-        walls["shared"].append(max(comm.allgather(shared_once(reference))))
+        walls["shared"].append(max(comm.allgather(shared_once(message))))
     if rank == 0:
         results.append({"view": label, "mb": reference.nbytes / 1e6,
                         "orbit_s": reference.seconds["orbit"] + reference.seconds["bla"],
