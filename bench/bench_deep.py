@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 
 import numpy as np
-from harness import bench_args, machine_line, table
+from harness import bench_args, machine_line, table, timed, view_args
 
 from mpi_render import deep
 from mpi_render.deep import brute, tiles
@@ -38,16 +37,10 @@ from mpi_render.view import View
 SEAHORSE = ("-0.743643887037158704752191506114774", "0.131825904205311970493132056385139")
 
 
-def cpu(fn, *args, **kwargs):
-    """``(thread CPU seconds, result)`` of ``fn(*args, **kwargs)``."""
-    start = time.thread_time()
-    result = fn(*args, **kwargs)
-    return time.thread_time() - start, result
-
-
 def view_of(name: str) -> tuple[View, int]:
+    """The view and max_iter of the location ``name`` (:mod:`mpi_render.locations`)."""
     place = location(name)
-    return View(place.cx, place.cy, place.width), place.max_iter
+    return place.view(), place.max_iter
 
 
 def render(reference, grid: int, tile_px: int, backend: str = "numba", which=None):
@@ -63,15 +56,14 @@ def per_iteration(rounds: int, quick: bool) -> str:
     side, max_iter = (128, 5000) if quick else (256, 5000)
     view = View(*SEAHORSE, "1e-5")
     cx, cy, width = view.floats()
-    step = width / side
-    args = (cx - width / 2, cy + width / 2, step, step, side, side, max_iter)
+    args = view_args((cx, cy), width, side, max_iter)
     reference = deep.prepare(view, side, max_iter)
     tiles.tile_offsets(reference, 1, side, 0, 0)
     rows = []
     for r in range(rounds):
         runs = {"double": lambda: escape_counts(*args, backend="numba"),
                 "perturbation": lambda: deep.tile_escape(reference, 1, side, 0, 0).counts}
-        got = {name: cpu(fn) for name, fn in (list(runs.items())[::-1] if r % 2 else runs.items())}
+        got = {name: timed(fn) for name, fn in (list(runs.items())[::-1] if r % 2 else runs.items())}
         rows.append(got)
     iterations = {name: int(rows[0][name][1].sum(dtype=np.uint64)) for name in ("double",
                                                                                 "perturbation")}
@@ -96,19 +88,19 @@ def flake(rounds: int, quick: bool) -> str:
     view, max_iter = view_of("flake")
     image, tile_px = (512, 128) if quick else (1024, 256)
     grid = image // tile_px
-    prepared = [cpu(lambda: deep.prepare(view, image, max_iter)) for _ in range(rounds)]
+    prepared = [timed(lambda: deep.prepare(view, image, max_iter)) for _ in range(rounds)]
     reference = prepared[-1][1]
     for r in range(grid):
         for c in range(grid):
             tiles.tile_offsets(reference, grid, tile_px, r, c)
-    pixel_runs = [cpu(lambda: render(reference, grid, tile_px)) for _ in range(rounds)]
+    pixel_runs = [timed(lambda: render(reference, grid, tile_px)) for _ in range(rounds)]
     seconds = statistics.median(run[0] for run in pixel_runs)
     counts, stats = pixel_runs[0][1]
     total = sum(int(c.sum(dtype=np.uint64)) for c in counts)
     pixels = image * image
     steps = stats["perturbation_steps"] + stats["bla_steps"]
-    numba_s, _ = cpu(lambda: render(reference, grid, tile_px, which=[(1, 1)]))
-    numpy_s, _ = cpu(lambda: render(reference, grid, tile_px, "numpy", [(1, 1)]))
+    numba_s, _ = timed(lambda: render(reference, grid, tile_px, which=[(1, 1)]))
+    numpy_s, _ = timed(lambda: render(reference, grid, tile_px, "numpy", [(1, 1)]))
     orbit_s = statistics.median(p[1].seconds["orbit"] for p in prepared)
     bla_s = statistics.median(p[1].seconds["bla"] for p in prepared)
     rows = [[f"reference orbit (MPFR, {reference.prec} bits, {reference.orbit.length} "
@@ -137,8 +129,8 @@ def deep_places(quick: bool) -> str:
     rows = []
     for name in ("spiral", "tripod", "minibrot"):
         view, max_iter = view_of(name)
-        prep_s, reference = cpu(deep.prepare, view, side, max_iter)
-        pixel_s, (counts, stats) = cpu(render, reference, grid, tile_px)
+        prep_s, reference = timed(deep.prepare, view, side, max_iter)
+        pixel_s, (counts, stats) = timed(render, reference, grid, tile_px)
         rows.append([name, view.width, f"{prep_s:.2f}", f"{pixel_s / side**2 * 1e6:.1f}",
                      f"{(stats['perturbation_steps'] + stats['bla_steps']) / side**2:.0f}",
                      f"{stats['wide_steps'] / side**2:.1f}",
@@ -147,8 +139,8 @@ def deep_places(quick: bool) -> str:
     view, max_iter = view_of("minibrot")
     on = deep.prepare(view, side, max_iter)
     off = deep.prepare(view, side, max_iter, interior=False)
-    on_s, (on_counts, _) = cpu(lambda: render(on, grid, tile_px))
-    off_s, (off_counts, _) = cpu(lambda: render(off, grid, tile_px))
+    on_s, (on_counts, _) = timed(lambda: render(on, grid, tile_px))
+    off_s, (off_counts, _) = timed(lambda: render(off, grid, tile_px))
     differ = sum(int((a != b).sum()) for a, b in zip(on_counts, off_counts))
     return (f"Deep places at {side}² (numba, one core)\n\n"
             + table(["place", "width", "prepare s", "us / pixel", "steps / pixel",

@@ -27,6 +27,7 @@ two one-shot ``--split dynamic`` jobs; wall = launch -> complete. Goal: warm <= 
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import subprocess
 import sys
@@ -106,17 +107,16 @@ def unequal_sites(sites: Sites, base: RenderConfig, rounds: int, ideal_goal: flo
     Run ids start with ``prefix`` (each part's runs are its own)."""
     backends = {"fast": "numba", "slow": "numpy"}
     tiles = base.total_tiles
-    walls: dict[str, list[float]] = {}
+    walls: dict[str, list[float]] = collections.defaultdict(list)
     shares = []
     for n in range(rounds):  # every round measures all four, so the ratios are within a round
         for site in base.sites:
-            walls.setdefault(f"alone {site}", []).append(sites.one_shot(
+            walls[f"alone {site}"].append(sites.one_shot(
                 f"{prefix}alone-{site}-{n}", dataclasses.replace(base, sites=(site,)), backends))
-        walls.setdefault("ideal", []).append(
-            tiles / sum(tiles / walls[f"alone {site}"][-1] for site in base.sites))
-        walls.setdefault("static", []).append(sites.one_shot(f"{prefix}static-{n}", base,
-                                                             backends))
-        walls.setdefault("dynamic", []).append(sites.one_shot(
+        walls["ideal"].append(tiles / sum(tiles / walls[f"alone {site}"][-1]
+                                          for site in base.sites))
+        walls["static"].append(sites.one_shot(f"{prefix}static-{n}", base, backends))
+        walls["dynamic"].append(sites.one_shot(
             f"{prefix}dynamic-{n}", dataclasses.replace(base, split="dynamic"), backends))
         _, doc = sites.dash.api("GET", f"api/runs/{prefix}dynamic-{n}")
         shares.append("/".join(str(doc["sites"][s]["stored"]) for s in base.sites))

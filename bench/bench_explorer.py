@@ -101,14 +101,15 @@ def wait_sharp(page, quiet_s: float = 0.5) -> None:
         page.wait_for_timeout(50)
 
 
-def pan_round(browser, dash: Dashboard, run_id: str, total: int, grid: int, steps: int) -> dict:
-    """One pan over a zoomed run in a fresh context: paints/s and frame intervals (ms)."""
+def pan_round(browser, dash: Dashboard, run_id: str, grid: int, steps: int) -> dict:
+    """One pan over a zoomed run of ``grid`` x ``grid`` tiles in a fresh context: paints/s and
+    frame intervals (ms)."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
         page.add_init_script(RECORDER_JS)
         page.goto(f"{dash.url}?run={run_id}")
-        page.wait_for_function(f"document.getElementById('mosaic').dataset.tilesDrawn === '{total}'",
+        page.wait_for_function(f"document.getElementById('mosaic').dataset.tilesDrawn === '{grid * grid}'",
                                timeout=TIMEOUT_MS)
         press_zoom(page, 6)
         wait_sharp(page)
@@ -242,8 +243,8 @@ def main(argv=None) -> int:
             with Dashboard(Path(tmp) / "pan-dash") as dash:
                 for index, (label, view) in enumerate(PAN_VIEWS):
                     store_pan_run(dash, f"pan{index}", pan_grid, pan_tile, view)
-                    pans[label] = [pan_round(browser, dash, f"pan{index}", pan_grid * pan_grid, pan_grid,
-                                             steps=60) for _ in range(args.rounds)]
+                    pans[label] = [pan_round(browser, dash, f"pan{index}", pan_grid, steps=60)
+                                   for _ in range(args.rounds)]
             shallow = RenderConfig(grid=view_grid, tile_px=view_tile, max_iter=256, split="dynamic")
             views = render_view_rounds(browser, Path(tmp) / "shallow", shallow, args.rounds)
             deep = RenderConfig(grid=view_grid, tile_px=view_tile, max_iter=FLAKE.max_iter,

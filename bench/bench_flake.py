@@ -98,14 +98,11 @@ def main(argv=None) -> int:
         ours(grid, tile_px, work / "ours")  # untimed: native libraries, caches
         theirs(python, 64, work / "theirs")
         rows, ratios = [], []
+        commands = {"ours": lambda: ours(grid, tile_px, work / "ours"),
+                    "theirs": lambda: theirs(python, pixels, work / "theirs")}
         for round_no in range(args.rounds):
             order = ("ours", "theirs") if round_no % 2 == 0 else ("theirs", "ours")
-            result = {}
-            for who in order:
-                if who == "ours":
-                    result["ours"] = ours(grid, tile_px, work / "ours")
-                else:
-                    result["theirs"] = theirs(python, pixels, work / "theirs")
+            result = {who: commands[who]() for who in order}
             (wall, cpu), (their_wall, report) = result["ours"], result["theirs"]
             ratios.append(wall / their_wall)
             rows.append([round_no + 1, f"{wall:.2f}", f"{cpu:.2f}", f"{their_wall:.2f}",

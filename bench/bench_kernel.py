@@ -25,7 +25,7 @@ import sys
 import time
 
 import numpy as np
-from harness import bench_args, machine_line
+from harness import bench_args, machine_line, timed, view_args
 from yardstick import Yardstick
 
 from mpi_render.kernels import numba_backend, reference
@@ -51,24 +51,6 @@ VIEWS = (
     ("mini-brot 0.01", MINIBROT, 0.01, 512, 4096, 2.0),
     ("seahorse deep 1e-4", SEAHORSE, 1e-4, 512, 2048, 0.85),
 )
-
-
-def view_args(centre, width: float, side_px: int, max_iter: int) -> tuple:
-    """escape_counts arguments (xmin, ymax, dx, dy, width, height, max_iter) of a square view."""
-    dx = width / side_px
-    return (centre[0] - width / 2, centre[1] + width / 2, dx, dx, side_px, side_px, max_iter)
-
-
-def timed(fn) -> tuple[float, np.ndarray]:
-    """CPU seconds of ``fn()`` on this thread, and its result.
-
-    CPU time, not wall time: every contender is single-threaded, and on this shared 2-core
-    machine wall time mostly measures the other tenants. Thread time rather than process
-    time, so nothing another thread of the process does is counted.
-    """
-    start = time.thread_time()
-    result = fn()
-    return time.thread_time() - start, result
 
 
 def python_seconds(args: tuple, rng: np.random.Generator) -> float:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import harness
 from harness import VENV_BIN, mpiexec
@@ -51,9 +50,9 @@ def bcast_once(renderer, config, message):
     return time.perf_counter() - start
 
 
-def shared_once(reference):
+def shared_once(message):
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
-    meta, arrays = reference_message(reference) if rank == 0 else (None, None)
+    meta, arrays = message if rank == 0 else (None, None)
     comm.Barrier()
     start = time.perf_counter()
     meta = node.bcast(meta, root=0)
@@ -85,7 +84,7 @@ for label, view in views:
     for _ in range(rounds):
         renderer = TileRenderer(KernelChoice(backend="numpy"))
         walls["bcast"].append(max(comm.allgather(bcast_once(renderer, config, message))))
-        walls["shared"].append(max(comm.allgather(shared_once(reference))))
+        walls["shared"].append(max(comm.allgather(shared_once(message))))
     if rank == 0:
         results.append({"view": label, "mb": reference.nbytes / 1e6,
                         "orbit_s": reference.seconds["orbit"] + reference.seconds["bla"],
@@ -98,11 +97,8 @@ if rank == 0:
 def main(argv=None) -> int:
     args = harness.bench_args(__doc__, argv, rounds=5)
     sizes = ["100000"] if args.quick else ["100000", "1000000"]
-    probe = Path(harness.REPO) / "build" / "share_probe.py"
-    probe.parent.mkdir(exist_ok=True)
-    probe.write_text(PROBE)
-    done = harness.run([mpiexec(), "-n", "2", str(VENV_BIN / "python"), "-m", "mpi4py",
-                        str(probe), str(args.rounds), *sizes], timeout=1800)
+    done = harness.run([mpiexec(), "-n", "2", str(VENV_BIN / "python"), "-m", "mpi4py", "-c", PROBE,
+                        str(args.rounds), *sizes], timeout=1800)
     results = json.loads(done.stdout.strip().splitlines()[-1])
     rows = [[r["view"], f"{r['mb']:.1f}", f"{r['orbit_s']:.2f}",
              f"{1e3 * harness.median(r['bcast']):.1f}", f"{1e3 * harness.median(r['shared']):.1f}",

@@ -40,24 +40,16 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Pyth
   apt_pkgs+=(python3-dev)
 fi
 
-missing=()
-for pkg in "${apt_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' \
-    || missing+=("$pkg")
-done
+# not_installed, apt_root, apt_install
+source "$repo/scripts/apt.sh"
+missing=($(not_installed "${apt_pkgs[@]}"))
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=()
-  elif command -v sudo >/dev/null; then
-    sudo=(sudo)
-  else
+  if ! apt_root; then
     log "missing Debian packages: ${missing[*]}; as root run: apt-get install -y ${missing[*]}"
     exit 1
   fi
   log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
   log "apt done after ${SECONDS} s"
 fi
 

@@ -56,6 +56,8 @@ __all__ = [
     "run_doc",
     "table",
     "tile_set",
+    "timed",
+    "view_args",
 ]
 
 
@@ -109,6 +111,24 @@ def bench_args(doc: str, argv: list[str] | None = None, rounds: int = 5) -> argp
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    """CPU seconds of ``fn(*args, **kwargs)`` on this thread, and its result.
+
+    CPU time, not wall time: every contender is single-threaded, and on this shared 2-core
+    machine wall time mostly measures the other tenants. Thread time rather than process
+    time, so nothing another thread of the process does is counted.
+    """
+    start = time.thread_time()
+    result = fn(*args, **kwargs)
+    return time.thread_time() - start, result
+
+
+def view_args(centre, width: float, side_px: int, max_iter: int) -> tuple:
+    """escape_counts arguments (xmin, ymax, dx, dy, width, height, max_iter) of a square view."""
+    dx = width / side_px
+    return (centre[0] - width / 2, centre[1] + width / 2, dx, dx, side_px, side_px, max_iter)
 
 
 def tile_set(grid: int, tile_px: int, max_iter: int = 256, palette: str = "electric",

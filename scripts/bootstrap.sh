@@ -41,25 +41,17 @@ if [ ! -x "$venv/bin/python" ] && ! "$python" -c 'import ensurepip, venv' 2>/dev
   apt_pkgs+=(python3-venv)
 fi
 
-not_installed() {
-  local pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' \
-      || echo "$pkg"
-  done
-}
+# not_installed, apt_root, apt_install
+source "$repo/scripts/apt.sh"
 missing=($(not_installed "${apt_pkgs[@]}"))
 missing_optional=($(not_installed "${optional_pkgs[@]}"))
 
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=()
-elif command -v sudo >/dev/null; then
-  sudo=(sudo)
-elif [ ${#missing[@]} -gt 0 ]; then
-  echo "bootstrap: missing Debian packages: ${missing[*]}; as root run:" \
-       "apt-get install -y ${missing[*]}" >&2
-  exit 1
-else
+if ! apt_root; then
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: missing Debian packages: ${missing[*]}; as root run:" \
+         "apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
   if [ ${#missing_optional[@]} -gt 0 ]; then
     echo "bootstrap: note: ${missing_optional[*]} not installed (no root or sudo): the numba" \
          "kernel's native library cannot be linked, so every process loads numba (~1 s more" \
@@ -71,18 +63,7 @@ missing+=("${missing_optional[@]}")
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing ${missing[*]}"
-  # Packages like munge and slurmd would start their daemons from the postinst script; the tests
-  # start their own, so forbid service starts for the duration (the Docker idiom), unless the
-  # machine already has a policy of its own.
-  policy=/usr/sbin/policy-rc.d
-  if [ ! -e $policy ]; then
-    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee $policy >/dev/null
-    "${sudo[@]}" chmod 755 $policy
-    trap "${sudo[*]} rm -f $policy" EXIT
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
   echo "bootstrap: apt done after ${SECONDS} s"
 fi
 
